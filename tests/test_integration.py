@@ -1,0 +1,103 @@
+"""Real encoder, real data: the claims the README and the issues make, measured.
+
+These read ../shared/data and the installed default encoder, and skip with the reason when
+either is absent. They take a few minutes on 2 CPU cores.
+"""
+
+import csv
+import os
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import ktbert
+from conftest import PROJECT, default_encoder_or_skip, shared_path
+
+pytestmark = pytest.mark.integration
+
+SST2_LR = 1e-4
+SST2_BATCH = 16
+
+
+def test_default_encoder_tokenizes_accents_and_case():
+    default_encoder_or_skip()
+    from ktbert.encoders import load_encoder_settings
+
+    settings = load_encoder_settings("default")
+    assert (settings.lowercase, settings.strip_accents, len(settings.vocabulary)) == (True, True, 30522)
+    preproc = ktbert.TextPreprocessor(settings.vocabulary, maxlen=16)
+    ids = preproc.preprocess(["Café RÉSUMÉ naïve"])[0]
+    assert preproc.decode(ids) == "cafe resume naive"
+    assert settings.vocabulary.index("[UNK]") not in ids.tolist()
+
+
+def readme_quickstart():
+    with open(os.path.join(PROJECT, "README.md"), encoding="utf-8") as f:
+        return re.search(r"```python\n(.*?)```", f.read(), re.S).group(1)
+
+
+def test_readme_quickstart_runs_as_written(tmp_path, monkeypatch):
+    default_encoder_or_skip()
+    imdb = pd.read_excel(shared_path("imdb", "train.xlsx"))
+    df = imdb.groupby("Sentiment").sample(120, random_state=0)
+    code = readme_quickstart()
+    assert "maxlen=128" in code and 'save("sentiment")' in code
+    monkeypatch.chdir(tmp_path)
+    namespace = {"df": df}
+    # Only the data size and maxlen shrink; every call runs as the README writes it.
+    exec(compile(code.replace("maxlen=128", "maxlen=32"), "README.md", "exec"), namespace)
+    predictor = ktbert.Predictor.load("sentiment")
+    proba = predictor.predict(["what a film!"], return_proba=True)
+    assert proba.shape == (1, 2)
+    np.testing.assert_allclose(proba.sum(), 1.0, rtol=1e-6)
+    assert predictor.get_classes() == ["neg", "pos"]
+
+
+@pytest.fixture(scope="module")
+def sst2_predictor(tmp_path_factory):
+    default_encoder_or_skip()
+    train = pd.read_csv(shared_path("sst2", "train.tsv"), sep="\t", quoting=csv.QUOTE_NONE)
+    dev = pd.read_csv(shared_path("sst2", "dev.tsv"), sep="\t", quoting=csv.QUOTE_NONE)
+    train = train.sample(2000, random_state=0)
+    trn, val, preproc = ktbert.texts_from_df(train, "sentence", "label", val_df=dev, maxlen=64, verbose=0)
+    model = ktbert.text_classifier("bert", trn, preproc, seed=0, verbose=0)
+    learner = ktbert.get_learner(model, train_data=trn, val_data=val, batch_size=SST2_BATCH, seed=0)
+    learner.fit_onecycle(SST2_LR, 1, verbose=2)
+    folder = tmp_path_factory.mktemp("sst2") / "predictor"
+    predictor = ktbert.get_predictor(learner.model, preproc, batch_size=64)
+    predictor.save(str(folder))
+    return predictor, dev, learner, str(folder)
+
+
+def test_sst2_one_epoch_on_2000_sentences_reaches_080_on_dev(sst2_predictor):
+    predictor, dev, learner, _ = sst2_predictor
+    assert len(learner.val_data.x) == 872
+    accuracy = learner.evaluate()["accuracy"]
+    print(f"SST-2 dev accuracy after one epoch on 2,000 sentences: {accuracy:.4f}")
+    assert accuracy >= 0.80
+    predicted = predictor.predict(dev.sentence.tolist())
+    assert np.mean(np.array(predicted) == dev.label.astype(str).to_numpy()) == pytest.approx(accuracy, abs=1e-6)
+
+
+def test_sst2_probabilities_equal_after_reload_in_a_subprocess(sst2_predictor, tmp_path):
+    predictor, dev, _, folder = sst2_predictor
+    texts = dev.sentence.tolist()
+    out = tmp_path / "proba.npy"
+    texts_file = tmp_path / "texts.txt"
+    texts_file.write_text("\n".join(texts), encoding="utf-8")
+    code = (
+        "import numpy as np, ktbert\n"
+        f"texts = open({str(texts_file)!r}, encoding='utf-8').read().split('\\n')\n"
+        f"p = ktbert.Predictor.load({folder!r}, batch_size=64)\n"
+        f"np.save({str(out)!r}, p.predict(texts, return_proba=True))\n"
+    )
+    env = dict(os.environ, PYTHONPATH=PROJECT)
+    subprocess.run([sys.executable, "-c", code], check=True, env=env, timeout=600)
+    reloaded = np.load(out)
+    original = predictor.predict(texts, return_proba=True)
+    assert reloaded.shape == (872, 2)
+    assert np.max(np.abs(reloaded - original)) <= 1e-6

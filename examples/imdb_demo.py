@@ -2,7 +2,7 @@
 
     python examples/imdb_demo.py                   # reads ../shared/data/imdb
     python examples/imdb_demo.py path/to/imdb      # or another copy (see LAYOUTS below)
-    python examples/imdb_demo.py --train 4000 --val 1000 --maxlen 128 --lr 1e-4
+    python examples/imdb_demo.py --train 4000 --val 1000 --maxlen 128 --lr 5e-5
 
 It prints the validation accuracy on held-out reviews, saves the predictor, reloads it and
 predicts three new reviews with probabilities.
@@ -74,8 +74,8 @@ def main(argv=None):
     parser.add_argument("--val", type=int, default=1000, help="held-out reviews (default: %(default)s)")
     parser.add_argument("--maxlen", type=int, default=128, help="tokens per review (default: %(default)s)")
     parser.add_argument("--epochs", type=int, default=1)
-    parser.add_argument("--lr", type=float, default=1e-4, help="peak one-cycle rate (default: %(default)s)")
-    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--lr", type=float, default=5e-5, help="peak one-cycle rate (default: %(default)s)")
+    parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--out", default=os.path.join("runs", "imdb-sentiment"), help="where to save the predictor")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)

@@ -48,3 +48,32 @@ def make_dataset(x: TokenizedTexts, y=None, batch_size: int = 32, shuffle: bool 
 def steps_per_epoch(n: int, batch_size: int) -> int:
     """How many batches `make_dataset` gives for `n` texts."""
     return -(-int(n) // int(batch_size))
+
+
+def num_examples(x) -> int:
+    """How many examples `x` holds: texts, array rows, or the rows of a dict's/list's arrays."""
+    if isinstance(x, TokenizedTexts):
+        return len(x)
+    if isinstance(x, dict):
+        return len(next(iter(x.values())))
+    if isinstance(x, (list, tuple)) and x and hasattr(x[0], "shape"):
+        return len(x[0])
+    return len(x)
+
+
+def make_array_dataset(x, y=None, batch_size: int = 32, shuffle: bool = False, seed=None):
+    """Like `make_dataset`, for any Keras model's inputs: arrays, or dicts/lists of arrays."""
+    import tensorflow as tf
+
+    batch_size = check_batch_size(batch_size)
+    x = tuple(x) if isinstance(x, list) else x
+    ds = tf.data.Dataset.from_tensor_slices(x if y is None else (x, np.asarray(y)))
+    if shuffle:
+        ds = ds.shuffle(num_examples(x), seed=seed, reshuffle_each_iteration=True)
+    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def to_dataset(x, y=None, batch_size: int = 32, shuffle: bool = False, seed=None):
+    """Batches of tokenized texts or of plain arrays, whichever `x` is."""
+    make = make_dataset if isinstance(x, TokenizedTexts) else make_array_dataset
+    return make(x, y, batch_size=batch_size, shuffle=shuffle, seed=seed)

@@ -71,6 +71,16 @@ def _subset_labels(labels: EncodedLabels, idx) -> EncodedLabels:
     return EncodedLabels(labels.y[idx], labels.class_names, labels.multilabel)
 
 
+def _split_and_build(texts, labels, val_pct, random_state, maxlen, encoder, verbose):
+    """Holds out `val_pct` of the rows (stratified), then tokenizes both parts."""
+    trn_idx, val_idx = _split_indices(labels, _check_val_pct(val_pct), random_state)
+    return _build(
+        [texts[i] for i in trn_idx], _subset_labels(labels, trn_idx),
+        [texts[i] for i in val_idx], _subset_labels(labels, val_idx),
+        maxlen, encoder, verbose,
+    )
+
+
 def _build(train_texts, train_labels, val_texts, val_labels, maxlen, encoder, verbose):
     """Tokenizes both splits and returns `(train, val, preproc)`."""
     settings = load_encoder_settings(encoder)
@@ -200,16 +210,11 @@ def texts_from_df(
         train_df, text_column, label_columns, label_sep, "train_df"
     )
     if val_df is None:
-        trn_idx, val_idx = _split_indices(train_labels, _check_val_pct(val_pct), random_state)
-        val_texts = [train_texts[i] for i in val_idx]
-        val_labels = _subset_labels(train_labels, val_idx)
-        train_texts = [train_texts[i] for i in trn_idx]
-        train_labels = _subset_labels(train_labels, trn_idx)
-    else:
-        val_texts, val_labels = _texts_and_labels(
-            val_df, text_column, label_columns, label_sep, "val_df",
-            class_names=train_labels.class_names, multilabel=train_labels.multilabel,
-        )
+        return _split_and_build(train_texts, train_labels, val_pct, random_state, maxlen, encoder, verbose)
+    val_texts, val_labels = _texts_and_labels(
+        val_df, text_column, label_columns, label_sep, "val_df",
+        class_names=train_labels.class_names, multilabel=train_labels.multilabel,
+    )
     return _build(train_texts, train_labels, val_texts, val_labels, maxlen, encoder, verbose)
 
 
@@ -382,12 +387,7 @@ def texts_from_folder(
         train_texts, train_names = _read_class_folders(datadir, classes, encoding)
         train_labels = encode_single_column(train_names, what=f"folders of {datadir!r}")
     train_texts = check_texts(train_texts, "texts read from the folders", allow_empty=False)
-    trn_idx, val_idx = _split_indices(train_labels, _check_val_pct(val_pct), random_state)
-    return _build(
-        [train_texts[i] for i in trn_idx], _subset_labels(train_labels, trn_idx),
-        [train_texts[i] for i in val_idx], _subset_labels(train_labels, val_idx),
-        maxlen, encoder, verbose,
-    )
+    return _split_and_build(train_texts, train_labels, val_pct, random_state, maxlen, encoder, verbose)
 
 
 def texts_from_array(
@@ -429,12 +429,7 @@ def texts_from_array(
             f"{len(train_labels.y)} labels."
         )
     if x_test is None:
-        trn_idx, val_idx = _split_indices(train_labels, _check_val_pct(val_pct), random_state)
-        return _build(
-            [x_train[i] for i in trn_idx], _subset_labels(train_labels, trn_idx),
-            [x_train[i] for i in val_idx], _subset_labels(train_labels, val_idx),
-            maxlen, encoder, verbose,
-        )
+        return _split_and_build(x_train, train_labels, val_pct, random_state, maxlen, encoder, verbose)
     if y_test is None:
         raise ValueError("`x_test` was given without `y_test`: pass both, or neither to split.")
     x_test = check_texts(x_test, "x_test", allow_empty=False)

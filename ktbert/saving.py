@@ -67,7 +67,7 @@ def load_weights(model, path: str) -> None:
         variable.assign(array)
 
 
-def write_folder(folder: str, write_files, manifest: dict) -> None:
+def write_folder(folder: str, write_files, manifest: dict, fmt: str = FORMAT) -> None:
     """Writes a save folder atomically.
 
     Args:
@@ -75,6 +75,7 @@ def write_folder(folder: str, write_files, manifest: dict) -> None:
             else there is left untouched and refused.
         write_files: callable. `write_files(tmp)` writes the payload files into `tmp`.
         manifest: dict. the manifest's content; `format`, `format_version` and `files` are added.
+        fmt: str. the format name written into the manifest.
     """
     folder = os.path.abspath(folder)
     if os.path.exists(folder):
@@ -94,7 +95,7 @@ def write_folder(folder: str, write_files, manifest: dict) -> None:
             name: {"sha256": sha256(os.path.join(tmp, name)), "bytes": os.path.getsize(os.path.join(tmp, name))}
             for name in sorted(os.listdir(tmp))
         }
-        full = {"format": FORMAT, "format_version": FORMAT_VERSION, **manifest, "files": files}
+        full = {"format": fmt, "format_version": FORMAT_VERSION, **manifest, "files": files}
         with open(os.path.join(tmp, MANIFEST), "w", encoding="utf-8") as f:
             json.dump(full, f, indent=2)
         old = None
@@ -109,8 +110,8 @@ def write_folder(folder: str, write_files, manifest: dict) -> None:
         raise
 
 
-def read_manifest(folder: str) -> dict:
-    """Reads and checks a save folder's manifest and file checksums; returns the manifest."""
+def read_manifest(folder: str, fmt: str = FORMAT) -> dict:
+    """Reads and checks a save folder's manifest (format `fmt`) and file checksums; returns it."""
     if not os.path.isdir(folder):
         raise FileNotFoundError(f"No such folder: {folder!r}. Save one with `predictor.save(folder)`.")
     path = os.path.join(folder, MANIFEST)
@@ -129,11 +130,12 @@ def read_manifest(folder: str) -> dict:
             manifest = json.load(f)
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise SaveFormatError(f"{path!r} is corrupted: it is not valid JSON ({err}).") from err
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+    if not isinstance(manifest, dict) or manifest.get("format") != fmt:
         found = manifest.get("format") if isinstance(manifest, dict) else None
+        kind = "predictor" if fmt == FORMAT else "model"
         raise SaveFormatError(
-            f"{folder!r} is not a ktbert predictor save: its {MANIFEST} says format={found!r}, "
-            f"expected {FORMAT!r}."
+            f"{folder!r} is not a ktbert {kind} save: its {MANIFEST} says format={found!r}, "
+            f"expected {fmt!r}."
         )
     version = manifest.get("format_version")
     if not isinstance(version, int) or version > FORMAT_VERSION:

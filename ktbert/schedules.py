@@ -55,3 +55,69 @@ def one_cycle_schedule(lr_max: float, total_steps: int, pct_start: float = 0.25,
         return annealing_cos(lr_max, lr_max / div_final, (pos - pct_start) / (1 - pct_start))
 
     return schedule
+
+
+def one_cycle_momentum(total_steps: int, pct_start: float = 0.25, moms=(0.95, 0.85, 0.95)):
+    """Momentum (Adam's `beta_1`) for the one-cycle policy, moving against the rate.
+
+    Falls from `moms[0]` to `moms[1]` along a half cosine while the rate warms up, then rises
+    to `moms[2]` while it anneals; same `pos` and phases as `one_cycle_schedule`.
+    """
+    last = max(total_steps - 1, 1)
+
+    def schedule(step: int) -> float:
+        pos = step / last
+        if pos < pct_start:
+            return annealing_cos(moms[0], moms[1], pos / pct_start)
+        return annealing_cos(moms[1], moms[2], (pos - pct_start) / (1 - pct_start))
+
+    return schedule
+
+
+def triangular(step: int, base: float, peak: float, half_cycle: int) -> float:
+    """Smith's triangular cyclical value: `base` at the start of every cycle, `peak` half-way.
+
+    With `cycle = floor(1 + step / (2 * half_cycle))` and
+    `x = |step / half_cycle - 2 * cycle + 1|`, the value is `base + (peak - base) * max(0, 1 - x)`.
+    """
+    cycle = math.floor(1 + step / (2 * half_cycle))
+    x = abs(step / half_cycle - 2 * cycle + 1)
+    return base + (peak - base) * max(0.0, 1 - x)
+
+
+def sgdr_schedule(lr_max: float, steps_per_epoch: int, n_cycles: int, cycle_len: int = 1,
+                  cycle_mult: int = 1, lr_decay: float = 1.0, lr_min: float = 0.0):
+    """SGDR: cosine annealing with warm restarts (Loshchilov & Hutter, 2017).
+
+    Cycle `c` (0-based) lasts `cycle_len * cycle_mult**c` epochs and starts at
+    `lr_max * lr_decay**c`; within it, at step `t` of `T` steps,
+    `lr = lr_min + (peak - lr_min) / 2 * (1 + cos(pi * t / T))`.
+
+    Returns:
+        `(schedule, epochs)`: the step function and the total number of epochs.
+    """
+    bounds, start = [], 0
+    for c in range(n_cycles):
+        length = cycle_len * cycle_mult**c * steps_per_epoch
+        bounds.append((start, length, lr_max * lr_decay**c))
+        start += length
+    epochs = sum(cycle_len * cycle_mult**c for c in range(n_cycles))
+
+    def schedule(step: int) -> float:
+        for first, length, peak in bounds:
+            if step < first + length:
+                return lr_min + (peak - lr_min) / 2 * (1 + math.cos(math.pi * (step - first) / length))
+        return lr_min
+
+    return schedule, epochs
+
+
+def exponential_rates(start_lr: float, end_lr: float, num_it: int):
+    """The learning-rate finder's rates: `start_lr * (end_lr / start_lr) ** (i / (num_it - 1))`."""
+    if not 0 < start_lr < end_lr:
+        raise ValueError(
+            f"`start_lr` must be positive and below `end_lr`. Received: start_lr={start_lr}, end_lr={end_lr}"
+        )
+    if num_it < 2:
+        raise ValueError(f"`num_it` must be at least 2. Received: num_it={num_it}")
+    return [start_lr * (end_lr / start_lr) ** (i / (num_it - 1)) for i in range(num_it)]

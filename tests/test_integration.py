@@ -19,8 +19,8 @@ from conftest import PROJECT, default_encoder_or_skip, shared_path
 
 pytestmark = pytest.mark.integration
 
-SST2_LR = 1e-4
-SST2_BATCH = 16
+SST2_LR = 5e-5
+SST2_BATCH = 8
 
 
 def test_default_encoder_tokenizes_accents_and_case():

@@ -1,0 +1,86 @@
+"""Per-epoch checkpoints and the choice of the best epoch by a validation metric.
+
+Each epoch's weights go to `epoch-NNN.safetensors` in the checkpoint folder, and its metrics
+(Keras' `val_loss`, `val_accuracy`, and `val_macro_f1` computed here) to `checkpoints.json`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import keras
+import numpy as np
+
+from ktbert import saving
+
+INDEX = "checkpoints.json"
+
+
+class MacroF1(keras.callbacks.Callback):
+    """Adds `val_macro_f1` (scikit-learn's macro-averaged F1 on the validation data) to the logs.
+
+    Args:
+        predict: callable. returns the model's outputs on the validation data.
+        y_true: numpy array. class indices `(n,)`, or 0/1 rows `(n, classes)` (multi-label,
+            thresholded at 0.5).
+    """
+
+    def __init__(self, predict, y_true):
+        super().__init__()
+        self.predict = predict
+        self.y_true = np.asarray(y_true)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["val_macro_f1"] = macro_f1(self.y_true, self.predict())
+
+
+def macro_f1(y_true, proba) -> float:
+    from sklearn.metrics import f1_score
+
+    proba = np.asarray(proba)
+    if y_true.ndim == 2:
+        return float(f1_score(y_true, (proba >= 0.5).astype(int), average="macro", zero_division=0))
+    return float(f1_score(y_true, proba.argmax(axis=1), average="macro", zero_division=0))
+
+
+class EpochCheckpoint(keras.callbacks.Callback):
+    """Saves the weights and the metrics of every epoch into `folder`."""
+
+    def __init__(self, folder: str):
+        super().__init__()
+        self.folder = folder
+        os.makedirs(folder, exist_ok=True)
+
+    def on_epoch_end(self, epoch, logs=None):
+        name = f"epoch-{epoch + 1:03d}.safetensors"
+        saving.save_weights(self.model, os.path.join(self.folder, name))
+        records = read_index(self.folder) if os.path.isfile(os.path.join(self.folder, INDEX)) else []
+        records = [r for r in records if r["epoch"] != epoch + 1]
+        records.append({"epoch": epoch + 1, "file": name,
+                        "logs": {k: float(v) for k, v in (logs or {}).items()}})
+        with open(os.path.join(self.folder, INDEX), "w", encoding="utf-8") as f:
+            json.dump(sorted(records, key=lambda r: r["epoch"]), f, indent=2)
+
+
+def read_index(folder: str) -> list:
+    path = os.path.join(folder, INDEX)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(
+            f"{folder!r} holds no checkpoints ({INDEX} is missing): train with "
+            "`checkpoint_folder=` first."
+        )
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def best_checkpoint(folder: str, monitor: str = "val_loss") -> dict:
+    """The record of the epoch with the best `monitor` (lowest for losses, highest otherwise)."""
+    records = read_index(folder)
+    scored = [r for r in records if monitor in r["logs"]]
+    if not scored:
+        present = sorted({k for r in records for k in r["logs"]})
+        raise ValueError(f"`monitor` {monitor!r} was not recorded in {folder!r}. Recorded: {present}")
+    pick = min if monitor.endswith("loss") else max
+    return pick(scored, key=lambda r: r["logs"][monitor])

@@ -1,0 +1,66 @@
+"""Optimizer hyperparameters that schedules change between steps: rate, momentum, weight decay.
+
+Keras 3 optimizers keep `beta_1` and `weight_decay` as Python floats, which a traced training
+step freezes in. `make_schedulable` swaps them for variables once, so a callback's assignment
+reaches the compiled step (tests read it back step by step).
+"""
+
+from __future__ import annotations
+
+import keras
+
+
+def _is_variable(value) -> bool:
+    return isinstance(value, keras.Variable)
+
+
+def make_schedulable(model) -> None:
+    """Turns the optimizer's `beta_1` (Adam family) and `weight_decay` into variables."""
+    optimizer = model.optimizer
+    changed = False
+    if hasattr(optimizer, "beta_1") and not _is_variable(optimizer.beta_1) and not callable(optimizer.beta_1):
+        optimizer.beta_1 = keras.Variable(float(optimizer.beta_1), trainable=False, name="beta_1", dtype="float32")
+        changed = True
+    if not _is_variable(optimizer.weight_decay):
+        value = 0.0 if optimizer.weight_decay is None else float(optimizer.weight_decay)
+        optimizer.weight_decay = keras.Variable(value, trainable=False, name="weight_decay", dtype="float32")
+        changed = True
+    if changed:
+        # A step traced before the swap still holds the floats; trace it again on next use.
+        model.train_function = None
+
+
+def has_momentum(optimizer) -> bool:
+    return _is_variable(getattr(optimizer, "beta_1", None))
+
+
+def get_momentum(optimizer):
+    """Adam's `beta_1` as a float, or None for optimizers without it."""
+    value = getattr(optimizer, "beta_1", None)
+    if value is None or callable(value) and not _is_variable(value):
+        return None
+    return float(keras.ops.convert_to_numpy(value)) if _is_variable(value) else float(value)
+
+
+def set_momentum(optimizer, value: float) -> None:
+    optimizer.beta_1.assign(value)
+
+
+def get_weight_decay(optimizer) -> float:
+    value = optimizer.weight_decay
+    if value is None:
+        return 0.0
+    return float(keras.ops.convert_to_numpy(value)) if _is_variable(value) else float(value)
+
+
+def set_weight_decay(optimizer, value: float) -> None:
+    optimizer.weight_decay.assign(value)
+
+
+def plain_config(optimizer) -> dict:
+    """The optimizer's config with variables read back as floats, to build a fresh copy."""
+    config = optimizer.get_config()
+    for key in ("beta_1", "weight_decay"):
+        if key in config and _is_variable(config[key]):
+            config[key] = float(keras.ops.convert_to_numpy(config[key]))
+    return config

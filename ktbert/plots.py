@@ -1,0 +1,73 @@
+"""Figures of training: the learning-rate finder's curve and per-step or per-epoch histories.
+
+These functions only draw; what they draw is computed elsewhere. Each returns a matplotlib
+`Figure` (shown inline in notebooks) and saves it when given `save_path`. They work headless.
+"""
+
+from __future__ import annotations
+
+MARKERS = {"valley": "o", "steep": "^", "minimum": "s"}
+
+
+def _figure():
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    return fig, ax
+
+
+def _finish(fig, save_path):
+    fig.tight_layout()
+    if save_path:
+        fig.savefig(save_path, dpi=100)
+    return fig
+
+
+def plot_lr_find(result, suggest: bool = True, n_skip_beginning: int = 0, n_skip_end: int = 0,
+                 save_path: str | None = None):
+    """Smoothed loss against learning rate (log scale), suggestions marked.
+
+    Args:
+        result: LRFindResult. what `lr_find` measured.
+        suggest: bool. mark each suggested rate on the curve.
+        n_skip_beginning, n_skip_end: int. points left out at either end.
+        save_path: str or None. also write the figure to this file.
+    """
+    import numpy as np
+
+    end = len(result.lrs) - n_skip_end
+    lrs = np.asarray(result.lrs[n_skip_beginning:end])
+    losses = np.asarray(result.smoothed[n_skip_beginning:end])
+    fig, ax = _figure()
+    ax.plot(lrs, losses, color="tab:blue", label="smoothed loss")
+    ax.set_xscale("log")
+    ax.set_xlabel("learning rate (log scale)")
+    ax.set_ylabel("loss")
+    ax.set_title("learning-rate finder")
+    if suggest and len(lrs):
+        for name, lr in result.suggestions.items():
+            y = float(np.interp(np.log(lr), np.log(lrs), losses))
+            ax.plot([lr], [y], MARKERS.get(name, "x"), markersize=8, label=f"{name}: {lr:.2e}")
+    ax.legend()
+    return _finish(fig, save_path)
+
+
+def plot_series(values, xlabel: str, ylabel: str, title: str, save_path: str | None = None, series=None):
+    """Line plot of one or more series against their index (steps or epochs).
+
+    Args:
+        values: list of float. the main series.
+        xlabel, ylabel, title: str. axis labels and title.
+        series: dict or None. further named series drawn on the same axes.
+    """
+    fig, ax = _figure()
+    x = range(1, len(values) + 1)
+    ax.plot(x, values, label=ylabel)
+    for name, other in (series or {}).items():
+        ax.plot(range(1, len(other) + 1), other, label=name)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    if series:
+        ax.legend()
+    return _finish(fig, save_path)

@@ -1,0 +1,55 @@
+"""Exact snapshots of a model's and its optimizer's variables, to undo exploratory training.
+
+`lr_find` trains on purpose at absurd rates; it takes a snapshot first and restores it in a
+`finally`, so weights, optimizer moments, step counter and dropout seeds come back bit for
+bit, also after an interrupt or an error.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def ensure_optimizer_built(model) -> None:
+    """Builds the optimizer's slots now, so a snapshot holds them (zeros before any step)."""
+    optimizer = model.optimizer
+    if not optimizer.built:
+        optimizer.build(model.trainable_variables)
+
+
+def _state_variables(model) -> list:
+    seen, variables = set(), []
+    for v in list(model.variables) + list(model.optimizer.variables):
+        key = id(v)
+        if key not in seen:
+            seen.add(key)
+            variables.append(v)
+    return variables
+
+
+class TrainingState:
+    """Every variable of a model and its optimizer, copied to host memory.
+
+    Examples:
+    ```python
+    state = TrainingState.capture(model)
+    try:
+        model.fit(...)
+    finally:
+        state.restore()
+    ```
+    """
+
+    def __init__(self, variables, values):
+        self.variables = variables
+        self.values = values
+
+    @classmethod
+    def capture(cls, model) -> "TrainingState":
+        ensure_optimizer_built(model)
+        variables = _state_variables(model)
+        return cls(variables, [np.array(v.numpy(), copy=True) for v in variables])
+
+    def restore(self) -> None:
+        for variable, value in zip(self.variables, self.values):
+            variable.assign(value)

@@ -106,10 +106,10 @@ def main(argv=None):
     reloaded = ktbert.Predictor.load(args.out)
     proba = reloaded.predict(NEW_REVIEWS, return_proba=True)
     labels = reloaded.predict(NEW_REVIEWS)
-    print(f"saved to {args.out} and reloaded; predictions on new reviews "
-          f"(probabilities for {reloaded.get_classes()}):")
+    print(f"saved to {args.out} and reloaded; predictions on new reviews:")
     for text, label, p in zip(NEW_REVIEWS, labels, proba):
-        print(f"  {label:>3}  {p.round(3).tolist()}  {text}")
+        shown = ", ".join(f"{c} {v:.3f}" for c, v in zip(reloaded.get_classes(), p))
+        print(f"  {label:>3} ({shown})  {text}")
     same = abs(proba - predictor.predict(NEW_REVIEWS, return_proba=True)).max()
     print(f"largest probability difference between the trained and the reloaded predictor: {same:.2e}")
     return 0

@@ -30,16 +30,14 @@ def make_schedulable(model) -> None:
         model.train_function = None
 
 
-def has_momentum(optimizer) -> bool:
-    return _is_variable(getattr(optimizer, "beta_1", None))
-
-
 def get_momentum(optimizer):
     """Adam's `beta_1` as a float, or None for optimizers without it."""
     value = getattr(optimizer, "beta_1", None)
-    if value is None or callable(value) and not _is_variable(value):
-        return None
-    return float(keras.ops.convert_to_numpy(value)) if _is_variable(value) else float(value)
+    if _is_variable(value):
+        return float(keras.ops.convert_to_numpy(value))
+    if isinstance(value, (int, float)):
+        return float(value)
+    return None  # no beta_1, or a callable one
 
 
 def set_momentum(optimizer, value: float) -> None:

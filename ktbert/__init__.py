@@ -13,7 +13,11 @@ ktbert.get_predictor(learner.model, preproc).save("sentiment")
 
 __version__ = "0.1.0"
 
+from ktbert.baselines import compare
+from ktbert.cleaning import TextCleaner
 from ktbert.data import TextData, TokenizedTexts
+from ktbert.explain import Explanation
+from ktbert.interpretation import Interpretation
 from ktbert.learner import Learner, get_learner
 from ktbert.loaders import texts_from_array, texts_from_csv, texts_from_df, texts_from_folder
 from ktbert.model import TextClassifier, text_classifier
@@ -23,13 +27,17 @@ from ktbert.saving import SaveFormatError
 from ktbert import text  # noqa: E402  (ktrain's `from ktrain import text`)
 
 __all__ = [
+    "Explanation",
+    "Interpretation",
     "Learner",
     "Predictor",
     "SaveFormatError",
     "TextClassifier",
+    "TextCleaner",
     "TextData",
     "TextPreprocessor",
     "TokenizedTexts",
+    "compare",
     "get_learner",
     "get_predictor",
     "load_predictor",

@@ -91,6 +91,8 @@ class Learner:
         self.momentum_history: list = []
         self.lr_find_result = None
         self.lr_suggestions: dict = {}
+        self.temperature = 1.0
+        self.thresholds = None
         hyperparameters.make_schedulable(model)
 
     # -- datasets ----------------------------------------------------------------------------
@@ -127,7 +129,7 @@ class Learner:
             epochs=epochs,
             callbacks=[stepper] + extra + list(callbacks or []),
             verbose=verbose,
-            class_weight=class_weight,
+            class_weight=resolve_class_weight(class_weight, self.train_data.y),
             shuffle=False,  # the dataset reshuffles itself every epoch
         )
         self.history = history
@@ -156,7 +158,8 @@ class Learner:
             monitor: str. "val_loss", "val_accuracy" or "val_macro_f1".
             callbacks: list or None. further Keras callbacks.
             verbose: int. 0 quiet, 1 progress bar, 2 one line per epoch.
-            class_weight: dict or None. weight per class index, as Keras takes it.
+            class_weight: "balanced", dict or None. weight per class index; "balanced" weighs
+                each class by n / (classes x its count), as scikit-learn does.
 
         Returns:
             keras.callbacks.History, with `lr` and `momentum` per epoch.
@@ -432,11 +435,120 @@ class Learner:
         ds = to_dataset(data.x, data.y, self.eval_batch_size)
         return self.model.evaluate(ds, verbose=0, return_dict=True)
 
+    def interpret(self, data=None, preproc=None, class_names=None):
+        """An `Interpretation` of the predictions on `data` (default: validation data)."""
+        from ktbert.interpretation import Interpretation
+
+        return Interpretation.from_learner(self, data, preproc, class_names)
+
+    def validate(self, val_data=None, print_report: bool = True, class_names=None, preproc=None):
+        """Classification report and confusion matrix on validation data; ktrain's `validate`.
+
+        Prints precision, recall and F1 per class with macro and weighted averages (micro- and
+        macro-F1 for multi-label data), and the expected calibration error, before and after
+        `calibrate()` if it was run. The report as data: `learner.interpret().classification_report(as_dict=True)`.
+
+        Returns:
+            numpy array. the confusion matrix (rows true, columns predicted); per label 2x2
+            matrices for multi-label data.
+        """
+        from ktbert.calibration import apply_temperature
+
+        interp = self.interpret(val_data, preproc, class_names)
+        if print_report:
+            print(interp.classification_report())
+            if interp.multilabel:
+                f1 = interp.f1_scores()
+                print(f"micro-F1 {f1['micro_f1']:.4f}, macro-F1 {f1['macro_f1']:.4f}")
+            line = f"expected calibration error: {interp.expected_calibration_error():.4f}"
+            if self.temperature != 1.0:
+                calibrated = apply_temperature(interp.proba, self.temperature, interp.multilabel)
+                from ktbert.metrics import expected_calibration_error
+
+                after = expected_calibration_error(interp.y_true, calibrated)
+                line += f" (after temperature scaling, T={self.temperature:.3f}: {after:.4f})"
+            print(line)
+        return interp.confusion_matrix()
+
+    def top_losses(self, n: int = 8, val_data=None, preproc=None) -> list:
+        """The `n` validation examples with the highest loss: `(index, loss, true, predicted)`."""
+        return self.interpret(val_data, preproc).top_losses(n)
+
+    def view_top_losses(self, n: int = 8, preproc=None, val_data=None, max_chars: int = 300) -> list:
+        """Prints the `n` validation texts with the highest loss; returns them as dicts.
+
+        Each shows the index in the validation data, the loss, the true and predicted class
+        and the text, shortened to `max_chars` characters.
+        """
+        interp = self.interpret(val_data, preproc)
+        rows = []
+        for index, loss, true, predicted in interp.top_losses(n):
+            text = interp.texts[index] if interp.texts is not None else None
+            rows.append({"index": index, "loss": loss, "true": true, "predicted": predicted, "text": text})
+            print("-" * 60)
+            print(f"id {index} | loss {loss:.4f} | true: {true} | predicted: {predicted}")
+            if text is not None:
+                print(text if len(text) <= max_chars else text[: max_chars - 3] + "...")
+        return rows
+
+    def calibrate(self, val_data=None, verbose: int = 1) -> float:
+        """Fits temperature scaling on validation data; `get_predictor(learner, preproc)` keeps it.
+
+        Returns:
+            float. the temperature (1.0 means the model was already calibrated).
+        """
+        from ktbert.calibration import apply_temperature, fit_temperature
+        from ktbert.metrics import expected_calibration_error
+
+        data = self._eval_data(val_data)
+        proba = self.predict(data)
+        multilabel = data.y.ndim == 2
+        self.temperature = fit_temperature(proba, data.y, multilabel)
+        if verbose:
+            before = expected_calibration_error(data.y, proba)
+            after = expected_calibration_error(data.y, apply_temperature(proba, self.temperature, multilabel))
+            print(f"temperature {self.temperature:.3f}: expected calibration error {before:.4f} -> {after:.4f}")
+        return self.temperature
+
+    def tune_thresholds(self, val_data=None) -> list:
+        """Per-label decision thresholds maximising each label's F1 (multi-label models).
+
+        `get_predictor(learner, preproc)` keeps them, and `validate` uses them.
+        """
+        from ktbert.calibration import tune_label_thresholds
+
+        data = self._eval_data(val_data)
+        if data.y.ndim != 2:
+            raise ValueError("tune_thresholds is for multi-label models; for binary ones use "
+                             "predictor.tune_threshold(..., target_precision=...).")
+        self.thresholds = tune_label_thresholds(self.predict(data), data.y)
+        return self.thresholds
+
     def _eval_data(self, data):
         data = _check_data(data, "data") if data is not None else self.val_data
         if data is None:
             raise ValueError("No data to evaluate: pass `data` or give `val_data` to get_learner.")
         return data
+
+
+def resolve_class_weight(class_weight, y):
+    """Keras' class_weight dict from "balanced", a dict, or None."""
+    if class_weight is None:
+        return None
+    y = np.asarray(y)
+    if y.ndim == 2:
+        raise ValueError("`class_weight` works for single-label data only; multi-label losses are per label.")
+    if isinstance(class_weight, str):
+        if class_weight != "balanced":
+            raise ValueError(f"`class_weight` must be 'balanced', a dict or None. Received: {class_weight!r}")
+        from sklearn.utils.class_weight import compute_class_weight
+
+        classes = np.unique(y)
+        weights = compute_class_weight("balanced", classes=classes, y=y)
+        return {int(c): float(w) for c, w in zip(classes, weights)}
+    if isinstance(class_weight, dict):
+        return {int(k): float(v) for k, v in class_weight.items()}
+    raise ValueError(f"`class_weight` must be 'balanced', a dict or None. Received: {class_weight!r}")
 
 
 def _jsonable(config):

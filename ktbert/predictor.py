@@ -23,6 +23,11 @@ class Predictor:
         model: TextClassifier. the trained model.
         preproc: TextPreprocessor. the preprocessor the model was trained with.
         batch_size: int. texts per prediction step.
+        temperature: float. divides the logits before probabilities are returned (temperature
+            scaling; 1.0 changes nothing). Fit it with `calibrate`.
+        thresholds: list of float or None. per-label decision thresholds (multi-label).
+        threshold: float or None. decision threshold on the second class's probability
+            (binary models); None takes the most probable class.
 
     Examples:
     ```python
@@ -33,7 +38,8 @@ class Predictor:
     ```
     """
 
-    def __init__(self, model, preproc: TextPreprocessor, batch_size: int = 32):
+    def __init__(self, model, preproc: TextPreprocessor, batch_size: int = 32, temperature: float = 1.0,
+                 thresholds=None, threshold: float | None = None):
         from ktbert.model import TextClassifier
 
         if not isinstance(model, TextClassifier):
@@ -51,6 +57,15 @@ class Predictor:
         self.model = model
         self.preproc = preproc
         self.batch_size = check_batch_size(batch_size)
+        self.temperature = float(temperature)
+        if not self.temperature > 0:
+            raise ValueError(f"`temperature` must be positive. Received: temperature={temperature!r}")
+        self.thresholds = None
+        self.threshold = None
+        if thresholds is not None:
+            self.set_thresholds(thresholds)
+        if threshold is not None:
+            self.set_threshold(threshold)
 
     def get_classes(self) -> list:
         """The class names, in the order of the probability columns."""
@@ -69,23 +84,114 @@ class Predictor:
 
         Returns:
             For single-label models, a class name per text; for multi-label models, the list
-            of class names whose probability is at least 0.5 per text; with `return_proba`, a
-            float array `(n, classes)` (`(classes,)` for one string).
+            of class names at or above their threshold (0.5 unless tuned) per text; with
+            `return_proba`, a float array `(n, classes)` (`(classes,)` for one string), after
+            temperature scaling.
         """
         single = isinstance(texts, str)
-        batch = [texts] if single else texts
-        x = self.preproc.preprocess(batch, keep_texts=False)
-        proba = np.asarray(
-            self.model.predict(make_dataset(x, batch_size=self.batch_size), verbose=0), dtype=np.float32
-        )
+        proba = self._proba([texts] if single else texts)
         if return_proba:
             return proba[0] if single else proba
         names = self.get_classes()
         if self.preproc.multilabel:
-            labels = [[names[j] for j in np.flatnonzero(row >= 0.5)] for row in proba]
+            cut = np.asarray(self.thresholds if self.thresholds is not None else [0.5] * len(names))
+            labels = [[names[j] for j in np.flatnonzero(row >= cut)] for row in proba]
+        elif self.threshold is not None:
+            labels = [names[int(row[1] >= self.threshold)] for row in proba]
         else:
             labels = [names[j] for j in proba.argmax(axis=1)]
         return labels[0] if single else labels
+
+    def _proba(self, texts) -> np.ndarray:
+        from ktbert.calibration import apply_temperature
+
+        x = self.preproc.preprocess(texts, keep_texts=False)
+        proba = np.asarray(
+            self.model.predict(make_dataset(x, batch_size=self.batch_size), verbose=0), dtype=np.float32
+        )
+        return apply_temperature(proba, self.temperature, self.preproc.multilabel)
+
+    def explain(self, text: str, class_name: str | None = None, max_words: int = 256):
+        """Which words drove the prediction, by occlusion (see `ktbert.explain`).
+
+        Args:
+            text: str. the text to explain.
+            class_name: str or None. the class to explain; None explains the predicted one.
+            max_words: int. the words scored at most.
+
+        Returns:
+            Explanation: `.pairs` gives `(word, score)` in text order, `.top(k)` the strongest,
+            `.html()` (shown inline in notebooks) the text with words highlighted.
+        """
+        from ktbert.explain import occlusion
+
+        names = self.get_classes()
+        index = None
+        if class_name is not None:
+            if class_name not in names:
+                raise ValueError(f"`class_name` {class_name!r} is not a class; classes: {names}")
+            index = names.index(class_name)
+        return occlusion(self._proba, text, names, index, max_words)
+
+    # -- decisions ---------------------------------------------------------------------------
+    def _labelled(self, val_data):
+        x, y = val_data
+        texts = getattr(x, "texts", None)
+        if texts is None:
+            raise ValueError("`val_data` must come from a ktbert loader (it keeps the raw texts).")
+        return self._proba(texts), np.asarray(y)
+
+    def calibrate(self, val_data) -> float:
+        """Fits temperature scaling on `(x, y)` validation data; returns the temperature."""
+        from ktbert.calibration import fit_temperature
+
+        self.temperature = 1.0
+        proba, y = self._labelled(val_data)
+        self.temperature = fit_temperature(proba, y, self.preproc.multilabel)
+        return self.temperature
+
+    def tune_thresholds(self, val_data) -> list:
+        """Per-label thresholds maximising each label's F1 on validation data (multi-label)."""
+        from ktbert.calibration import tune_label_thresholds
+
+        if not self.preproc.multilabel:
+            raise ValueError("tune_thresholds is for multi-label models; binary models use tune_threshold.")
+        proba, y = self._labelled(val_data)
+        self.set_thresholds(tune_label_thresholds(proba, y))
+        return self.thresholds
+
+    def set_thresholds(self, thresholds) -> None:
+        """Sets the per-label decision thresholds of a multi-label model."""
+        thresholds = [float(t) for t in thresholds]
+        if not self.preproc.multilabel or len(thresholds) != len(self.get_classes()):
+            raise ValueError(
+                f"`thresholds` needs one value per label of a multi-label model "
+                f"({len(self.get_classes())} classes, multilabel={self.preproc.multilabel}). "
+                f"Received {len(thresholds)} values."
+            )
+        if not all(0.0 < t < 1.0 for t in thresholds):
+            raise ValueError(f"`thresholds` must lie strictly between 0 and 1. Received: {thresholds}")
+        self.thresholds = thresholds
+
+    def set_threshold(self, threshold: float) -> None:
+        """Sets the decision threshold on the second class's probability (binary models)."""
+        if self.preproc.multilabel or len(self.get_classes()) != 2:
+            raise ValueError("`threshold` is for binary single-label models; multi-label ones use `thresholds`.")
+        if not 0.0 < float(threshold) < 1.0:
+            raise ValueError(f"`threshold` must lie strictly between 0 and 1. Received: threshold={threshold!r}")
+        self.threshold = float(threshold)
+
+    def tune_threshold(self, val_data, target_precision: float | None = None,
+                       target_recall: float | None = None) -> float:
+        """Sets the binary threshold reaching a target precision (or recall) for the second class."""
+        from ktbert.calibration import tune_binary_threshold
+
+        proba, y = self._labelled(val_data)
+        self.set_threshold(tune_binary_threshold(proba[:, 1], y, target_precision, target_recall))
+        return self.threshold
+
+    def decision_config(self) -> dict:
+        return {"temperature": self.temperature, "thresholds": self.thresholds, "threshold": self.threshold}
 
     # -- saving ------------------------------------------------------------------------------
     def save(self, folder: str) -> None:
@@ -103,6 +209,7 @@ class Predictor:
         manifest = {
             "ktbert_version": __version__,
             "model": json.loads(json.dumps(self.model.get_config())),
+            "decision": self.decision_config(),
         }
         saving.write_folder(folder, write, manifest)
 
@@ -120,17 +227,26 @@ class Predictor:
                 f"{folder!r} could not be restored: its configuration is damaged ({err})."
             ) from err
         saving.load_weights(model, os.path.join(folder, saving.WEIGHTS))
-        return cls(model, preproc, batch_size=batch_size)
+        decision = manifest.get("decision", {})
+        return cls(model, preproc, batch_size=batch_size, temperature=decision.get("temperature", 1.0),
+                   thresholds=decision.get("thresholds"), threshold=decision.get("threshold"))
 
 
 def get_predictor(model, preproc: TextPreprocessor, batch_size: int = 32) -> Predictor:
     """Pairs a trained model with its preprocessor; ktrain's `get_predictor`.
 
     Args:
-        model: TextClassifier. usually `learner.model`.
+        model: TextClassifier (usually `learner.model`), or the Learner itself, whose
+            temperature (`learner.calibrate()`) and thresholds (`learner.tune_thresholds()`)
+            then carry over.
         preproc: TextPreprocessor. the preprocessor the loader returned.
         batch_size: int. texts per prediction step.
     """
+    from ktbert.learner import Learner
+
+    if isinstance(model, Learner):
+        return Predictor(model.model, preproc, batch_size=batch_size, temperature=model.temperature,
+                         thresholds=model.thresholds)
     return Predictor(model, preproc, batch_size=batch_size)
 
 

@@ -12,6 +12,7 @@ import os
 
 import numpy as np
 
+from ktbert.cleaning import TextCleaner
 from ktbert.data import TokenizedTexts
 
 MIN_MAXLEN = 8
@@ -79,6 +80,8 @@ class TextPreprocessor:
         lowercase: bool. lowercase before WordPiece (uncased vocabularies).
         strip_accents: bool. remove accents before WordPiece (uncased vocabularies).
         encoder: str. the encoder this vocabulary belongs to ("default", a folder, a preset).
+        clean: dict, TextCleaner or None. optional clean-up before tokenizing (hashtags,
+            @mentions, HTML line breaks); see `ktbert.cleaning.TextCleaner`.
 
     Examples:
     ```python
@@ -97,6 +100,7 @@ class TextPreprocessor:
         lowercase: bool = True,
         strip_accents: bool = True,
         encoder: str = "default",
+        clean=None,
     ):
         self.vocabulary = list(vocabulary)
         self.maxlen = check_maxlen(maxlen)
@@ -105,6 +109,7 @@ class TextPreprocessor:
         self.lowercase = bool(lowercase)
         self.strip_accents = bool(strip_accents)
         self.encoder = str(encoder)
+        self.clean = TextCleaner.from_value(clean)
         for token in ("[CLS]", "[SEP]", "[PAD]", "[UNK]"):
             if token not in self.vocabulary:
                 raise ValueError(
@@ -145,6 +150,8 @@ class TextPreprocessor:
         tokenize = self._tokenizer()
         for start in range(0, len(texts), TOKENIZE_CHUNK):
             chunk = [t[:cap] for t in texts[start : start + TOKENIZE_CHUNK]]
+            if self.clean.active:
+                chunk = [self.clean(t) for t in chunk]
             ragged = tokenize(np.array(chunk, dtype=object))
             ragged = ragged[:, : self.maxlen - 2]
             n = ragged.row_lengths().numpy().astype(np.int32)
@@ -188,6 +195,7 @@ class TextPreprocessor:
             "lowercase": self.lowercase,
             "strip_accents": self.strip_accents,
             "encoder": self.encoder,
+            "clean": self.clean.get_config(),
         }
 
     @classmethod

@@ -1,0 +1,127 @@
+"""Is BERT worth it here? Two baselines on the same split, and a side-by-side table.
+
+- TF-IDF (word 1-2 grams) + logistic regression;
+- the encoder's frozen sentence embeddings (masked mean pooling, as all-MiniLM was trained)
+  + logistic regression.
+Multi-label data gets one logistic regression per label. scikit-learn does the fitting.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from ktbert import metrics
+
+
+def _texts(data, what):
+    texts = getattr(data.x, "texts", None)
+    if texts is None:
+        raise ValueError(f"`{what}` holds no raw texts: load it with a ktbert loader (they keep them).")
+    return texts
+
+
+def _logistic(multilabel: bool, seed: int = 0):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.multiclass import OneVsRestClassifier
+
+    model = LogisticRegression(max_iter=2000, C=10.0, random_state=seed)
+    return OneVsRestClassifier(model) if multilabel else model
+
+
+def _proba(clf, features, n_classes):
+    proba = clf.predict_proba(features)
+    if proba.shape[1] != n_classes:  # a class missing from the training split
+        full = np.zeros((len(proba), n_classes))
+        full[:, clf.classes_] = proba
+        proba = full
+    return proba
+
+
+def tfidf_logreg(train, val, n_classes: int) -> np.ndarray:
+    """Validation probabilities of TF-IDF (1-2 grams, sublinear tf) + logistic regression."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    vectorizer = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True)
+    features = vectorizer.fit_transform(_texts(train, "train_data"))
+    clf = _logistic(train.multilabel).fit(features, train.y)
+    return _proba(clf, vectorizer.transform(_texts(val, "val_data")), n_classes)
+
+
+def sentence_embeddings(x, encoder: str = "default", batch_size: int = 32) -> np.ndarray:
+    """Masked-mean-pooled token vectors of the pretrained (not fine-tuned) encoder."""
+    import keras
+
+    from ktbert.batching import make_dataset
+    from ktbert.encoders import load_backbone
+    from ktbert.model import MaskedMeanPooling
+
+    backbone = load_backbone(encoder)
+    token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
+    padding_mask = keras.Input(shape=(None,), dtype="int32", name="padding_mask")
+    out = backbone({"token_ids": token_ids, "segment_ids": keras.ops.zeros_like(token_ids),
+                    "padding_mask": padding_mask})
+    pooled = MaskedMeanPooling()(out["sequence_output"], padding_mask)
+    embedder = keras.Model({"token_ids": token_ids, "padding_mask": padding_mask}, pooled)
+    return embedder.predict(make_dataset(x, batch_size=batch_size), verbose=0)
+
+
+def embedding_logreg(train, val, n_classes: int, encoder: str = "default") -> np.ndarray:
+    """Validation probabilities of frozen sentence embeddings + logistic regression."""
+    clf = _logistic(train.multilabel).fit(sentence_embeddings(train.x, encoder), train.y)
+    return _proba(clf, sentence_embeddings(val.x, encoder), n_classes)
+
+
+def score(y_true, proba, multilabel: bool, thresholds=None) -> dict:
+    """Accuracy (exact match for multi-label), micro- and macro-F1."""
+    from sklearn.metrics import accuracy_score
+
+    y_pred = metrics.predicted_classes(proba, multilabel, thresholds)
+    return {"accuracy": float(accuracy_score(y_true, y_pred)), **metrics.f1_scores(y_true, y_pred)}
+
+
+def compare(train_data, val_data, preproc, learner=None, baselines=("tfidf", "embeddings")):
+    """Scores the baselines (and the fine-tuned model, if a learner is given) on `val_data`.
+
+    Args:
+        train_data, val_data: TextData. the same split the model was trained on.
+        preproc: TextPreprocessor. for the class names and the encoder.
+        learner: Learner or None. the fine-tuned model, scored with its thresholds.
+        baselines: names among "tfidf" and "embeddings".
+
+    Returns:
+        pandas.DataFrame, one row per model: accuracy, micro_f1, macro_f1, seconds.
+
+    Examples:
+    ```python
+    table = ktbert.compare(trn, val, preproc, learner=learner)
+    ```
+    """
+    import pandas as pd
+
+    from ktbert.data import TextData
+
+    train, val = TextData(*train_data), TextData(*val_data)
+    n = len(preproc.get_classes())
+    makers = {
+        "tfidf": ("TF-IDF + logistic regression", lambda: tfidf_logreg(train, val, n)),
+        "embeddings": ("frozen encoder embeddings + logistic regression",
+                       lambda: embedding_logreg(train, val, n, preproc.encoder)),
+    }
+    unknown = [b for b in baselines if b not in makers]
+    if unknown:
+        raise ValueError(f"unknown baseline(s) {unknown}; choose from {list(makers)}")
+    rows = []
+    for key in baselines:
+        name, make = makers[key]
+        start = time.perf_counter()
+        proba = make()
+        rows.append({"model": name, **score(val.y, proba, train.multilabel), "seconds": time.perf_counter() - start})
+    if learner is not None:
+        start = time.perf_counter()
+        proba = learner.predict(val)
+        rows.append({"model": "fine-tuned BERT (ktbert)",
+                     **score(val.y, proba, train.multilabel, learner.thresholds),
+                     "seconds": time.perf_counter() - start})
+    return pd.DataFrame(rows).set_index("model")

@@ -1,0 +1,109 @@
+"""Where a classifier fails: top losses, confusion, per-class scores, calibration error.
+
+Methods that compute return arrays, lists or dicts; `plot_*` methods only draw (fastai's split).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ktbert import metrics, plots
+
+
+class Interpretation:
+    """Predictions on labelled data, ready to be examined.
+
+    Args:
+        y_true: numpy array. class indices `(n,)`, or 0/1 rows `(n, classes)` (multi-label).
+        proba: numpy array. predicted probabilities `(n, classes)`.
+        class_names: list of str. the classes.
+        texts: list of str or None. the texts, for showing the worst examples.
+        thresholds: list of float or None. multi-label decision thresholds (default 0.5).
+
+    Examples:
+    ```python
+    interp = learner.interpret()
+    interp.top_losses(5)
+    interp.plot_confusion_matrix()
+    ```
+    """
+
+    def __init__(self, y_true, proba, class_names, texts=None, thresholds=None):
+        self.y_true = np.asarray(y_true)
+        self.proba = np.asarray(proba)
+        self.class_names = list(class_names)
+        self.texts = texts
+        self.multilabel = self.y_true.ndim == 2
+        self.thresholds = thresholds
+        self.y_pred = metrics.predicted_classes(self.proba, self.multilabel, thresholds)
+        self.losses = metrics.per_example_loss(self.y_true, self.proba)
+
+    @classmethod
+    def from_learner(cls, learner, data=None, preproc=None, class_names=None) -> "Interpretation":
+        """Predicts `data` (default: the learner's validation data) and wraps the result.
+
+        Class names come from `class_names`, else `preproc`, else are "0", "1", ...; texts
+        from the data (ktbert loaders keep them), else decoded with `preproc`.
+        """
+        data = learner._eval_data(data)
+        proba = learner.predict(data)
+        if class_names is None:
+            class_names = preproc.get_classes() if preproc is not None else [str(i) for i in range(proba.shape[1])]
+        texts = getattr(data.x, "texts", None)
+        if texts is None and preproc is not None and hasattr(data.x, "lengths"):
+            texts = [preproc.decode(data.x[i]) for i in range(len(data.x))]
+        return cls(data.y, proba, class_names, texts, learner.thresholds)
+
+    def _names(self, row):
+        if self.multilabel:
+            return [self.class_names[j] for j in np.flatnonzero(row)]
+        return self.class_names[int(row)]
+
+    def top_losses(self, n: int = 8) -> list:
+        """The `n` examples with the highest loss: `(index, loss, true, predicted)` tuples."""
+        order = np.argsort(-self.losses, kind="stable")[:n]
+        return [(int(i), float(self.losses[i]), self._names(self.y_true[i]), self._names(self.y_pred[i])) for i in order]
+
+    def confusion_matrix(self) -> np.ndarray:
+        """Rows are true classes, columns predicted (single-label); per label 2x2 (multi-label)."""
+        if self.multilabel:
+            from sklearn.metrics import multilabel_confusion_matrix
+
+            return multilabel_confusion_matrix(self.y_true, self.y_pred)
+        return metrics.confusion_matrix(self.y_true, self.y_pred, len(self.class_names))
+
+    def most_confused(self, min_val: int = 1) -> list:
+        """`(true, predicted, count)` for off-diagonal cells with at least `min_val`, largest first."""
+        if self.multilabel:
+            raise ValueError("most_confused needs single-label data: multi-label errors are per label.")
+        cm = self.confusion_matrix()
+        cells = [(self.class_names[i], self.class_names[j], int(cm[i, j]))
+                 for i in range(len(cm)) for j in range(len(cm)) if i != j and cm[i, j] >= min_val]
+        return sorted(cells, key=lambda c: -c[2])
+
+    def classification_report(self, as_dict: bool = False):
+        """Precision, recall and F1 per class with macro and weighted averages (scikit-learn's)."""
+        return metrics.classification_report(self.y_true, self.y_pred, self.class_names, as_dict=as_dict)
+
+    def f1_scores(self) -> dict:
+        """Micro and macro F1."""
+        return metrics.f1_scores(self.y_true, self.y_pred)
+
+    def per_class_f1(self) -> dict:
+        """F1 of every class, by name."""
+        report = self.classification_report(as_dict=True)
+        return {name: float(report[name]["f1-score"]) for name in self.class_names}
+
+    def expected_calibration_error(self, n_bins: int = 15) -> float:
+        return metrics.expected_calibration_error(self.y_true, self.proba, n_bins)
+
+    def plot_confusion_matrix(self, normalize: bool = False, save_path: str | None = None):
+        """Heat map of the confusion matrix (rows true, columns predicted); returns the figure."""
+        if self.multilabel:
+            raise ValueError("plot_confusion_matrix needs single-label data; use plot_f1 for multi-label.")
+        return plots.plot_confusion_matrix(self.confusion_matrix(), self.class_names, normalize, save_path)
+
+    def plot_f1(self, save_path: str | None = None):
+        """Bar chart of each class's F1; returns the figure."""
+        scores = self.per_class_f1()
+        return plots.plot_bars(list(scores), list(scores.values()), "F1", "F1 per class", save_path)

@@ -1,0 +1,79 @@
+"""Evaluation numbers from labels and predicted probabilities: reports, confusion, losses, ECE.
+
+scikit-learn computes the reports and matrices; this module only shapes inputs and outputs.
+Single-label `y` holds class indices; multi-label `y` holds 0/1 rows.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+EPS = 1e-7
+
+
+def predicted_classes(proba, multilabel: bool = False, thresholds=None) -> np.ndarray:
+    """Class indices by argmax, or for multi-label 0/1 rows at `thresholds` (default 0.5 each)."""
+    proba = np.asarray(proba)
+    if not multilabel:
+        return proba.argmax(axis=1)
+    cut = 0.5 if thresholds is None else np.asarray(thresholds)[None, :]
+    return (proba >= cut).astype(int)
+
+
+def per_example_loss(y_true, proba) -> np.ndarray:
+    """Cross-entropy of every example: categorical for indices, mean binary for 0/1 rows."""
+    proba = np.clip(np.asarray(proba, dtype=np.float64), EPS, 1 - EPS)
+    y_true = np.asarray(y_true)
+    if y_true.ndim == 2:
+        return -np.mean(y_true * np.log(proba) + (1 - y_true) * np.log(1 - proba), axis=1)
+    return -np.log(proba[np.arange(len(y_true)), y_true])
+
+
+def classification_report(y_true, y_pred, class_names, as_dict: bool = False):
+    """scikit-learn's report (precision, recall, F1 per class; macro and weighted averages)."""
+    from sklearn.metrics import classification_report as report
+
+    labels = list(range(len(class_names)))
+    if np.asarray(y_true).ndim == 2:
+        labels = None
+    return report(y_true, y_pred, labels=labels, target_names=list(class_names), digits=4,
+                  zero_division=0, output_dict=as_dict)
+
+
+def confusion_matrix(y_true, y_pred, n_classes: int) -> np.ndarray:
+    """Rows are true classes, columns predicted classes."""
+    from sklearn.metrics import confusion_matrix as matrix
+
+    return matrix(y_true, y_pred, labels=list(range(n_classes)))
+
+
+def f1_scores(y_true, y_pred) -> dict:
+    """Micro and macro F1 (multi-label or single-label)."""
+    from sklearn.metrics import f1_score
+
+    return {
+        "micro_f1": float(f1_score(y_true, y_pred, average="micro", zero_division=0)),
+        "macro_f1": float(f1_score(y_true, y_pred, average="macro", zero_division=0)),
+    }
+
+
+def expected_calibration_error(y_true, proba, n_bins: int = 15) -> float:
+    """ECE of the top-class confidence: sum over equal-width bins of |accuracy - confidence| x share.
+
+    For multi-label rows, every (example, label) probability is one binary prediction.
+    """
+    proba, y_true = np.asarray(proba, dtype=np.float64), np.asarray(y_true)
+    if y_true.ndim == 2:
+        conf = np.where(proba >= 0.5, proba, 1 - proba).ravel()
+        correct = ((proba >= 0.5).astype(int) == y_true).ravel()
+    else:
+        conf = proba.max(axis=1)
+        correct = proba.argmax(axis=1) == y_true
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    bins = np.clip(np.digitize(conf, edges[1:-1], right=True), 0, n_bins - 1)
+    ece = 0.0
+    for b in range(n_bins):
+        in_bin = bins == b
+        if in_bin.any():
+            ece += in_bin.mean() * abs(correct[in_bin].mean() - conf[in_bin].mean())
+    return float(ece)

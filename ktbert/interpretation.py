@@ -42,13 +42,16 @@ class Interpretation:
     def from_learner(cls, learner, data=None, preproc=None, class_names=None) -> "Interpretation":
         """Predicts `data` (default: the learner's validation data) and wraps the result.
 
-        Class names come from `class_names`, else `preproc`, else are "0", "1", ...; texts
-        from the data (ktbert loaders keep them), else decoded with `preproc`.
+        Class names come from `class_names`, else `preproc`, else the model (ktbert
+        classifiers know them), else are "0", "1", ...; texts from the data (ktbert loaders
+        keep them), else decoded with `preproc`.
         """
         data = learner._eval_data(data)
         proba = learner.predict(data)
+        if class_names is None and preproc is not None:
+            class_names = preproc.get_classes()
         if class_names is None:
-            class_names = preproc.get_classes() if preproc is not None else [str(i) for i in range(proba.shape[1])]
+            class_names = getattr(learner.model, "class_names", None) or [str(i) for i in range(proba.shape[1])]
         texts = getattr(data.x, "texts", None)
         if texts is None and preproc is not None and hasattr(data.x, "lengths"):
             texts = [preproc.decode(data.x[i]) for i in range(len(data.x))]

@@ -291,7 +291,7 @@ class Learner:
         lr_before = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
         try:
             result = lr_finder.run_range_test(
-                self.model, lr_finder.batch_iterator(self._train_dataset()), start_lr, end_lr,
+                self.model, self._train_dataset(), start_lr, end_lr,
                 num_it, stop_factor=stop_factor, beta=beta, verbose=verbose,
             )
         finally:

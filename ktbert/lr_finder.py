@@ -60,53 +60,68 @@ def suggest(lrs, smoothed) -> dict:
     return {name: fn(lrs, smoothed) for name, fn in SUGGESTIONS.items()}
 
 
-def run_range_test(model, batches, start_lr: float, end_lr: float, num_it: int,
+class RangeTest(keras.callbacks.Callback):
+    """Records every step's own loss at its rate and stops the run on divergence.
+
+    Keras' `logs["loss"]` is a running mean over the epoch; resetting the model's metrics
+    before each step makes it the step's own loss.
+    """
+
+    def __init__(self, rates, stop_factor: float, beta: float, verbose: int):
+        super().__init__()
+        self.rates = rates
+        self.stop_factor = stop_factor
+        self.smoother = Smoother(beta)
+        self.bar = keras.utils.Progbar(len(rates), unit_name="step") if verbose else None
+        self.lrs, self.losses, self.smoothed = [], [], []
+        self.best, self.reason = math.inf, "completed"
+
+    def on_train_batch_begin(self, batch, logs=None):
+        for metric in self.model.metrics:
+            metric.reset_state()
+        self.model.optimizer.learning_rate = self.rates[batch]
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = float(logs["loss"])
+        value = self.smoother.update(loss)
+        self.lrs.append(self.rates[batch])
+        self.losses.append(loss)
+        self.smoothed.append(value)
+        if self.bar is not None:
+            self.bar.update(batch + 1, [("lr", self.rates[batch]), ("loss", value)])
+        if math.isnan(value):
+            self.reason = "nan"
+        else:
+            self.best = min(self.best, value)
+            if value > self.stop_factor * self.best:
+                self.reason = "diverged"
+        if self.reason != "completed":
+            self.model.stop_training = True
+
+
+def run_range_test(model, dataset, start_lr: float, end_lr: float, num_it: int,
                    stop_factor: float = 4.0, beta: float = 0.98, verbose: int = 1) -> LRFindResult:
     """Trains `model` one batch per rate and records the losses; does not restore the model.
 
     Args:
         model: keras.Model. compiled.
-        batches: iterator of `(x, y)` batches (repeats as needed).
+        dataset: tf.data.Dataset of `(x, y)` batches; repeated as needed.
         start_lr, end_lr: float. the first and last rate.
         num_it: int. steps at most.
         stop_factor: float. stop when the smoothed loss exceeds this times its minimum.
         beta: float. smoothing factor.
         verbose: int. 1 shows a progress bar.
     """
-    rates = exponential_rates(start_lr, end_lr, num_it)
-    bar = keras.utils.Progbar(num_it, unit_name="step") if verbose else None
-    lrs, losses, smoothed = [], [], []
-    smoother, best, reason = Smoother(beta), math.inf, "completed"
-    for i, lr in enumerate(rates):
-        x, y = next(batches)
-        model.optimizer.learning_rate = lr
-        loss = float(model.train_on_batch(x, y, return_dict=True)["loss"])
-        lrs.append(lr)
-        losses.append(loss)
-        value = smoother.update(loss)
-        smoothed.append(value)
-        if bar is not None:
-            bar.update(i + 1, [("lr", lr), ("loss", value)])
-        if math.isnan(value):
-            reason = "nan"
-            break
-        best = min(best, value)
-        if value > stop_factor * best:
-            reason = "diverged"
-            break
-    if bar is not None and reason != "completed":
-        print(f"\nstopped after {len(lrs)} steps: the smoothed loss "
-              f"{'became NaN' if reason == 'nan' else f'exceeded {stop_factor:g} x its minimum'}")
-    finite = [(lr, s) for lr, s in zip(lrs, smoothed) if math.isfinite(s)]
-    result = LRFindResult(lrs, losses, smoothed, reason)
+    test = RangeTest(exponential_rates(start_lr, end_lr, num_it), stop_factor, beta, verbose)
+    model.fit(dataset.repeat(), steps_per_epoch=num_it, epochs=1, callbacks=[test], verbose=0, shuffle=False)
+    if test.bar is not None and test.reason != "completed":
+        why = "became NaN" if test.reason == "nan" else f"exceeded {stop_factor:g} x its minimum"
+        print(f"\nstopped after {len(test.lrs)} steps: the smoothed loss {why}")
+    result = LRFindResult(test.lrs, test.losses, test.smoothed, test.reason)
+    finite = [(lr, v) for lr, v in zip(test.lrs, test.smoothed) if math.isfinite(v)]
     if finite:
         result.suggestions = suggest([f[0] for f in finite], [f[1] for f in finite])
     return result
 
 
-def batch_iterator(dataset):
-    """Endless `(x, y)` numpy batches from a finite `tf.data` dataset."""
-    return iter(dataset.repeat().as_numpy_iterator())
-
-
-__all__ = ["LRFindResult", "run_range_test", "smooth", "suggest", "batch_iterator"]
+__all__ = ["LRFindResult", "RangeTest", "run_range_test", "smooth", "suggest"]

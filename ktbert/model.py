@@ -48,6 +48,7 @@ class TextClassifier(keras.Model):
         pooling: str. "mean" (masked mean of token vectors) or "cls" (the encoder's pooled
             [CLS] output).
         dropout: float. dropout rate before the head.
+        class_names: list of str or None. the classes, in output order (kept for reports).
 
     Examples:
     ```python
@@ -57,7 +58,7 @@ class TextClassifier(keras.Model):
     """
 
     def __init__(self, backbone, num_classes: int, multilabel: bool = False,
-                 pooling: str = "mean", dropout: float = 0.1, **kwargs):
+                 pooling: str = "mean", dropout: float = 0.1, class_names=None, **kwargs):
         if pooling not in POOLINGS:
             raise ValueError(f"`pooling` must be one of {POOLINGS}. Received: pooling={pooling!r}")
         if not isinstance(num_classes, int) or num_classes < 2:
@@ -95,6 +96,11 @@ class TextClassifier(keras.Model):
         self.multilabel = bool(multilabel)
         self.pooling = pooling
         self.dropout = float(dropout)
+        self.class_names = None if class_names is None else [str(c) for c in class_names]
+        if self.class_names is not None and len(self.class_names) != num_classes:
+            raise ValueError(
+                f"`class_names` has {len(self.class_names)} names for {num_classes} classes."
+            )
 
     def get_config(self) -> dict:
         return {
@@ -103,6 +109,7 @@ class TextClassifier(keras.Model):
             "multilabel": self.multilabel,
             "pooling": self.pooling,
             "dropout": self.dropout,
+            "class_names": self.class_names,
             "name": self.name,
         }
 
@@ -186,7 +193,8 @@ def text_classifier(name: str = "bert", train_data=None, preproc=None, multilabe
             f"the encoder's vocabulary has {backbone.vocabulary_size} tokens but `preproc`'s has "
             f"{len(preproc.vocabulary)}: they do not belong together."
         )
-    model = TextClassifier(backbone, num_classes, multilabel=multilabel, pooling=pooling, dropout=dropout)
+    model = TextClassifier(backbone, num_classes, multilabel=multilabel, pooling=pooling, dropout=dropout,
+                           class_names=preproc.get_classes())
     compile_classifier(model, metrics=metrics)
     if verbose:
         kind = "multi-label (sigmoid)" if multilabel else "single-label (softmax)"

@@ -41,6 +41,14 @@ def plot_lr_find(result, suggest: bool = True, n_skip_beginning: int = 0, n_skip
     fig, ax = _figure()
     ax.plot(lrs, losses, color="tab:blue", label="smoothed loss")
     ax.set_xscale("log")
+    finite = losses[np.isfinite(losses)]
+    if len(finite) > 1:
+        # Frame the informative part: the climb at the end leaves the frame instead of
+        # flattening everything before it.
+        lowest = int(np.argmin(finite))
+        top = max(finite[0], finite[: lowest + 1].max())
+        span = max(top - finite.min(), 1e-3 * abs(top))
+        ax.set_ylim(finite.min() - 0.1 * span, top + 0.5 * span)
     ax.set_xlabel("learning rate (log scale)")
     ax.set_ylabel("loss")
     ax.set_title("learning-rate finder")

@@ -101,3 +101,32 @@ def test_sst2_probabilities_equal_after_reload_in_a_subprocess(sst2_predictor, t
     original = predictor.predict(texts, return_proba=True)
     assert reloaded.shape == (872, 2)
     assert np.max(np.abs(reloaded - original)) <= 1e-6
+
+
+def test_sst2_explain_ranks_sentiment_words_above_stop_words(sst2_predictor):
+    predictor = sst2_predictor[0]
+    good = predictor.explain("it is a wonderful film with the best cast of the year")
+    assert good.class_name == "1"
+    scores = dict(good.pairs)
+    assert scores["wonderful"] > max(scores["it"], scores["is"], scores["a"], scores["the"], scores["of"])
+    bad = predictor.explain("it is an awful film and the plot is a mess")
+    assert bad.class_name == "0"
+    scores = dict(bad.pairs)
+    assert scores["awful"] > max(scores["it"], scores["an"], scores["and"], scores["the"], scores["a"])
+
+
+def test_sst2_temperature_scaling_lowers_calibration_error_on_held_out_data(sst2_predictor):
+    from ktbert.metrics import expected_calibration_error
+
+    predictor, dev, learner, _ = sst2_predictor
+    half = len(learner.val_data.x) // 2
+    fit_part = ktbert.TextData(learner.val_data.x.subset(range(half)), learner.val_data.y[:half])
+    held_out = learner.val_data.x.subset(range(half, len(learner.val_data.x)))
+    y_held = learner.val_data.y[half:]
+    before = expected_calibration_error(y_held, predictor.predict(held_out.texts, return_proba=True))
+    temperature = predictor.calibrate(fit_part)
+    after = expected_calibration_error(y_held, predictor.predict(held_out.texts, return_proba=True))
+    print(f"SST-2 held-out ECE {before:.4f} -> {after:.4f} (T={temperature:.3f})")
+    predictor.temperature = 1.0
+    assert temperature != 1.0
+    assert after < before

@@ -7,7 +7,7 @@ import pytest
 
 import ktbert
 from ktbert.callbacks import read_learning_rate
-from ktbert.lr_finder import smooth
+from ktbert.lr_finder import RangeTest, smooth
 from ktbert.lr_suggestions import minimum, steep, valley
 from conftest import sentiment_frame
 
@@ -44,16 +44,16 @@ def test_restores_weights_and_optimizer_bit_for_bit(learner):
 def test_restores_after_an_interrupt(learner, monkeypatch):
     learner.fit(1e-3, 1, verbose=0)
     before = state(learner.model)
-    real = learner.model.train_on_batch
+    real = RangeTest.on_train_batch_end
     calls = {"n": 0}
 
-    def interrupted(*args, **kwargs):
+    def interrupted(self, batch, logs=None):
         calls["n"] += 1
-        if calls["n"] == 5:
+        if calls["n"] == 5:  # Ctrl-C after four full steps
             raise KeyboardInterrupt
-        return real(*args, **kwargs)
+        return real(self, batch, logs)
 
-    monkeypatch.setattr(learner.model, "train_on_batch", interrupted)
+    monkeypatch.setattr(RangeTest, "on_train_batch_end", interrupted)
     with pytest.raises(KeyboardInterrupt):
         learner.lr_find(num_it=20, verbose=0)
     assert calls["n"] == 5
@@ -71,6 +71,7 @@ def test_fresh_optimizer_comes_back_fresh(learner):
 def test_rates_grow_exponentially_and_losses_are_smoothed(learner):
     result = learner.lr_find(start_lr=1e-6, end_lr=1e-2, num_it=10, stop_factor=1e9, verbose=0)
     assert result.stop_reason == "completed"
+    assert len(set(result.losses)) == 10 and all(loss > 0 for loss in result.losses)
     expected = [1e-6 * (1e4) ** (i / 9) for i in range(10)]
     assert result.lrs == pytest.approx(expected, rel=1e-12)
     assert result.smoothed == pytest.approx(smooth(result.losses, 0.98), rel=1e-12)
@@ -130,3 +131,15 @@ def test_any_keras_model_with_arrays():
     history = learner.fit_onecycle(1e-2, 2, verbose=0)
     assert len(history.history["lr"]) == 2 and "momentum" in history.history
     assert math.isfinite(learner.evaluate()["loss"])
+
+
+def test_each_recorded_loss_is_that_steps_own_loss():
+    """Linear model, SGD, gradient 1: the loss before step i is 10 - (sum of the earlier rates)."""
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1, use_bias=False, kernel_initializer="zeros")])
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss=lambda y_true, y_pred: keras.ops.mean(y_pred) + 10.0)
+    x, y = np.ones((8, 1), "float32"), np.zeros((8, 1), "float32")
+    learner = ktbert.get_learner(model, train_data=(x, y), batch_size=4)
+    result = learner.lr_find(start_lr=1e-3, end_lr=1e-1, num_it=10, stop_factor=1e9, verbose=0)
+    expected = 10.0 - np.concatenate([[0.0], np.cumsum(result.lrs[:-1])])
+    np.testing.assert_allclose(result.losses, expected, rtol=1e-6)
+    assert float(model.get_weights()[0][0, 0]) == 0.0  # and the weight is back where it was

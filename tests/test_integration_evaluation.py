@@ -1,0 +1,56 @@
+"""Real encoder, real data: imbalanced and multi-label tasks against their acceptance bounds."""
+
+import pandas as pd
+import pytest
+
+import ktbert
+from ktbert.baselines import score, tfidf_logreg
+from conftest import default_encoder_or_skip, shared_path
+
+pytestmark = pytest.mark.integration
+
+R10 = ["earn", "acq", "money-fx", "grain", "crude", "trade", "interest", "wheat", "ship", "corn"]
+
+
+def test_sms_spam_f1_at_least_090():
+    default_encoder_or_skip()
+    sms = pd.read_csv(shared_path("sms", "SMSSpamCollection"), sep="\t")
+    train = sms.groupby("Label").sample(frac=0.36, random_state=0)
+    test = sms.drop(train.index).groupby("Label").sample(frac=0.3, random_state=0)
+    trn, val, preproc = ktbert.texts_from_df(train, "SMS", "Label", val_df=test, maxlen=64, verbose=0)
+    model = ktbert.text_classifier("bert", trn, preproc, seed=0, verbose=0)
+    learner = ktbert.get_learner(model, train_data=trn, val_data=val, batch_size=16, seed=0)
+    learner.fit_onecycle(1e-4, 1, class_weight="balanced", verbose=2)
+    learner.validate(class_names=preproc.get_classes())
+    f1 = learner.interpret(preproc=preproc).per_class_f1()
+    print(f"SMS spam F1 {f1['spam']:.4f} on {len(val.x)} held-out messages")
+    assert f1["spam"] >= 0.90
+
+
+def r10(frame):
+    labels = frame["labels"].astype(str).str.split("|").apply(lambda ls: "|".join(x for x in ls if x in R10))
+    return frame.assign(labels=labels)[labels != ""]
+
+
+def test_reuters_r10_micro_f1_beats_tfidf_on_the_same_split():
+    default_encoder_or_skip()
+    train = r10(pd.read_csv(shared_path("reuters", "reuters_modapte_r90_train.csv"))).sample(1500, random_state=0)
+    test = r10(pd.read_csv(shared_path("reuters", "reuters_modapte_r90_test.csv"))).sample(800, random_state=0)
+    # thresholds are tuned on 15% of the training documents, never on the test documents
+    trn, tune, preproc = ktbert.texts_from_df(train, "text", "labels", label_sep="|", val_pct=0.15,
+                                              random_state=0, maxlen=128, verbose=0)
+    _, held_out, _ = ktbert.texts_from_df(train, "text", "labels", label_sep="|", val_df=test, maxlen=128, verbose=0)
+    assert preproc.multilabel and sorted(preproc.get_classes()) == sorted(R10)
+    model = ktbert.text_classifier("bert", trn, preproc, seed=0, verbose=0)
+    assert model.get_layer("classifier").activation.__name__ == "sigmoid"
+    learner = ktbert.get_learner(model, train_data=trn, val_data=tune, batch_size=16, seed=0)
+    learner.fit_onecycle(REUTERS_LR, REUTERS_EPOCHS, verbose=2)
+    learner.tune_thresholds()
+    bert = score(held_out.y, learner.predict(held_out), True, learner.thresholds)
+    tfidf = score(held_out.y, tfidf_logreg(trn, held_out, len(R10)), True)
+    print(f"Reuters R10 micro-F1: fine-tuned {bert['micro_f1']:.4f}, TF-IDF {tfidf['micro_f1']:.4f}")
+    assert bert["micro_f1"] > tfidf["micro_f1"]
+
+
+REUTERS_LR = 1e-4
+REUTERS_EPOCHS = 3

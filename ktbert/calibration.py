@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-EPS = 1e-7
+from ktbert.metrics import EPS
+
 T_BOUNDS = (0.05, 20.0)
 
 

@@ -9,9 +9,10 @@ from conftest import default_encoder_or_skip, shared_path
 
 pytestmark = pytest.mark.integration
 
-# 1,000 training documents at maxlen 96 keep this test near three minutes on 2 cores; with
-# 1,500 at maxlen 128 the margin over TF-IDF was wider (micro-F1 0.938 against 0.853).
-REUTERS_DOCS, REUTERS_MAXLEN, REUTERS_LR, REUTERS_EPOCHS = 1000, 96, 1e-4, 3
+# 1,000 training documents at maxlen 96 for 2 epochs keep this test near three minutes on 2
+# cores (micro-F1 0.860 against TF-IDF's 0.826); 3 epochs gave 0.921 in five minutes, and
+# 1,500 documents at maxlen 128, 3 epochs, 0.938 against 0.853 in seven.
+REUTERS_DOCS, REUTERS_MAXLEN, REUTERS_LR, REUTERS_EPOCHS = 1000, 96, 1e-4, 2
 R10 = ["earn", "acq", "money-fx", "grain", "crude", "trade", "interest", "wheat", "ship", "corn"]
 
 
@@ -23,7 +24,9 @@ def test_sms_spam_f1_at_least_090():
     trn, val, preproc = ktbert.texts_from_df(train, "SMS", "Label", val_df=test, maxlen=64, verbose=0)
     model = ktbert.text_classifier("bert", trn, preproc, seed=0, verbose=0)
     learner = ktbert.get_learner(model, train_data=trn, val_data=val, batch_size=16, seed=0)
-    learner.fit_onecycle(1e-4, 1, class_weight="balanced", verbose=2)
+    # chosen on 20% held out from the training portion (spam F1 0.962; 1 epoch: 0.945;
+    # 2 epochs unweighted: 0.923), not on the test messages
+    learner.fit_onecycle(1e-4, 2, class_weight="balanced", verbose=2)
     learner.validate(class_names=preproc.get_classes())
     f1 = learner.interpret(preproc=preproc).per_class_f1()
     print(f"SMS spam F1 {f1['spam']:.4f} on {len(val.x)} held-out messages")

@@ -135,7 +135,7 @@ def write(report):
         f"| lr_find time | {r['lr_find_seconds']} s |",
         f"| one epoch of fit_onecycle (training only) | {r['epoch_seconds']} s |",
         f"| **lr_find / epoch** | **{r['lr_find_fraction_of_epoch']:.2f}** |",
-        f"| suggestions | " + ", ".join(f"{k} {v:.2e}" for k, v in r["suggestions"].items()) + " |",
+        "| suggestions | " + ", ".join(f"{k} {v:.2e}" for k, v in r["suggestions"].items()) + " |",
         f"| dev accuracy, one epoch at valley ({r['valley_lr']:.2e}) | {r['valley_dev_accuracy']:.4f} |",
         f"| dev accuracy, one epoch at {r['hand_picked_lr']:.0e} (hand-picked) | {r['hand_picked_dev_accuracy']:.4f} |",
         f"| valley - hand-picked (target >= -0.01) | {r['valley_minus_hand_picked']:+.4f} ({'met' if r['target_met'] else 'NOT met'}) |",

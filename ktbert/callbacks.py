@@ -6,6 +6,7 @@ import keras
 import numpy as np
 
 from ktbert import hyperparameters
+from ktbert.metrics import lower_is_better
 
 
 class StepSchedule(keras.callbacks.Callback):
@@ -87,7 +88,7 @@ class TriangularSchedule(StepSchedule):
         if not self.reduce_on_plateau or logs is None or self.monitor not in logs:
             return
         value = float(logs[self.monitor])
-        better = self._best is None or (value < self._best if _lower_is_better(self.monitor) else value > self._best)
+        better = self._best is None or (value < self._best if lower_is_better(self.monitor) else value > self._best)
         if better:
             self._best, self._wait = value, 0
             return
@@ -98,10 +99,6 @@ class TriangularSchedule(StepSchedule):
             if self.verbose:
                 print(f"\nEpoch {epoch + 1}: {self.monitor} has not improved for {self.reduce_on_plateau} "
                       f"epoch(s); peak learning rate reduced to {self.peak:.3g}")
-
-
-def _lower_is_better(monitor: str) -> bool:
-    return monitor.endswith("loss")
 
 
 def read_learning_rate(optimizer) -> float:

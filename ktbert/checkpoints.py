@@ -12,7 +12,7 @@ import os
 import keras
 import numpy as np
 
-from ktbert import saving
+from ktbert import metrics, saving
 
 INDEX = "checkpoints.json"
 
@@ -37,12 +37,8 @@ class MacroF1(keras.callbacks.Callback):
 
 
 def macro_f1(y_true, proba) -> float:
-    from sklearn.metrics import f1_score
-
-    proba = np.asarray(proba)
-    if y_true.ndim == 2:
-        return float(f1_score(y_true, (proba >= 0.5).astype(int), average="macro", zero_division=0))
-    return float(f1_score(y_true, proba.argmax(axis=1), average="macro", zero_division=0))
+    y_pred = metrics.predicted_classes(proba, multilabel=np.asarray(y_true).ndim == 2)
+    return metrics.f1_scores(y_true, y_pred)["macro_f1"]
 
 
 class EpochCheckpoint(keras.callbacks.Callback):
@@ -82,5 +78,5 @@ def best_checkpoint(folder: str, monitor: str = "val_loss") -> dict:
     if not scored:
         present = sorted({k for r in records for k in r["logs"]})
         raise ValueError(f"`monitor` {monitor!r} was not recorded in {folder!r}. Recorded: {present}")
-    pick = min if monitor.endswith("loss") else max
+    pick = min if metrics.lower_is_better(monitor) else max
     return pick(scored, key=lambda r: r["logs"][monitor])

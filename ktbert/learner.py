@@ -16,6 +16,7 @@ from ktbert import checkpoints, freezing, hyperparameters, lr_finder, plots, sav
 from ktbert.batching import check_batch_size, num_examples, steps_per_epoch, to_dataset
 from ktbert.callbacks import StepSchedule, TriangularSchedule
 from ktbert.data import TextData
+from ktbert.metrics import lower_is_better
 from ktbert.schedules import constant_schedule, one_cycle_momentum, one_cycle_schedule, sgdr_schedule
 from ktbert.training_state import TrainingState
 
@@ -121,7 +122,7 @@ class Learner:
             self._require_val(f"early_stopping monitors {monitor!r}")
             extra.append(keras.callbacks.EarlyStopping(
                 monitor=monitor, patience=int(early_stopping), restore_best_weights=True,
-                mode="min" if monitor.endswith("loss") else "max", verbose=1 if verbose else 0,
+                mode="min" if lower_is_better(monitor) else "max", verbose=1 if verbose else 0,
             ))
         history = self.model.fit(
             self._train_dataset(),

@@ -11,6 +11,11 @@ import numpy as np
 EPS = 1e-7
 
 
+def lower_is_better(monitor: str) -> bool:
+    """Losses improve downwards; accuracy, F1 and the rest upwards."""
+    return monitor.endswith("loss")
+
+
 def predicted_classes(proba, multilabel: bool = False, thresholds=None) -> np.ndarray:
     """Class indices by argmax, or for multi-label 0/1 rows at `thresholds` (default 0.5 each)."""
     proba = np.asarray(proba)

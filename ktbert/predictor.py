@@ -13,6 +13,7 @@ import numpy as np
 
 from ktbert import saving
 from ktbert.batching import check_batch_size, make_dataset
+from ktbert.metrics import predicted_classes
 from ktbert.preprocessor import TextPreprocessor
 
 
@@ -94,8 +95,8 @@ class Predictor:
             return proba[0] if single else proba
         names = self.get_classes()
         if self.preproc.multilabel:
-            cut = np.asarray(self.thresholds if self.thresholds is not None else [0.5] * len(names))
-            labels = [[names[j] for j in np.flatnonzero(row >= cut)] for row in proba]
+            rows = predicted_classes(proba, multilabel=True, thresholds=self.thresholds)
+            labels = [[names[j] for j in np.flatnonzero(row)] for row in rows]
         elif self.threshold is not None:
             labels = [names[int(row[1] >= self.threshold)] for row in proba]
         else:
@@ -103,9 +104,11 @@ class Predictor:
         return labels[0] if single else labels
 
     def _proba(self, texts) -> np.ndarray:
+        return self._proba_tokenized(self.preproc.preprocess(texts, keep_texts=False))
+
+    def _proba_tokenized(self, x) -> np.ndarray:
         from ktbert.calibration import apply_temperature
 
-        x = self.preproc.preprocess(texts, keep_texts=False)
         proba = np.asarray(
             self.model.predict(make_dataset(x, batch_size=self.batch_size), verbose=0), dtype=np.float32
         )
@@ -135,11 +138,13 @@ class Predictor:
 
     # -- decisions ---------------------------------------------------------------------------
     def _labelled(self, val_data):
+        """Probabilities and labels of `(x, y)` data that a ktbert loader tokenized."""
+        from ktbert.data import TokenizedTexts
+
         x, y = val_data
-        texts = getattr(x, "texts", None)
-        if texts is None:
-            raise ValueError("`val_data` must come from a ktbert loader (it keeps the raw texts).")
-        return self._proba(texts), np.asarray(y)
+        if not isinstance(x, TokenizedTexts):
+            raise ValueError("`val_data` must be the `(x, y)` a ktbert loader returned.")
+        return self._proba_tokenized(x), np.asarray(y)
 
     def calibrate(self, val_data) -> float:
         """Fits temperature scaling on `(x, y)` validation data; returns the temperature."""

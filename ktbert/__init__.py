@@ -13,17 +13,17 @@ ktbert.get_predictor(learner.model, preproc).save("sentiment")
 
 __version__ = "0.1.0"
 
-from ktbert.baselines import compare
-from ktbert.cleaning import TextCleaner
-from ktbert.data import TextData, TokenizedTexts
-from ktbert.explain import Explanation
-from ktbert.interpretation import Interpretation
-from ktbert.learner import Learner, get_learner
-from ktbert.loaders import texts_from_array, texts_from_csv, texts_from_df, texts_from_folder
-from ktbert.model import TextClassifier, text_classifier
-from ktbert.predictor import Predictor, get_predictor, load_predictor
-from ktbert.preprocessor import TextPreprocessor
-from ktbert.saving import SaveFormatError
+from ktbert.evaluate.baselines import compare
+from ktbert.data.cleaning import TextCleaner
+from ktbert.data.texts import TextData, TokenizedTexts
+from ktbert.evaluate.explain import Explanation
+from ktbert.evaluate.interpretation import Interpretation
+from ktbert.train.learner import Learner, get_learner
+from ktbert.data.loaders import texts_from_array, texts_from_csv, texts_from_df, texts_from_folder
+from ktbert.model.classifier import TextClassifier, text_classifier
+from ktbert.serve.predictor import Predictor, get_predictor, load_predictor
+from ktbert.data.preprocessor import TextPreprocessor
+from ktbert.serve.saving import SaveFormatError
 from ktbert import text  # noqa: E402  (ktrain's `from ktrain import text`)
 
 __all__ = [

@@ -3,8 +3,8 @@ import re
 import numpy as np
 import pytest
 
-from ktbert.calibration import apply_temperature, fit_temperature, tune_binary_threshold, tune_label_thresholds
-from ktbert.metrics import expected_calibration_error
+from ktbert.evaluate.calibration import apply_temperature, fit_temperature, tune_binary_threshold, tune_label_thresholds
+from ktbert.evaluate.metrics import expected_calibration_error
 
 
 def test_temperature_one_changes_nothing_and_keeps_the_ranking():

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import ktbert
-from ktbert.cleaning import TextCleaner
+from ktbert.data.cleaning import TextCleaner
 from conftest import TINY_VOCAB, sentiment_frame
 
 

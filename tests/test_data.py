@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from ktbert.data import TextData, TokenizedTexts
+from ktbert.data.texts import TextData, TokenizedTexts
 
 
 def make():

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 import ktbert
-from ktbert.interpretation import Interpretation
-from ktbert.learner import resolve_class_weight
+from ktbert.evaluate.interpretation import Interpretation
+from ktbert.train.learner import resolve_class_weight
 
 # Six examples, three classes. Predicted (argmax): 0, 0, 1, 1, 2, 2; true: 0, 0, 0, 1, 1, 2.
 PROBA = np.array([

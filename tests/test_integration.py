@@ -25,7 +25,7 @@ SST2_BATCH = 8
 
 def test_default_encoder_tokenizes_accents_and_case():
     default_encoder_or_skip()
-    from ktbert.encoders import load_encoder_settings
+    from ktbert.model.encoders import load_encoder_settings
 
     settings = load_encoder_settings("default")
     assert (settings.lowercase, settings.strip_accents, len(settings.vocabulary)) == (True, True, 30522)
@@ -116,7 +116,7 @@ def test_sst2_explain_ranks_sentiment_words_above_stop_words(sst2_predictor):
 
 
 def test_sst2_temperature_scaling_lowers_calibration_error_on_held_out_data(sst2_predictor):
-    from ktbert.metrics import expected_calibration_error
+    from ktbert.evaluate.metrics import expected_calibration_error
 
     predictor, dev, learner, _ = sst2_predictor
     half = len(learner.val_data.x) // 2

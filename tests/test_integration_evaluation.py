@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 import ktbert
-from ktbert.baselines import score, tfidf_logreg
+from ktbert.evaluate.baselines import score, tfidf_logreg
 from conftest import default_encoder_or_skip, shared_path
 
 pytestmark = pytest.mark.integration

@@ -3,7 +3,7 @@ import re
 import numpy as np
 import pytest
 
-from ktbert.labels import encode_indicator_columns, encode_single_column
+from ktbert.data.labels import encode_indicator_columns, encode_single_column
 
 
 def test_strings_sorted_and_indexed():

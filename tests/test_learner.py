@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 import ktbert
-from ktbert.callbacks import read_learning_rate
-from ktbert.schedules import one_cycle_schedule
+from ktbert.train.callbacks import read_learning_rate
+from ktbert.train.schedules import one_cycle_schedule
 from conftest import sentiment_frame
 
 

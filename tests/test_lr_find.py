@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 import ktbert
-from ktbert.callbacks import read_learning_rate
-from ktbert.lr_finder import RangeTest, smooth
-from ktbert.lr_suggestions import minimum, steep, valley
+from ktbert.train.callbacks import read_learning_rate
+from ktbert.train.lr_finder import RangeTest, smooth
+from ktbert.train.lr_suggestions import minimum, steep, valley
 from conftest import sentiment_frame
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import ktbert
-from ktbert.saving import SaveFormatError
+from ktbert.serve.saving import SaveFormatError
 from conftest import PROJECT, sentiment_frame
 
 TEXTS = ["the film was wonderful and great", "awful plot", "the acting was poor"]

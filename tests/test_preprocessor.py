@@ -3,7 +3,7 @@ import time
 
 import pytest
 
-from ktbert.preprocessor import TextPreprocessor, check_maxlen
+from ktbert.data.preprocessor import TextPreprocessor, check_maxlen
 from conftest import TINY_VOCAB
 
 

@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from ktbert.schedules import annealing_cos, one_cycle_schedule
+from ktbert.train.schedules import annealing_cos, one_cycle_schedule
 
 
 def test_one_cycle_endpoints_and_peak():

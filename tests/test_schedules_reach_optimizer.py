@@ -1,6 +1,6 @@
 """The rate and momentum of every step, read from the optimizer, against the documented formulas.
 
-The formulas are written out again here, independently of ktbert.schedules, and compared to
+The formulas are written out again here, independently of ktbert.train.schedules, and compared to
 what the compiled training step used, step by step and across epoch boundaries.
 """
 
@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 import ktbert
-from ktbert.callbacks import read_learning_rate
-from ktbert.hyperparameters import get_momentum
+from ktbert.train.callbacks import read_learning_rate
+from ktbert.train.hyperparameters import get_momentum
 
 N, BATCH = 8, 4  # two steps per epoch
 

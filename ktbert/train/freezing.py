@@ -23,7 +23,7 @@ def encoder_blocks(model) -> list:
 
 
 def _is_text_classifier(model) -> bool:
-    from ktbert.model import TextClassifier
+    from ktbert.model.classifier import TextClassifier
 
     return isinstance(model, TextClassifier)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ktbert.metrics import EPS
+from ktbert.evaluate.metrics import EPS
 
 T_BOUNDS = (0.05, 20.0)
 
@@ -37,7 +37,7 @@ def fit_temperature(proba, y_true, multilabel: bool = False) -> float:
     """The temperature in [0.05, 20] minimising the validation negative log-likelihood."""
     from scipy.optimize import minimize_scalar
 
-    from ktbert.metrics import per_example_loss
+    from ktbert.evaluate.metrics import per_example_loss
 
     y_true = np.asarray(y_true)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ktbert.data import TokenizedTexts
+from ktbert.data.texts import TokenizedTexts
 
 
 def check_batch_size(batch_size, what: str = "batch_size") -> int:

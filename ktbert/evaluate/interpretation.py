@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ktbert import metrics, plots
+from ktbert.evaluate import metrics
+from ktbert.evaluate import plots
 
 
 class Interpretation:

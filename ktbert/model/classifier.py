@@ -162,7 +162,7 @@ def text_classifier(name: str = "bert", train_data=None, preproc=None, multilabe
     model = ktbert.text_classifier("bert", trn, preproc)
     ```
     """
-    from ktbert.encoders import load_backbone
+    from ktbert.model.encoders import load_backbone
 
     if name != "bert":
         raise ValueError(

@@ -5,8 +5,8 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from ktbert import hyperparameters
-from ktbert.metrics import lower_is_better
+from ktbert.train import hyperparameters
+from ktbert.evaluate.metrics import lower_is_better
 
 
 class StepSchedule(keras.callbacks.Callback):
@@ -68,7 +68,7 @@ class TriangularSchedule(StepSchedule):
 
     def __init__(self, peak: float, steps_per_epoch: int, moms=(0.95, 0.85), monitor: str = "val_loss",
                  reduce_on_plateau: int | None = None, reduce_factor: float = 2.0, verbose: int = 1):
-        from ktbert.schedules import triangular
+        from ktbert.train.schedules import triangular
 
         self.peak = float(peak)
         half = max(1, -(-steps_per_epoch // 2))

@@ -11,10 +11,10 @@ import warnings
 
 import numpy as np
 
-from ktbert.data import TextData
-from ktbert.encoders import DEFAULT_ENCODER, load_encoder_settings
-from ktbert.labels import EncodedLabels, encode_indicator_columns, encode_single_column
-from ktbert.preprocessor import TextPreprocessor, check_maxlen, check_texts
+from ktbert.data.texts import TextData
+from ktbert.model.encoders import DEFAULT_ENCODER, load_encoder_settings
+from ktbert.data.labels import EncodedLabels, encode_indicator_columns, encode_single_column
+from ktbert.data.preprocessor import TextPreprocessor, check_maxlen, check_texts
 
 PREPROCESS_MODES = ("bert",)
 DEFAULT_MAXLEN = 128

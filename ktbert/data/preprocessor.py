@@ -12,8 +12,8 @@ import os
 
 import numpy as np
 
-from ktbert.cleaning import TextCleaner
-from ktbert.data import TokenizedTexts
+from ktbert.data.cleaning import TextCleaner
+from ktbert.data.texts import TokenizedTexts
 
 MIN_MAXLEN = 8
 MAX_MAXLEN = 512

@@ -11,10 +11,10 @@ import os
 
 import numpy as np
 
-from ktbert import saving
-from ktbert.batching import check_batch_size, make_dataset
-from ktbert.metrics import predicted_classes
-from ktbert.preprocessor import TextPreprocessor
+from ktbert.serve import saving
+from ktbert.data.batching import check_batch_size, make_dataset
+from ktbert.evaluate.metrics import predicted_classes
+from ktbert.data.preprocessor import TextPreprocessor
 
 
 class Predictor:
@@ -41,7 +41,7 @@ class Predictor:
 
     def __init__(self, model, preproc: TextPreprocessor, batch_size: int = 32, temperature: float = 1.0,
                  thresholds=None, threshold: float | None = None):
-        from ktbert.model import TextClassifier
+        from ktbert.model.classifier import TextClassifier
 
         if not isinstance(model, TextClassifier):
             raise TypeError(
@@ -107,7 +107,7 @@ class Predictor:
         return self._proba_tokenized(self.preproc.preprocess(texts, keep_texts=False))
 
     def _proba_tokenized(self, x) -> np.ndarray:
-        from ktbert.calibration import apply_temperature
+        from ktbert.evaluate.calibration import apply_temperature
 
         proba = np.asarray(
             self.model.predict(make_dataset(x, batch_size=self.batch_size), verbose=0), dtype=np.float32
@@ -115,7 +115,7 @@ class Predictor:
         return apply_temperature(proba, self.temperature, self.preproc.multilabel)
 
     def explain(self, text: str, class_name: str | None = None, max_words: int = 256):
-        """Which words drove the prediction, by occlusion (see `ktbert.explain`).
+        """Which words drove the prediction, by occlusion (see `ktbert.evaluate.explain`).
 
         Args:
             text: str. the text to explain.
@@ -126,7 +126,7 @@ class Predictor:
             Explanation: `.pairs` gives `(word, score)` in text order, `.top(k)` the strongest,
             `.html()` (shown inline in notebooks) the text with words highlighted.
         """
-        from ktbert.explain import occlusion
+        from ktbert.evaluate.explain import occlusion
 
         names = self.get_classes()
         index = None
@@ -139,7 +139,7 @@ class Predictor:
     # -- decisions ---------------------------------------------------------------------------
     def _labelled(self, val_data):
         """Probabilities and labels of `(x, y)` data that a ktbert loader tokenized."""
-        from ktbert.data import TokenizedTexts
+        from ktbert.data.texts import TokenizedTexts
 
         x, y = val_data
         if not isinstance(x, TokenizedTexts):
@@ -148,7 +148,7 @@ class Predictor:
 
     def calibrate(self, val_data) -> float:
         """Fits temperature scaling on `(x, y)` validation data; returns the temperature."""
-        from ktbert.calibration import fit_temperature
+        from ktbert.evaluate.calibration import fit_temperature
 
         self.temperature = 1.0
         proba, y = self._labelled(val_data)
@@ -157,7 +157,7 @@ class Predictor:
 
     def tune_thresholds(self, val_data) -> list:
         """Per-label thresholds maximising each label's F1 on validation data (multi-label)."""
-        from ktbert.calibration import tune_label_thresholds
+        from ktbert.evaluate.calibration import tune_label_thresholds
 
         if not self.preproc.multilabel:
             raise ValueError("tune_thresholds is for multi-label models; binary models use tune_threshold.")
@@ -189,7 +189,7 @@ class Predictor:
     def tune_threshold(self, val_data, target_precision: float | None = None,
                        target_recall: float | None = None) -> float:
         """Sets the binary threshold reaching a target precision (or recall) for the second class."""
-        from ktbert.calibration import tune_binary_threshold
+        from ktbert.evaluate.calibration import tune_binary_threshold
 
         proba, y = self._labelled(val_data)
         self.set_threshold(tune_binary_threshold(proba[:, 1], y, target_precision, target_recall))
@@ -221,7 +221,7 @@ class Predictor:
     @classmethod
     def load(cls, folder: str, batch_size: int = 32) -> "Predictor":
         """Restores a predictor written by `save`; refuses foreign or corrupted folders."""
-        from ktbert.model import TextClassifier
+        from ktbert.model.classifier import TextClassifier
 
         manifest = saving.read_manifest(folder)
         try:
@@ -247,7 +247,7 @@ def get_predictor(model, preproc: TextPreprocessor, batch_size: int = 32) -> Pre
         preproc: TextPreprocessor. the preprocessor the loader returned.
         batch_size: int. texts per prediction step.
     """
-    from ktbert.learner import Learner
+    from ktbert.train.learner import Learner
 
     if isinstance(model, Learner):
         return Predictor(model.model, preproc, batch_size=batch_size, temperature=model.temperature,

@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 
-from ktbert import metrics
+from ktbert.evaluate import metrics
 
 
 def _texts(data, what):
@@ -53,9 +53,9 @@ def sentence_embeddings(x, encoder: str = "default", batch_size: int = 32) -> np
     """Masked-mean-pooled token vectors of the pretrained (not fine-tuned) encoder."""
     import keras
 
-    from ktbert.batching import make_dataset
-    from ktbert.encoders import load_backbone
-    from ktbert.model import MaskedMeanPooling
+    from ktbert.data.batching import make_dataset
+    from ktbert.model.encoders import load_backbone
+    from ktbert.model.classifier import MaskedMeanPooling
 
     backbone = load_backbone(encoder)
     token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
@@ -100,7 +100,7 @@ def compare(train_data, val_data, preproc, learner=None, baselines=("tfidf", "em
     """
     import pandas as pd
 
-    from ktbert.data import TextData
+    from ktbert.data.texts import TextData
 
     train, val = TextData(*train_data), TextData(*val_data)
     n = len(preproc.get_classes())

@@ -12,7 +12,8 @@ import os
 import keras
 import numpy as np
 
-from ktbert import metrics, saving
+from ktbert.evaluate import metrics
+from ktbert.serve import saving
 
 INDEX = "checkpoints.json"
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 
 import keras
 
-from ktbert.lr_suggestions import SUGGESTIONS
-from ktbert.schedules import exponential_rates
+from ktbert.train.lr_suggestions import SUGGESTIONS
+from ktbert.train.schedules import exponential_rates
 
 
 @dataclass
@@ -25,7 +25,7 @@ class LRFindResult:
         losses: list of float. the raw loss of every step.
         smoothed: list of float. the bias-corrected moving average of the losses.
         stop_reason: str. why it stopped: "completed", "diverged" or "nan".
-        suggestions: dict. name -> suggested rate (see `ktbert.lr_suggestions`).
+        suggestions: dict. name -> suggested rate (see `ktbert.train.lr_suggestions`).
     """
 
     lrs: list

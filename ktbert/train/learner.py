@@ -1,8 +1,8 @@
 """The learner: trains a compiled model on `(x, y)` data with ktrain's fit methods.
 
 It owns the training loop's schedules, the learning-rate finder, freezing, weight decay,
-checkpoints and history. Batching comes from `ktbert.batching`, drawing from `ktbert.plots`,
-and prediction for shipping lives in `ktbert.predictor`.
+checkpoints and history. Batching comes from `ktbert.data.batching`, drawing from `ktbert.evaluate.plots`,
+and prediction for shipping lives in `ktbert.serve.predictor`.
 """
 
 from __future__ import annotations
@@ -12,13 +12,18 @@ import os
 import keras
 import numpy as np
 
-from ktbert import checkpoints, freezing, hyperparameters, lr_finder, plots, saving
-from ktbert.batching import check_batch_size, num_examples, steps_per_epoch, to_dataset
-from ktbert.callbacks import StepSchedule, TriangularSchedule
-from ktbert.data import TextData
-from ktbert.metrics import lower_is_better
-from ktbert.schedules import constant_schedule, one_cycle_momentum, one_cycle_schedule, sgdr_schedule
-from ktbert.training_state import TrainingState
+from ktbert.train import checkpoints
+from ktbert.train import freezing
+from ktbert.train import hyperparameters
+from ktbert.train import lr_finder
+from ktbert.evaluate import plots
+from ktbert.serve import saving
+from ktbert.data.batching import check_batch_size, num_examples, steps_per_epoch, to_dataset
+from ktbert.train.callbacks import StepSchedule, TriangularSchedule
+from ktbert.data.texts import TextData
+from ktbert.evaluate.metrics import lower_is_better
+from ktbert.train.schedules import constant_schedule, one_cycle_momentum, one_cycle_schedule, sgdr_schedule
+from ktbert.train.training_state import TrainingState
 
 DEFAULT_EARLY_STOPPING = 5
 DEFAULT_REDUCE_ON_PLATEAU = 2
@@ -438,7 +443,7 @@ class Learner:
 
     def interpret(self, data=None, preproc=None, class_names=None):
         """An `Interpretation` of the predictions on `data` (default: validation data)."""
-        from ktbert.interpretation import Interpretation
+        from ktbert.evaluate.interpretation import Interpretation
 
         return Interpretation.from_learner(self, data, preproc, class_names)
 
@@ -453,7 +458,7 @@ class Learner:
             numpy array. the confusion matrix (rows true, columns predicted); per label 2x2
             matrices for multi-label data.
         """
-        from ktbert.calibration import apply_temperature
+        from ktbert.evaluate.calibration import apply_temperature
 
         interp = self.interpret(val_data, preproc, class_names)
         if print_report:
@@ -464,7 +469,7 @@ class Learner:
             line = f"expected calibration error: {interp.expected_calibration_error():.4f}"
             if self.temperature != 1.0:
                 calibrated = apply_temperature(interp.proba, self.temperature, interp.multilabel)
-                from ktbert.metrics import expected_calibration_error
+                from ktbert.evaluate.metrics import expected_calibration_error
 
                 after = expected_calibration_error(interp.y_true, calibrated)
                 line += f" (after temperature scaling, T={self.temperature:.3f}: {after:.4f})"
@@ -498,8 +503,8 @@ class Learner:
         Returns:
             float. the temperature (1.0 means the model was already calibrated).
         """
-        from ktbert.calibration import apply_temperature, fit_temperature
-        from ktbert.metrics import expected_calibration_error
+        from ktbert.evaluate.calibration import apply_temperature, fit_temperature
+        from ktbert.evaluate.metrics import expected_calibration_error
 
         data = self._eval_data(val_data)
         proba = self.predict(data)
@@ -516,7 +521,7 @@ class Learner:
 
         `get_predictor(learner, preproc)` keeps them, and `validate` uses them.
         """
-        from ktbert.calibration import tune_label_thresholds
+        from ktbert.evaluate.calibration import tune_label_thresholds
 
         data = self._eval_data(val_data)
         if data.y.ndim != 2:

@@ -1,5 +1,8 @@
 """ktbert: fine-tune BERT text classifiers on Keras 3 in a few lines, the ktrain way.
 
+Every public name is loaded on first use (PEP 562), so `import ktbert` loads neither
+TensorFlow nor pandas, scikit-learn or matplotlib; each room loads what it needs.
+
 Examples:
 ```python
 import ktbert
@@ -11,40 +14,33 @@ ktbert.get_predictor(learner.model, preproc).save("sentiment")
 ```
 """
 
+from ktbert._lazy import attach
+
 __version__ = "0.1.0"
 
-from ktbert.evaluate.baselines import compare
-from ktbert.data.cleaning import TextCleaner
-from ktbert.data.texts import TextData, TokenizedTexts
-from ktbert.evaluate.explain import Explanation
-from ktbert.evaluate.interpretation import Interpretation
-from ktbert.train.learner import Learner, get_learner
-from ktbert.data.loaders import texts_from_array, texts_from_csv, texts_from_df, texts_from_folder
-from ktbert.model.classifier import TextClassifier, text_classifier
-from ktbert.serve.predictor import Predictor, get_predictor, load_predictor
-from ktbert.data.preprocessor import TextPreprocessor
-from ktbert.serve.saving import SaveFormatError
-from ktbert import text  # noqa: E402  (ktrain's `from ktrain import text`)
-
-__all__ = [
-    "Explanation",
-    "Interpretation",
-    "Learner",
-    "Predictor",
-    "SaveFormatError",
-    "TextClassifier",
-    "TextCleaner",
-    "TextData",
-    "TextPreprocessor",
-    "TokenizedTexts",
-    "compare",
-    "get_learner",
-    "get_predictor",
-    "load_predictor",
-    "text",
-    "text_classifier",
-    "texts_from_array",
-    "texts_from_csv",
-    "texts_from_df",
-    "texts_from_folder",
-]
+__getattr__, __dir__, __all__ = attach(__name__, {
+    "Decisions": "ktbert.serve.decisions:Decisions",
+    "Explanation": "ktbert.evaluate.explain:Explanation",
+    "Interpretation": "ktbert.evaluate.interpretation:Interpretation",
+    "Learner": "ktbert.train.learner:Learner",
+    "Predictor": "ktbert.serve.predictor:Predictor",
+    "SaveFormatError": "ktbert.serve.saving:SaveFormatError",
+    "TextClassifier": "ktbert.model.classifier:TextClassifier",
+    "TextCleaner": "ktbert.data.cleaning:TextCleaner",
+    "TextData": "ktbert.data.texts:TextData",
+    "TextPreprocessor": "ktbert.data.preprocessor:TextPreprocessor",
+    "TokenizedTexts": "ktbert.data.texts:TokenizedTexts",
+    "TrainingRun": "ktbert.train.recipe:TrainingRun",
+    "TrainingSettings": "ktbert.train.recipe:TrainingSettings",
+    "compare": "ktbert.evaluate.baselines:compare",
+    "get_learner": "ktbert.train.learner:get_learner",
+    "get_predictor": "ktbert.serve.predictor:get_predictor",
+    "load_predictor": "ktbert.serve.predictor:load_predictor",
+    "text": "ktbert.text",
+    "text_classifier": "ktbert.model.classifier:text_classifier",
+    "texts_from_array": "ktbert.data.loaders:texts_from_array",
+    "texts_from_csv": "ktbert.data.loaders:texts_from_csv",
+    "texts_from_df": "ktbert.data.loaders:texts_from_df",
+    "texts_from_folder": "ktbert.data.loaders:texts_from_folder",
+    "train_classifier": "ktbert.train.recipe:train_classifier",
+})

@@ -8,14 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ktbert.checks import check_count
 from ktbert.data.texts import TokenizedTexts
-
-
-def check_batch_size(batch_size, what: str = "batch_size") -> int:
-    """Returns `batch_size` as an int, or raises naming the argument."""
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"`{what}` must be a positive integer. Received: {what}={batch_size!r}")
-    return int(batch_size)
 
 
 def model_inputs(x: TokenizedTexts) -> dict:
@@ -36,18 +30,13 @@ def make_dataset(x: TokenizedTexts, y=None, batch_size: int = 32, shuffle: bool 
     """
     import tensorflow as tf
 
-    batch_size = check_batch_size(batch_size)
+    batch_size = check_count(batch_size, "batch_size")
     inputs = model_inputs(x)
     tensors = inputs if y is None else (inputs, np.asarray(y))
     ds = tf.data.Dataset.from_tensor_slices(tensors)
     if shuffle:
         ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
     return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
-
-
-def steps_per_epoch(n: int, batch_size: int) -> int:
-    """How many batches `make_dataset` gives for `n` texts."""
-    return -(-int(n) // int(batch_size))
 
 
 def num_examples(x) -> int:
@@ -65,7 +54,7 @@ def make_array_dataset(x, y=None, batch_size: int = 32, shuffle: bool = False, s
     """Like `make_dataset`, for any Keras model's inputs: arrays, or dicts/lists of arrays."""
     import tensorflow as tf
 
-    batch_size = check_batch_size(batch_size)
+    batch_size = check_count(batch_size, "batch_size")
     x = tuple(x) if isinstance(x, list) else x
     ds = tf.data.Dataset.from_tensor_slices(x if y is None else (x, np.asarray(y)))
     if shuffle:
@@ -77,3 +66,16 @@ def to_dataset(x, y=None, batch_size: int = 32, shuffle: bool = False, seed=None
     """Batches of tokenized texts or of plain arrays, whichever `x` is."""
     make = make_dataset if isinstance(x, TokenizedTexts) else make_array_dataset
     return make(x, y, batch_size=batch_size, shuffle=shuffle, seed=seed)
+
+
+def count_batches(dataset) -> int:
+    """The batches one pass over `dataset` yields: its cardinality when tf.data knows it, else
+    counted by iterating once (bucketed datasets); schedules plan their steps from this."""
+    import tensorflow as tf
+
+    steps = int(dataset.cardinality())
+    if steps == tf.data.INFINITE_CARDINALITY:
+        raise ValueError("the dataset repeats forever: it has no epoch to count batches in.")
+    if steps == tf.data.UNKNOWN_CARDINALITY:
+        steps = int(dataset.reduce(0, lambda count, _: count + 1))
+    return steps

@@ -11,10 +11,13 @@ import warnings
 
 import numpy as np
 
+from ktbert.checks import check_fraction, check_maxlen, check_texts
+from ktbert.data.folders import read_class_folders
+from ktbert.data.labels import EncodedLabels, encode_array_labels, encode_single_column
+from ktbert.data.preprocessor import TextPreprocessor
+from ktbert.data.tables import read_table, texts_and_labels
 from ktbert.data.texts import TextData
 from ktbert.model.encoders import DEFAULT_ENCODER, load_encoder_settings
-from ktbert.data.labels import EncodedLabels, encode_indicator_columns, encode_single_column
-from ktbert.data.preprocessor import TextPreprocessor, check_maxlen, check_texts
 
 PREPROCESS_MODES = ("bert",)
 DEFAULT_MAXLEN = 128
@@ -37,14 +40,6 @@ def _warn_ignored(**given) -> None:
             "by BERT preprocessing; remove them to silence this warning.",
             stacklevel=3,
         )
-
-
-def _check_val_pct(val_pct) -> float:
-    if not isinstance(val_pct, (int, float)) or not 0.0 < float(val_pct) < 1.0:
-        raise ValueError(
-            f"`val_pct` must be a fraction between 0 and 1 (exclusive). Received: val_pct={val_pct!r}"
-        )
-    return float(val_pct)
 
 
 def _split_indices(labels: EncodedLabels, val_pct: float, random_state):
@@ -73,7 +68,7 @@ def _subset_labels(labels: EncodedLabels, idx) -> EncodedLabels:
 
 def _split_and_build(texts, labels, val_pct, random_state, maxlen, encoder, verbose, clean=None):
     """Holds out `val_pct` of the rows (stratified), then tokenizes both parts."""
-    trn_idx, val_idx = _split_indices(labels, _check_val_pct(val_pct), random_state)
+    trn_idx, val_idx = _split_indices(labels, check_fraction(val_pct, "val_pct"), random_state)
     return _build(
         [texts[i] for i in trn_idx], _subset_labels(labels, trn_idx),
         [texts[i] for i in val_idx], _subset_labels(labels, val_idx),
@@ -118,44 +113,6 @@ def _report(train: TextData, val, preproc: TextPreprocessor) -> None:
         f"maxlen {preproc.maxlen}: {100 * full:.1f}% of training texts reach it (truncated or "
         f"exactly that long); median length {int(np.median(train.x.lengths))} tokens"
     )
-
-
-def _texts_and_labels(frame, text_column, label_columns, label_sep, what, class_names=None, multilabel=None):
-    """Reads texts and labels out of a DataFrame, checking the column names first."""
-    columns = list(frame.columns)
-    if text_column not in columns:
-        raise ValueError(
-            f"`text_column` {text_column!r} is not a column of {what}. Columns present: {columns}"
-        )
-    if isinstance(label_columns, (str, int)):
-        label_columns = [label_columns]
-    label_columns = list(label_columns or [])
-    if not label_columns:
-        raise ValueError(
-            "`label_columns` is required: name the column holding each text's class, or one "
-            f"0/1 column per class. Columns present: {columns}"
-        )
-    unknown = [c for c in label_columns if c not in columns]
-    if unknown:
-        raise ValueError(
-            f"`label_columns` {unknown} not found in {what}. Columns present: {columns}"
-        )
-    texts = check_texts(frame[text_column].tolist(), what=f"{what}[{text_column!r}]", allow_empty=False)
-    if len(label_columns) == 1:
-        labels = encode_single_column(
-            frame[label_columns[0]].tolist(), class_names, label_sep,
-            what=f"{what}[{label_columns[0]!r}]",
-        )
-    else:
-        if label_sep is not None:
-            raise ValueError(
-                "`label_sep` splits one label column into several labels; it cannot be used "
-                f"with several label columns. Received: label_columns={label_columns}"
-            )
-        labels = encode_indicator_columns(
-            frame[label_columns].to_numpy(), label_columns, multilabel, what=f"{what}{label_columns}"
-        )
-    return texts, labels
 
 
 def texts_from_df(
@@ -211,50 +168,16 @@ def texts_from_df(
     """
     _check_mode(preprocess_mode)
     _warn_ignored(max_features=max_features, ngram_range=ngram_range, lang=lang)
-    train_texts, train_labels = _texts_and_labels(
+    train_texts, train_labels = texts_and_labels(
         train_df, text_column, label_columns, label_sep, "train_df"
     )
     if val_df is None:
         return _split_and_build(train_texts, train_labels, val_pct, random_state, maxlen, encoder, verbose, clean)
-    val_texts, val_labels = _texts_and_labels(
+    val_texts, val_labels = texts_and_labels(
         val_df, text_column, label_columns, label_sep, "val_df",
         class_names=train_labels.class_names, multilabel=train_labels.multilabel,
     )
     return _build(train_texts, train_labels, val_texts, val_labels, maxlen, encoder, verbose, clean)
-
-
-def read_table(path, sep=",", encoding="utf-8", header="infer", read_csv_kwargs=None):
-    """Reads a CSV/TSV file (gzip and other compressions by extension), naming the fix for bad bytes."""
-    import pandas as pd
-
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"No such file: {path!r}")
-    try:
-        return pd.read_csv(path, sep=sep, encoding=encoding, header=header, **(read_csv_kwargs or {}))
-    except UnicodeDecodeError as err:
-        where = _first_bad_line(path, encoding or "utf-8")
-        raise ValueError(
-            f"{path!r} is not valid {encoding or 'utf-8'} text: byte "
-            f"{err.object[err.start:err.start + 1]!r} cannot be decoded{where}. Pass the file's "
-            "encoding, e.g. encoding='latin-1' or encoding='cp1252'."
-        ) from err
-
-
-def _first_bad_line(path, encoding) -> str:
-    """' (line N)' for the first line that does not decode, or '' if it cannot be told."""
-    import gzip
-
-    opener = gzip.open if str(path).endswith(".gz") else open
-    try:
-        with opener(path, "rb") as f:
-            for number, line in enumerate(f, start=1):
-                try:
-                    line.decode(encoding)
-                except UnicodeDecodeError:
-                    return f" (line {number})"
-    except OSError:
-        return ""
-    return ""
 
 
 def texts_from_csv(
@@ -312,40 +235,6 @@ def texts_from_csv(
     )
 
 
-def _read_class_folders(folder, classes, encoding):
-    """Reads folder/<class>/* files; returns texts, class names per text."""
-    found = sorted(d for d in os.listdir(folder) if os.path.isdir(os.path.join(folder, d)))
-    wanted = list(classes) if classes else found
-    missing = [c for c in wanted if c not in found]
-    if missing:
-        raise ValueError(
-            f"class folder(s) {missing} not found in {folder!r}. Sub-folders present: {found}"
-        )
-    texts, labels, bad = [], [], []
-    for name in wanted:
-        sub = os.path.join(folder, name)
-        for file in sorted(os.listdir(sub)):
-            path = os.path.join(sub, file)
-            if not os.path.isfile(path) or file.startswith("."):
-                continue
-            with open(path, "rb") as f:
-                raw = f.read()
-            try:
-                texts.append(raw.decode(encoding))
-            except UnicodeDecodeError as err:
-                bad.append(f"{path} (byte {err.start})")
-                continue
-            labels.append(name)
-    if bad:
-        raise ValueError(
-            f"{len(bad)} file(s) are not valid {encoding} text: {bad[:5]}. Pass their encoding, "
-            "e.g. encoding='latin-1', or fix those files."
-        )
-    if not texts:
-        raise ValueError(f"No text files found under {folder!r} in class folders {wanted}.")
-    return texts, labels
-
-
 def texts_from_folder(
     datadir,
     classes=None,
@@ -381,19 +270,18 @@ def texts_from_folder(
     train_name, test_name = train_test_names
     train_dir = os.path.join(datadir, train_name)
     if os.path.isdir(train_dir):
-        train_texts, train_names = _read_class_folders(train_dir, classes, encoding)
+        train_texts, train_names = read_class_folders(train_dir, classes, encoding)
         train_labels = encode_single_column(train_names, what=f"folders of {train_dir!r}")
         test_dir = os.path.join(datadir, test_name)
         if os.path.isdir(test_dir):
-            val_texts, val_names = _read_class_folders(test_dir, train_labels.class_names, encoding)
+            val_texts, val_names = read_class_folders(test_dir, train_labels.class_names, encoding)
             val_labels = encode_single_column(
                 val_names, train_labels.class_names, what=f"folders of {test_dir!r}"
             )
             return _build(train_texts, train_labels, val_texts, val_labels, maxlen, encoder, verbose, clean)
     else:
-        train_texts, train_names = _read_class_folders(datadir, classes, encoding)
+        train_texts, train_names = read_class_folders(datadir, classes, encoding)
         train_labels = encode_single_column(train_names, what=f"folders of {datadir!r}")
-    train_texts = check_texts(train_texts, "texts read from the folders", allow_empty=False)
     return _split_and_build(train_texts, train_labels, val_pct, random_state, maxlen, encoder, verbose, clean)
 
 
@@ -430,7 +318,7 @@ def texts_from_array(
     _check_mode(preprocess_mode)
     _warn_ignored(batch_size=batch_size, max_features=max_features, ngram_range=ngram_range, lang=lang)
     x_train = check_texts(x_train, "x_train", allow_empty=False)
-    train_labels = _array_labels(y_train, class_names, label_sep, "y_train")
+    train_labels = encode_array_labels(y_train, class_names, label_sep, "y_train")
     if len(train_labels.y) != len(x_train):
         raise ValueError(
             f"`x_train` and `y_train` differ in length: {len(x_train)} texts, "
@@ -441,7 +329,7 @@ def texts_from_array(
     if y_test is None:
         raise ValueError("`x_test` was given without `y_test`: pass both, or neither to split.")
     x_test = check_texts(x_test, "x_test", allow_empty=False)
-    val_labels = _array_labels(y_test, class_names, label_sep, "y_test", train_labels)
+    val_labels = encode_array_labels(y_test, class_names, label_sep, "y_test", train_labels)
     if len(val_labels.y) != len(x_test):
         raise ValueError(
             f"`x_test` and `y_test` differ in length: {len(x_test)} texts, {len(val_labels.y)} labels."
@@ -449,29 +337,3 @@ def texts_from_array(
     return _build(x_train, train_labels, x_test, val_labels, maxlen, encoder, verbose, clean)
 
 
-def _array_labels(y, class_names, label_sep, what, train_labels=None) -> EncodedLabels:
-    array = np.asarray(y, dtype=object)
-    if array.ndim == 2:
-        names = class_names or [str(i) for i in range(array.shape[1])]
-        if len(names) != array.shape[1]:
-            raise ValueError(
-                f"`class_names` has {len(names)} names but `{what}` has {array.shape[1]} columns."
-            )
-        multilabel = None if train_labels is None else train_labels.multilabel
-        return encode_indicator_columns(array, names, multilabel, what=f"`{what}`")
-    values = list(array)
-    if class_names and train_labels is None and all(
-        isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in values
-    ):
-        if not all(0 <= v < len(class_names) for v in values):
-            raise ValueError(
-                f"`{what}` holds integers outside 0..{len(class_names) - 1}, the positions of "
-                f"`class_names` {list(class_names)}."
-            )
-        return EncodedLabels(np.asarray(values, dtype=np.int32), [str(c) for c in class_names], False)
-    if train_labels is not None and class_names and all(
-        isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in values
-    ):
-        return EncodedLabels(np.asarray(values, dtype=np.int32), train_labels.class_names, False)
-    known = None if train_labels is None else train_labels.class_names
-    return encode_single_column(values, known, label_sep, what=f"`{what}`")

@@ -7,66 +7,20 @@ names and whether the task is multi-label. It saves as JSON plus a vocabulary fi
 from __future__ import annotations
 
 import json
-import math
 import os
 
 import numpy as np
 
+from ktbert.checks import check_maxlen, check_texts
 from ktbert.data.cleaning import TextCleaner
 from ktbert.data.texts import TokenizedTexts
 
-MIN_MAXLEN = 8
-MAX_MAXLEN = 512
 # Texts are cut to this many characters per token of `maxlen` before tokenizing, so a text of
 # megabytes costs no more than a long review. WordPiece tokens are rarely over 20 characters.
 CHARS_PER_TOKEN = 40
 TOKENIZE_CHUNK = 2048
 CONFIG_FILE = "preprocessor.json"
 VOCAB_FILE = "vocab.txt"
-
-
-def check_maxlen(maxlen, limit: int = MAX_MAXLEN) -> int:
-    """Returns `maxlen` as an int, or raises naming the allowed range."""
-    if isinstance(maxlen, bool) or not isinstance(maxlen, (int, np.integer)):
-        raise TypeError(f"`maxlen` must be an integer. Received: maxlen={maxlen!r}")
-    if not MIN_MAXLEN <= maxlen <= limit:
-        raise ValueError(
-            f"`maxlen` must be between {MIN_MAXLEN} and {limit}. Received: maxlen={maxlen}"
-        )
-    return int(maxlen)
-
-
-def check_texts(texts, what: str = "texts", allow_empty: bool = True) -> list:
-    """Returns `texts` as a list of str, or raises naming the first bad entries by position."""
-    if isinstance(texts, str):
-        raise TypeError(f"`{what}` must be a list of strings, not one string. Received: {texts[:60]!r}")
-    texts = list(texts)
-    missing = [
-        i for i, t in enumerate(texts)
-        if t is None or (isinstance(t, float) and math.isnan(t))
-    ]
-    if missing:
-        raise ValueError(
-            f"`{what}` has {len(missing)} missing value(s) (None or NaN) at position(s) "
-            f"{missing[:10]}. Drop those rows or fill them (e.g. df.dropna(subset=[...]))."
-        )
-    wrong = [i for i, t in enumerate(texts) if not isinstance(t, str)]
-    if wrong:
-        i = wrong[0]
-        raise TypeError(
-            f"`{what}` must hold strings; position {i} holds {type(texts[i]).__name__} "
-            f"{texts[i]!r}. Convert the column with .astype(str) if that is what you mean."
-        )
-    if not allow_empty:
-        empty = [i for i, t in enumerate(texts) if not t.strip()]
-        if empty:
-            raise ValueError(
-                f"`{what}` has {len(empty)} empty or blank text(s) at position(s) {empty[:10]}. "
-                "A classifier cannot learn from them: drop those rows."
-            )
-    if not texts:
-        raise ValueError(f"`{what}` is empty: there is nothing to tokenize.")
-    return texts
 
 
 class TextPreprocessor:

@@ -12,7 +12,11 @@ import time
 
 import numpy as np
 
+from ktbert.data.batching import make_dataset
+from ktbert.data.texts import TextData
 from ktbert.evaluate import metrics
+from ktbert.model.classifier import sentence_embedder
+from ktbert.model.encoders import load_backbone
 
 
 def _texts(data, what):
@@ -51,19 +55,7 @@ def tfidf_logreg(train, val, n_classes: int) -> np.ndarray:
 
 def sentence_embeddings(x, encoder: str = "default", batch_size: int = 32) -> np.ndarray:
     """Masked-mean-pooled token vectors of the pretrained (not fine-tuned) encoder."""
-    import keras
-
-    from ktbert.data.batching import make_dataset
-    from ktbert.model.encoders import load_backbone
-    from ktbert.model.classifier import MaskedMeanPooling
-
-    backbone = load_backbone(encoder)
-    token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
-    padding_mask = keras.Input(shape=(None,), dtype="int32", name="padding_mask")
-    out = backbone({"token_ids": token_ids, "segment_ids": keras.ops.zeros_like(token_ids),
-                    "padding_mask": padding_mask})
-    pooled = MaskedMeanPooling()(out["sequence_output"], padding_mask)
-    embedder = keras.Model({"token_ids": token_ids, "padding_mask": padding_mask}, pooled)
+    embedder = sentence_embedder(load_backbone(encoder))
     return embedder.predict(make_dataset(x, batch_size=batch_size), verbose=0)
 
 
@@ -71,14 +63,6 @@ def embedding_logreg(train, val, n_classes: int, encoder: str = "default") -> np
     """Validation probabilities of frozen sentence embeddings + logistic regression."""
     clf = _logistic(train.multilabel).fit(sentence_embeddings(train.x, encoder), train.y)
     return _proba(clf, sentence_embeddings(val.x, encoder), n_classes)
-
-
-def score(y_true, proba, multilabel: bool, thresholds=None) -> dict:
-    """Accuracy (exact match for multi-label), micro- and macro-F1."""
-    from sklearn.metrics import accuracy_score
-
-    y_pred = metrics.predicted_classes(proba, multilabel, thresholds)
-    return {"accuracy": float(accuracy_score(y_true, y_pred)), **metrics.f1_scores(y_true, y_pred)}
 
 
 def compare(train_data, val_data, preproc, learner=None, baselines=("tfidf", "embeddings")):
@@ -100,8 +84,6 @@ def compare(train_data, val_data, preproc, learner=None, baselines=("tfidf", "em
     """
     import pandas as pd
 
-    from ktbert.data.texts import TextData
-
     train, val = TextData(*train_data), TextData(*val_data)
     n = len(preproc.get_classes())
     makers = {
@@ -117,11 +99,11 @@ def compare(train_data, val_data, preproc, learner=None, baselines=("tfidf", "em
         name, make = makers[key]
         start = time.perf_counter()
         proba = make()
-        rows.append({"model": name, **score(val.y, proba, train.multilabel), "seconds": time.perf_counter() - start})
+        rows.append({"model": name, **metrics.scores(val.y, proba, train.multilabel), "seconds": time.perf_counter() - start})
     if learner is not None:
         start = time.perf_counter()
         proba = learner.predict(val)
         rows.append({"model": "fine-tuned BERT (ktbert)",
-                     **score(val.y, proba, train.multilabel, learner.thresholds),
+                     **metrics.scores(val.y, proba, train.multilabel, learner.thresholds, learner.threshold),
                      "seconds": time.perf_counter() - start})
     return pd.DataFrame(rows).set_index("model")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ktbert.evaluate.metrics import EPS
+from ktbert.evaluate.metrics import EPS, per_example_loss
 
 T_BOUNDS = (0.05, 20.0)
 
@@ -36,8 +36,6 @@ def apply_temperature(proba, temperature: float, multilabel: bool = False) -> np
 def fit_temperature(proba, y_true, multilabel: bool = False) -> float:
     """The temperature in [0.05, 20] minimising the validation negative log-likelihood."""
     from scipy.optimize import minimize_scalar
-
-    from ktbert.evaluate.metrics import per_example_loss
 
     y_true = np.asarray(y_true)
 

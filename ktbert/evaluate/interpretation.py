@@ -20,6 +20,8 @@ class Interpretation:
         class_names: list of str. the classes.
         texts: list of str or None. the texts, for showing the worst examples.
         thresholds: list of float or None. multi-label decision thresholds (default 0.5).
+        threshold: float or None. binary decision threshold on the second class (default: the
+            most probable class decides).
 
     Examples:
     ```python
@@ -29,34 +31,16 @@ class Interpretation:
     ```
     """
 
-    def __init__(self, y_true, proba, class_names, texts=None, thresholds=None):
+    def __init__(self, y_true, proba, class_names, texts=None, thresholds=None, threshold=None):
         self.y_true = np.asarray(y_true)
         self.proba = np.asarray(proba)
         self.class_names = list(class_names)
         self.texts = texts
         self.multilabel = self.y_true.ndim == 2
         self.thresholds = thresholds
-        self.y_pred = metrics.predicted_classes(self.proba, self.multilabel, thresholds)
+        self.threshold = threshold
+        self.y_pred = metrics.predicted_classes(self.proba, self.multilabel, thresholds, threshold)
         self.losses = metrics.per_example_loss(self.y_true, self.proba)
-
-    @classmethod
-    def from_learner(cls, learner, data=None, preproc=None, class_names=None) -> "Interpretation":
-        """Predicts `data` (default: the learner's validation data) and wraps the result.
-
-        Class names come from `class_names`, else `preproc`, else the model (ktbert
-        classifiers know them), else are "0", "1", ...; texts from the data (ktbert loaders
-        keep them), else decoded with `preproc`.
-        """
-        data = learner._eval_data(data)
-        proba = learner.predict(data)
-        if class_names is None and preproc is not None:
-            class_names = preproc.get_classes()
-        if class_names is None:
-            class_names = getattr(learner.model, "class_names", None) or [str(i) for i in range(proba.shape[1])]
-        texts = getattr(data.x, "texts", None)
-        if texts is None and preproc is not None and hasattr(data.x, "lengths"):
-            texts = [preproc.decode(data.x[i]) for i in range(len(data.x))]
-        return cls(data.y, proba, class_names, texts, learner.thresholds)
 
     def _names(self, row):
         if self.multilabel:

@@ -16,13 +16,20 @@ def lower_is_better(monitor: str) -> bool:
     return monitor.endswith("loss")
 
 
-def predicted_classes(proba, multilabel: bool = False, thresholds=None) -> np.ndarray:
-    """Class indices by argmax, or for multi-label 0/1 rows at `thresholds` (default 0.5 each)."""
+def predicted_classes(proba, multilabel: bool = False, thresholds=None, threshold=None) -> np.ndarray:
+    """The decision rule: class indices, or for multi-label models 0/1 rows.
+
+    Single-label: the most probable class, or with a binary `threshold` class 1 where its
+    probability reaches the threshold. Multi-label: each label where its probability reaches
+    its entry of `thresholds` (0.5 each by default).
+    """
     proba = np.asarray(proba)
-    if not multilabel:
-        return proba.argmax(axis=1)
-    cut = 0.5 if thresholds is None else np.asarray(thresholds)[None, :]
-    return (proba >= cut).astype(int)
+    if multilabel:
+        cut = 0.5 if thresholds is None else np.asarray(thresholds)[None, :]
+        return (proba >= cut).astype(int)
+    if threshold is not None:
+        return (proba[:, 1] >= threshold).astype(int)
+    return proba.argmax(axis=1)
 
 
 def per_example_loss(y_true, proba) -> np.ndarray:
@@ -60,6 +67,14 @@ def f1_scores(y_true, y_pred) -> dict:
         "micro_f1": float(f1_score(y_true, y_pred, average="micro", zero_division=0)),
         "macro_f1": float(f1_score(y_true, y_pred, average="macro", zero_division=0)),
     }
+
+
+def scores(y_true, proba, multilabel: bool, thresholds=None, threshold=None) -> dict:
+    """Accuracy (exact match for multi-label), micro- and macro-F1 of the decisions on `proba`."""
+    from sklearn.metrics import accuracy_score
+
+    y_pred = predicted_classes(proba, multilabel, thresholds, threshold)
+    return {"accuracy": float(accuracy_score(y_true, y_pred)), **f1_scores(y_true, y_pred)}
 
 
 def expected_calibration_error(y_true, proba, n_bins: int = 15) -> float:

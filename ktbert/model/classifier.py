@@ -10,10 +10,10 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from ktbert.model.compiling import compile_classifier
+from ktbert.model.encoders import load_backbone
+
 POOLINGS = ("mean", "cls")
-# Decoupled weight decay skips biases, LayerNorm scales/offsets and embedding tables, as BERT
-# fine-tuning recipes do. Matched against each variable's short name.
-NO_DECAY = ["bias", "gamma", "beta", "embeddings"]
 
 
 @keras.saving.register_keras_serializable(package="ktbert")
@@ -28,6 +28,37 @@ class MaskedMeanPooling(keras.layers.Layer):
 
     def compute_output_shape(self, sequence_shape, padding_mask_shape=None):
         return (sequence_shape[0], sequence_shape[-1])
+
+
+def _text_inputs():
+    """The two inputs every ktbert model takes: `token_ids` and `padding_mask`, any length."""
+    token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
+    padding_mask = keras.Input(shape=(None,), dtype="int32", name="padding_mask")
+    return token_ids, padding_mask
+
+
+def _pooled(backbone, token_ids, padding_mask, pooling_layer=None):
+    """The encoder's text vector: masked mean of token vectors, or [CLS] when `pooling_layer` is None."""
+    encoded = backbone(
+        {"token_ids": token_ids, "segment_ids": ops.zeros_like(token_ids), "padding_mask": padding_mask}
+    )
+    if pooling_layer is None:
+        return encoded["pooled_output"]
+    return pooling_layer(encoded["sequence_output"], padding_mask)
+
+
+def sentence_embedder(backbone) -> keras.Model:
+    """A model giving the masked-mean-pooled text vector of `backbone`, as all-MiniLM was trained.
+
+    Examples:
+    ```python
+    embedder = sentence_embedder(load_backbone("default"))
+    vectors = embedder.predict(make_dataset(preproc.preprocess(texts)))
+    ```
+    """
+    token_ids, padding_mask = _text_inputs()
+    pooled = _pooled(backbone, token_ids, padding_mask, MaskedMeanPooling(name="pooling"))
+    return keras.Model({"token_ids": token_ids, "padding_mask": padding_mask}, pooled, name="sentence_embedder")
 
 
 def _freeze_cls_dense(backbone) -> None:
@@ -71,22 +102,12 @@ class TextClassifier(keras.Model):
             num_classes, activation="sigmoid" if multilabel else "softmax", name="classifier"
         )
         # === Functional model ===
-        token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
-        padding_mask = keras.Input(shape=(None,), dtype="int32", name="padding_mask")
-        encoded = backbone(
-            {
-                "token_ids": token_ids,
-                "segment_ids": ops.zeros_like(token_ids),
-                "padding_mask": padding_mask,
-            }
-        )
+        token_ids, padding_mask = _text_inputs()
         if pooling == "mean":
-            pooled = self.pooling_layer(encoded["sequence_output"], padding_mask)
             # The encoder's [CLS] dense layer is unused under mean pooling: freezing it keeps
             # the optimizer from tracking (and warning about) variables that get no gradient.
             _freeze_cls_dense(backbone)
-        else:
-            pooled = encoded["pooled_output"]
+        pooled = _pooled(backbone, token_ids, padding_mask, self.pooling_layer)
         outputs = self.output_dense(self.output_dropout(pooled))
         super().__init__(
             inputs={"token_ids": token_ids, "padding_mask": padding_mask}, outputs=outputs, **kwargs
@@ -115,26 +136,9 @@ class TextClassifier(keras.Model):
 
     @classmethod
     def from_config(cls, config: dict) -> "TextClassifier":
-        import keras_hub  # noqa: F401  (registers BertBackbone for deserialization)
-
         config = dict(config)
         config["backbone"] = keras.saving.deserialize_keras_object(config["backbone"])
         return cls(**config)
-
-
-def compile_classifier(model: TextClassifier, learning_rate: float = 2e-5,
-                       weight_decay: float = 0.01, metrics=None) -> TextClassifier:
-    """Compiles with AdamW (decay off for biases, LayerNorm, embeddings) and the matching loss."""
-    optimizer = keras.optimizers.AdamW(learning_rate=learning_rate, weight_decay=weight_decay)
-    optimizer.exclude_from_weight_decay(var_names=NO_DECAY)
-    if model.multilabel:
-        loss = keras.losses.BinaryCrossentropy()
-        metrics = metrics or [keras.metrics.BinaryAccuracy(name="accuracy")]
-    else:
-        loss = keras.losses.SparseCategoricalCrossentropy()
-        metrics = metrics or [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
-    model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
-    return model
 
 
 def text_classifier(name: str = "bert", train_data=None, preproc=None, multilabel=None,
@@ -162,8 +166,6 @@ def text_classifier(name: str = "bert", train_data=None, preproc=None, multilabe
     model = ktbert.text_classifier("bert", trn, preproc)
     ```
     """
-    from ktbert.model.encoders import load_backbone
-
     if name != "bert":
         raise ValueError(
             f"`name` must be 'bert'. Received: name={name!r}. To use another BERT checkpoint, "

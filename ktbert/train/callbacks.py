@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import keras
-import numpy as np
 
 from ktbert.train import hyperparameters
 from ktbert.evaluate.metrics import lower_is_better
+from ktbert.train.schedules import triangular
 
 
 class StepSchedule(keras.callbacks.Callback):
@@ -68,8 +68,6 @@ class TriangularSchedule(StepSchedule):
 
     def __init__(self, peak: float, steps_per_epoch: int, moms=(0.95, 0.85), monitor: str = "val_loss",
                  reduce_on_plateau: int | None = None, reduce_factor: float = 2.0, verbose: int = 1):
-        from ktbert.train.schedules import triangular
-
         self.peak = float(peak)
         half = max(1, -(-steps_per_epoch // 2))
         momentum = None
@@ -99,8 +97,3 @@ class TriangularSchedule(StepSchedule):
             if self.verbose:
                 print(f"\nEpoch {epoch + 1}: {self.monitor} has not improved for {self.reduce_on_plateau} "
                       f"epoch(s); peak learning rate reduced to {self.peak:.3g}")
-
-
-def read_learning_rate(optimizer) -> float:
-    """The rate the optimizer's next step will use, as a Python float."""
-    return float(np.asarray(keras.ops.convert_to_numpy(optimizer.learning_rate)))

@@ -19,7 +19,12 @@ INDEX = "checkpoints.json"
 
 
 class MacroF1(keras.callbacks.Callback):
-    """Adds `val_macro_f1` (scikit-learn's macro-averaged F1 on the validation data) to the logs.
+    """Makes sure the epoch logs hold `val_macro_f1`, for checkpoints and early stopping.
+
+    ktbert classifiers compile macro-F1 as a metric, so Keras logs it from its own validation
+    pass and this callback does nothing. For other models it predicts the whole validation
+    data once more at the end of every epoch (as long as one validation pass) and adds
+    scikit-learn's macro-F1.
 
     Args:
         predict: callable. returns the model's outputs on the validation data.
@@ -33,7 +38,7 @@ class MacroF1(keras.callbacks.Callback):
         self.y_true = np.asarray(y_true)
 
     def on_epoch_end(self, epoch, logs=None):
-        if logs is not None:
+        if logs is not None and "val_macro_f1" not in logs:
             logs["val_macro_f1"] = macro_f1(self.y_true, self.predict())
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import keras
 
+from ktbert.model.classifier import TextClassifier
+
 EMBEDDING_LAYERS = ("token_embedding", "position_embedding", "segment_embedding",
                     "embeddings_layer_norm", "embeddings_dropout")
 
@@ -23,8 +25,6 @@ def encoder_blocks(model) -> list:
 
 
 def _is_text_classifier(model) -> bool:
-    from ktbert.model.classifier import TextClassifier
-
     return isinstance(model, TextClassifier)
 
 

@@ -62,3 +62,24 @@ def plain_config(optimizer) -> dict:
         if key in config and _is_variable(config[key]):
             config[key] = float(keras.ops.convert_to_numpy(config[key]))
     return config
+
+
+def recompile_with_fresh_optimizer(model) -> None:
+    """Compiles `model` again as it was, with a new optimizer of the same settings.
+
+    Freezing changes the trainable variables, and a Keras optimizer keeps slots for the ones it
+    was built with, so it must be replaced. Keras 3 exposes neither the compile arguments nor
+    the weight-decay exclusions publicly: this is the one place that reads them
+    (`model._compile_config`, `optimizer._exclude_from_weight_decay_pattern`), and
+    tests/train/test_keras_internals.py fails loudly if a Keras upgrade removes them.
+    """
+    old = model.optimizer
+    new = type(old).from_config(plain_config(old))
+    # Keras sets the pattern only once exclusions were given.
+    pattern = getattr(old, "_exclude_from_weight_decay_pattern", None)
+    if pattern is not None:
+        new.exclude_from_weight_decay(var_names=[pattern.pattern])
+    config = dict(model._compile_config.config)
+    config["optimizer"] = new
+    model.compile(**config)
+    make_schedulable(model)

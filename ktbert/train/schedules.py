@@ -2,7 +2,9 @@
 
 Each `*_schedule` takes the step count of a run and returns a function of the step index
 (0-based) giving the learning rate for that step; policies are compositions of the annealing
-functions below over progress `pos` in [0, 1].
+functions below over progress `pos` in [0, 1]. Progress is clamped: a step past the planned
+last one gets the last step's value, so a run that iterates more batches than planned never
+climbs again. The triangular policy repeats every epoch by design and needs no end.
 """
 
 from __future__ import annotations
@@ -15,9 +17,23 @@ def annealing_cos(start: float, end: float, pos: float) -> float:
     return end + (start - end) / 2 * (1 + math.cos(math.pi * pos))
 
 
-def annealing_linear(start: float, end: float, pos: float) -> float:
-    """Straight line from `start` (pos=0) to `end` (pos=1)."""
-    return start + (end - start) * pos
+def combined_cos(pct: float, start: float, middle: float, end: float):
+    """Cosine from `start` to `middle` over the first `pct` of progress, then to `end`.
+
+    Returns a function of `pos` in [0, 1]; one-cycle's rate and momentum are both this shape.
+    """
+
+    def at(pos: float) -> float:
+        if pos < pct:
+            return annealing_cos(start, middle, pos / pct)
+        return annealing_cos(middle, end, (pos - pct) / (1 - pct))
+
+    return at
+
+
+def progress(step: int, total_steps: int) -> float:
+    """`step / (total_steps - 1)` clamped to [0, 1]: past the planned last step it stays 1."""
+    return min(max(step / max(total_steps - 1, 1), 0.0), 1.0)
 
 
 def constant_schedule(lr: float):
@@ -33,7 +49,8 @@ def one_cycle_schedule(lr_max: float, total_steps: int, pct_start: float = 0.25,
     - warm-up, `pos < w`: `lr = cos_anneal(lr_max / div, lr_max, pos / w)`;
     - annealing, `pos >= w`: `lr = cos_anneal(lr_max, lr_max / div_final, (pos - w) / (1 - w))`;
     where `cos_anneal(a, b, p) = b + (a - b) / 2 * (1 + cos(pi * p))`. The first step runs at
-    `lr_max / div` and the last at `lr_max / div_final`.
+    `lr_max / div` and the last at `lr_max / div_final`; `pos` is clamped to [0, 1], so steps
+    past the planned last one keep its rate.
 
     Args:
         lr_max: float. the peak learning rate.
@@ -46,15 +63,8 @@ def one_cycle_schedule(lr_max: float, total_steps: int, pct_start: float = 0.25,
         raise ValueError(f"`pct_start` must be in [0, 1). Received: pct_start={pct_start}")
     if total_steps < 1:
         raise ValueError(f"`total_steps` must be at least 1. Received: total_steps={total_steps}")
-    last = max(total_steps - 1, 1)
-
-    def schedule(step: int) -> float:
-        pos = step / last
-        if pos < pct_start:
-            return annealing_cos(lr_max / div, lr_max, pos / pct_start)
-        return annealing_cos(lr_max, lr_max / div_final, (pos - pct_start) / (1 - pct_start))
-
-    return schedule
+    at = combined_cos(pct_start, lr_max / div, lr_max, lr_max / div_final)
+    return lambda step: at(progress(step, total_steps))
 
 
 def one_cycle_momentum(total_steps: int, pct_start: float = 0.25, moms=(0.95, 0.85, 0.95)):
@@ -63,15 +73,8 @@ def one_cycle_momentum(total_steps: int, pct_start: float = 0.25, moms=(0.95, 0.
     Falls from `moms[0]` to `moms[1]` along a half cosine while the rate warms up, then rises
     to `moms[2]` while it anneals; same `pos` and phases as `one_cycle_schedule`.
     """
-    last = max(total_steps - 1, 1)
-
-    def schedule(step: int) -> float:
-        pos = step / last
-        if pos < pct_start:
-            return annealing_cos(moms[0], moms[1], pos / pct_start)
-        return annealing_cos(moms[1], moms[2], (pos - pct_start) / (1 - pct_start))
-
-    return schedule
+    at = combined_cos(pct_start, *moms)
+    return lambda step: at(progress(step, total_steps))
 
 
 def triangular(step: int, base: float, peak: float, half_cycle: int) -> float:
@@ -104,10 +107,10 @@ def sgdr_schedule(lr_max: float, steps_per_epoch: int, n_cycles: int, cycle_len:
     epochs = sum(cycle_len * cycle_mult**c for c in range(n_cycles))
 
     def schedule(step: int) -> float:
+        step = min(max(step, 0), start - 1)  # past the planned last step, keep its rate
         for first, length, peak in bounds:
             if step < first + length:
                 return lr_min + (peak - lr_min) / 2 * (1 + math.cos(math.pi * (step - first) / length))
-        return lr_min
 
     return schedule, epochs
 

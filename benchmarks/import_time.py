@@ -1,0 +1,110 @@
+"""How long `import ktbert` takes and what it loads, this tree against a baseline commit.
+
+Each measurement is a fresh Python process that imports ktbert and reports the seconds the
+import took and which heavy libraries it loaded (TensorFlow, Keras, pandas, scikit-learn,
+matplotlib). The baseline is checked out into a temporary git worktree; runs alternate between
+the two trees so that disk caches favour neither. Writes docs/benchmarks/import_time.md and .json.
+
+    python benchmarks/import_time.py [--baseline 5561eca] [--runs 7]
+
+5561eca is the last commit with the flat layout, where `ktbert/__init__.py` imported every module.
+"""
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PROJECT = os.path.dirname(HERE)
+DOCS = os.path.join(PROJECT, "docs", "benchmarks")
+HEAVY = ["tensorflow", "keras", "pandas", "sklearn", "matplotlib"]
+PROBE = (
+    "import json, sys, time\n"
+    "start = time.perf_counter()\n"
+    "import ktbert\n"
+    "seconds = time.perf_counter() - start\n"
+    f"print(json.dumps({{'seconds': seconds, 'loaded': [m for m in {HEAVY!r} if m in sys.modules]}}))\n"
+)
+
+
+def measure(tree: str) -> dict:
+    """One fresh process importing ktbert from `tree` (its folder comes first on sys.path)."""
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=tree)
+    out = subprocess.run([sys.executable, "-c", PROBE], cwd=tree, env=env, check=True,
+                         capture_output=True, text=True, timeout=300).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--baseline", default="5561eca", help="commit to compare with (default: %(default)s)")
+    parser.add_argument("--runs", type=int, default=7, help="imports per tree (default: %(default)s)")
+    args = parser.parse_args(argv)
+
+    with tempfile.TemporaryDirectory(prefix="ktbert-baseline-") as tmp:
+        baseline_tree = os.path.join(tmp, "tree")
+        subprocess.run(["git", "-C", PROJECT, "worktree", "add", "--detach", "-q", baseline_tree, args.baseline], check=True)
+        try:
+            measure(PROJECT), measure(baseline_tree)  # warm the disk cache for both
+            runs = {"baseline": [], "current": []}
+            for _ in range(args.runs):
+                runs["baseline"].append(measure(baseline_tree))
+                runs["current"].append(measure(PROJECT))
+        finally:
+            subprocess.run(["git", "-C", PROJECT, "worktree", "remove", "--force", baseline_tree], check=False)
+
+    result = {
+        "baseline_commit": args.baseline,
+        "runs": args.runs,
+        "cpu": cpu_model(),
+        "python": platform.python_version(),
+    }
+    for name, rows in runs.items():
+        result[name] = {
+            "median_seconds": statistics.median(r["seconds"] for r in rows),
+            "loaded": rows[-1]["loaded"],
+        }
+    result["speedup"] = result["baseline"]["median_seconds"] / result["current"]["median_seconds"]
+    os.makedirs(DOCS, exist_ok=True)
+    with open(os.path.join(DOCS, "import_time.json"), "w", encoding="utf-8") as f:
+        json.dump(result, f, indent=2)
+    b, c = result["baseline"], result["current"]
+    lines = [
+        "# `import ktbert`: time and what it loads",
+        "",
+        f"`python benchmarks/import_time.py` ({args.runs} fresh processes per tree, alternating; "
+        f"median), on {result['cpu']}, Python {result['python']}.",
+        "",
+        "| tree | median seconds | heavy libraries loaded by `import ktbert` |",
+        "|---|---|---|",
+        f"| baseline `{args.baseline}` (flat layout, eager imports) | {b['median_seconds']:.3f} | {', '.join(b['loaded']) or 'none'} |",
+        f"| this tree (rooms, lazy public names) | {c['median_seconds']:.4f} | {', '.join(c['loaded']) or 'none'} |",
+        "",
+        f"Ratio: the import is {result['speedup']:.0f}x faster. The names load their room on first use: "
+        "the first `ktbert.texts_from_df` pays for TensorFlow then.",
+        "",
+    ]
+    with open(os.path.join(DOCS, "import_time.md"), "w", encoding="utf-8") as f:
+        f.write("\n".join(lines))
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,85 @@
+"""The argument validators every room uses, one of each: counts, rates, fractions, maxlen, texts.
+
+Each returns the value in its plain Python type or raises an error that names the argument,
+echoes what was received and says what would be right. This module imports no room, so any
+room may import it.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+MIN_MAXLEN = 8
+MAX_MAXLEN = 512
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def check_count(value, what: str) -> int:
+    """A positive integer: epochs, cycles, steps, batch sizes."""
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"`{what}` must be a positive integer. Received: {what}={value!r}")
+    return int(value)
+
+
+def check_rate(value, what: str = "lr") -> float:
+    """A positive, finite number: learning rates, temperatures."""
+    if not _is_number(value) or not 0 < value < math.inf:
+        raise ValueError(f"`{what}` must be a positive number. Received: {what}={value!r}")
+    return float(value)
+
+
+def check_non_negative(value, what: str) -> float:
+    """A finite number >= 0: weight decay."""
+    if not _is_number(value) or not 0 <= value < math.inf:
+        raise ValueError(f"`{what}` must be a number >= 0. Received: {what}={value!r}")
+    return float(value)
+
+
+def check_fraction(value, what: str) -> float:
+    """A number strictly between 0 and 1: shares of data, decision thresholds."""
+    if not _is_number(value) or not 0.0 < value < 1.0:
+        raise ValueError(f"`{what}` must lie strictly between 0 and 1. Received: {what}={value!r}")
+    return float(value)
+
+
+def check_maxlen(maxlen, limit: int = MAX_MAXLEN) -> int:
+    """Tokens per text, [CLS] and [SEP] included: 8 up to `limit` (the encoder's, at most 512)."""
+    if not isinstance(maxlen, numbers.Integral) or isinstance(maxlen, bool):
+        raise TypeError(f"`maxlen` must be an integer. Received: maxlen={maxlen!r}")
+    if not MIN_MAXLEN <= maxlen <= limit:
+        raise ValueError(f"`maxlen` must be between {MIN_MAXLEN} and {limit}. Received: maxlen={maxlen}")
+    return int(maxlen)
+
+
+def check_texts(texts, what: str = "texts", allow_empty: bool = True) -> list:
+    """Returns `texts` as a list of str, or raises naming the first bad entries by position."""
+    if isinstance(texts, str):
+        raise TypeError(f"`{what}` must be a list of strings, not one string. Received: {texts[:60]!r}")
+    texts = list(texts)
+    missing = [i for i, t in enumerate(texts) if t is None or (isinstance(t, float) and math.isnan(t))]
+    if missing:
+        raise ValueError(
+            f"`{what}` has {len(missing)} missing value(s) (None or NaN) at position(s) "
+            f"{missing[:10]}. Drop those rows or fill them (e.g. df.dropna(subset=[...]))."
+        )
+    wrong = [i for i, t in enumerate(texts) if not isinstance(t, str)]
+    if wrong:
+        i = wrong[0]
+        raise TypeError(
+            f"`{what}` must hold strings; position {i} holds {type(texts[i]).__name__} "
+            f"{texts[i]!r}. Convert the column with .astype(str) if that is what you mean."
+        )
+    if not allow_empty:
+        empty = [i for i, t in enumerate(texts) if not t.strip()]
+        if empty:
+            raise ValueError(
+                f"`{what}` has {len(empty)} empty or blank text(s) at position(s) {empty[:10]}. "
+                "A classifier cannot learn from them: drop those rows."
+            )
+    if not texts:
+        raise ValueError(f"`{what}` is empty: there is nothing to tokenize.")
+    return texts

@@ -1,0 +1,96 @@
+"""Tables in: CSV/TSV files (gzip'd too) read with pandas, and texts and labels taken from DataFrames.
+
+Column names are checked before anything is read out of them, and bytes that do not decode
+are reported by line with the encoding to pass instead.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+
+from ktbert.checks import check_texts
+from ktbert.data.labels import encode_indicator_columns, encode_single_column
+from ktbert.data.texts import TextData
+
+
+def read_table(path, sep=",", encoding="utf-8", header="infer", read_csv_kwargs=None):
+    """Reads a CSV/TSV file (gzip and other compressions by extension), naming the fix for bad bytes."""
+    import pandas as pd
+
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"No such file: {path!r}")
+    try:
+        return pd.read_csv(path, sep=sep, encoding=encoding, header=header, **(read_csv_kwargs or {}))
+    except UnicodeDecodeError as err:
+        where = _first_bad_line(path, encoding or "utf-8")
+        raise ValueError(
+            f"{path!r} is not valid {encoding or 'utf-8'} text: byte "
+            f"{err.object[err.start:err.start + 1]!r} cannot be decoded{where}. Pass the file's "
+            "encoding, e.g. encoding='latin-1' or encoding='cp1252'."
+        ) from err
+
+
+def _first_bad_line(path, encoding) -> str:
+    """' (line N)' for the first line that does not decode, or '' if it cannot be told."""
+    opener = gzip.open if str(path).endswith(".gz") else open
+    try:
+        with opener(path, "rb") as f:
+            for number, line in enumerate(f, start=1):
+                try:
+                    line.decode(encoding)
+                except UnicodeDecodeError:
+                    return f" (line {number})"
+    except OSError:
+        return ""
+    return ""
+
+
+
+def texts_and_labels(frame, text_column, label_columns, label_sep, what, class_names=None, multilabel=None):
+    """Reads texts and labels out of a DataFrame, checking the column names first."""
+    columns = list(frame.columns)
+    if text_column not in columns:
+        raise ValueError(
+            f"`text_column` {text_column!r} is not a column of {what}. Columns present: {columns}"
+        )
+    if isinstance(label_columns, (str, int)):
+        label_columns = [label_columns]
+    label_columns = list(label_columns or [])
+    if not label_columns:
+        raise ValueError(
+            "`label_columns` is required: name the column holding each text's class, or one "
+            f"0/1 column per class. Columns present: {columns}"
+        )
+    unknown = [c for c in label_columns if c not in columns]
+    if unknown:
+        raise ValueError(
+            f"`label_columns` {unknown} not found in {what}. Columns present: {columns}"
+        )
+    texts = check_texts(frame[text_column].tolist(), what=f"{what}[{text_column!r}]", allow_empty=False)
+    if len(label_columns) == 1:
+        labels = encode_single_column(
+            frame[label_columns[0]].tolist(), class_names, label_sep,
+            what=f"{what}[{label_columns[0]!r}]",
+        )
+    else:
+        if label_sep is not None:
+            raise ValueError(
+                "`label_sep` splits one label column into several labels; it cannot be used "
+                f"with several label columns. Received: label_columns={label_columns}"
+            )
+        labels = encode_indicator_columns(
+            frame[label_columns].to_numpy(), label_columns, multilabel, what=f"{what}{label_columns}"
+        )
+    return texts, labels
+
+
+def tokenize_df(frame, preproc, text_column, label_columns, label_sep=None, what: str = "df") -> TextData:
+    """The texts and labels of `frame`, encoded by a fitted preprocessor (its classes, its maxlen).
+
+    For data scored after training, such as a test set: labels the training data did not have
+    are refused by name.
+    """
+    texts, labels = texts_and_labels(frame, text_column, label_columns, label_sep, what,
+                                     class_names=preproc.get_classes(), multilabel=preproc.multilabel)
+    return TextData(preproc.preprocess(texts), labels.y)

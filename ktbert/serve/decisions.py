@@ -1,0 +1,123 @@
+"""How a classifier's probabilities become answers: temperature scaling and decision thresholds.
+
+One validated, immutable `Decisions` object holds them; the Learner and the Predictor each hold
+one (through `DecisionsMixin`), so both calibrate and decide the same way, and a predictor made
+from a learner takes the learner's over. Saved in the predictor's manifest.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from ktbert.checks import check_fraction, check_rate
+from ktbert.evaluate.calibration import apply_temperature
+from ktbert.evaluate.metrics import predicted_classes
+
+
+@dataclasses.dataclass(frozen=True)
+class Decisions:
+    """Temperature and thresholds for a model with `num_classes` outputs.
+
+    Args:
+        num_classes: int. the model's outputs.
+        multilabel: bool. sigmoid outputs, one decision per label.
+        temperature: float. the logits are divided by it before probabilities are returned
+            (1.0 changes nothing); fitted by `calibrate`.
+        thresholds: list of float or None. per-label thresholds of a multi-label model
+            (None: 0.5 each).
+        threshold: float or None. threshold on the second class's probability of a binary
+            single-label model (None: the most probable class).
+
+    Examples:
+    ```python
+    decisions = Decisions(num_classes=2, threshold=0.8)
+    decisions.labels(proba, ["neg", "pos"])
+    decisions = decisions.replace(temperature=1.3)
+    ```
+    """
+
+    num_classes: int
+    multilabel: bool = False
+    temperature: float = 1.0
+    thresholds: list | None = None
+    threshold: float | None = None
+
+    def __post_init__(self):
+        set_field = object.__setattr__  # the dataclass is frozen; this is its validating constructor
+        set_field(self, "temperature", check_rate(self.temperature, "temperature"))
+        if self.thresholds is not None:
+            thresholds = [float(t) for t in self.thresholds]
+            if not self.multilabel or len(thresholds) != self.num_classes:
+                raise ValueError(
+                    f"`thresholds` needs one value per label of a multi-label model "
+                    f"({self.num_classes} classes, multilabel={self.multilabel}). "
+                    f"Received {len(thresholds)} values."
+                )
+            if not all(0.0 < t < 1.0 for t in thresholds):
+                raise ValueError(f"`thresholds` must lie strictly between 0 and 1. Received: {thresholds}")
+            set_field(self, "thresholds", thresholds)
+        if self.threshold is not None:
+            if self.multilabel or self.num_classes != 2:
+                raise ValueError(
+                    "`threshold` is for binary single-label models; multi-label ones use `thresholds`."
+                )
+            set_field(self, "threshold", check_fraction(self.threshold, "threshold"))
+
+    def replace(self, **changes) -> "Decisions":
+        """A copy with `changes` applied and validated."""
+        return dataclasses.replace(self, **changes)
+
+    def calibrate(self, proba) -> np.ndarray:
+        """Probabilities after temperature scaling (unchanged at temperature 1)."""
+        return apply_temperature(proba, self.temperature, self.multilabel)
+
+    def decide(self, proba) -> np.ndarray:
+        """Class indices `(n,)`, or 0/1 rows `(n, classes)` for multi-label models."""
+        return predicted_classes(proba, self.multilabel, self.thresholds, self.threshold)
+
+    def labels(self, proba, class_names) -> list:
+        """A class name per row, or for multi-label models the list of names decided per row."""
+        decided = self.decide(proba)
+        if self.multilabel:
+            return [[class_names[j] for j in np.flatnonzero(row)] for row in decided]
+        return [class_names[int(j)] for j in decided]
+
+    def get_config(self) -> dict:
+        """What a save keeps (the class count and multi-label flag are the model's)."""
+        return {"temperature": self.temperature, "thresholds": self.thresholds, "threshold": self.threshold}
+
+
+class DecisionsMixin:
+    """`temperature`, `thresholds` and `threshold` read and set through `self.decisions`."""
+
+    decisions: Decisions
+
+    @property
+    def temperature(self) -> float:
+        return self.decisions.temperature
+
+    @temperature.setter
+    def temperature(self, value) -> None:
+        self.decisions = self.decisions.replace(temperature=value)
+
+    @property
+    def thresholds(self):
+        return self.decisions.thresholds
+
+    @thresholds.setter
+    def thresholds(self, value) -> None:
+        self.decisions = self.decisions.replace(thresholds=value)
+
+    @property
+    def threshold(self):
+        return self.decisions.threshold
+
+    @threshold.setter
+    def threshold(self, value) -> None:
+        self.decisions = self.decisions.replace(threshold=value)
+
+    def decision_config(self) -> dict:
+        """Temperature and thresholds, as saved."""
+        return self.decisions.get_config()

@@ -1,0 +1,217 @@
+"""The fit methods of the learner (ktrain's names): `fit`, `fit_onecycle`, `autofit`, `lr_find`.
+
+Each builds the training dataset once, plans its schedule from the batches that dataset really
+yields (`count_batches`), and hands both to the learner's one loop, `Learner._run`.
+"""
+
+from __future__ import annotations
+
+import keras
+
+from ktbert.checks import check_count, check_rate
+from ktbert.data.batching import count_batches
+from ktbert.evaluate import plots
+from ktbert.train import hyperparameters, lr_finder
+from ktbert.train.callbacks import StepSchedule, TriangularSchedule
+from ktbert.train.schedules import constant_schedule, one_cycle_momentum, one_cycle_schedule, sgdr_schedule
+from ktbert.train.training_state import TrainingState
+
+DEFAULT_EARLY_STOPPING = 5
+DEFAULT_REDUCE_ON_PLATEAU = 2
+
+
+class FitMixin:
+    """Training schedules and the learning-rate finder; mixed into `Learner`."""
+
+    def fit(self, lr: float, n_cycles: int = 1, cycle_len: int | None = None, cycle_mult: int = 1,
+            lr_decay: float = 1.0, checkpoint_folder: str | None = None, early_stopping: int | None = None,
+            monitor: str = "val_loss", callbacks=None, verbose: int = 1, class_weight=None):
+        """Trains at a constant rate, or with SGDR (cosine with warm restarts) given `cycle_len`.
+
+        Without `cycle_len`, trains `n_cycles` epochs at `lr`. With it, runs `n_cycles` cycles;
+        cycle `c` lasts `cycle_len * cycle_mult**c` epochs and anneals from `lr * lr_decay**c`
+        to 0 along a half cosine (`ktbert.schedules.sgdr_schedule`).
+
+        Args:
+            lr: float. the (peak) learning rate.
+            n_cycles: int. epochs, or cycles with `cycle_len`.
+            cycle_len: int or None. epochs in the first cycle.
+            cycle_mult: int. each cycle is this many times longer than the one before.
+            lr_decay: float. each cycle's peak is this times the one before.
+            checkpoint_folder: str or None. save each epoch's weights and metrics there.
+            early_stopping: int or None. stop after this many epochs without improvement of
+                `monitor`, and restore the best weights.
+            monitor: str. "val_loss", "val_accuracy" or "val_macro_f1".
+            callbacks: list or None. further Keras callbacks.
+            verbose: int. 0 quiet, 1 progress bar, 2 one line per epoch.
+            class_weight: "balanced", dict or None. weight per class index; "balanced" weighs
+                each class by n / (classes x its count), as scikit-learn does.
+
+        Returns:
+            keras.callbacks.History: `lr`, `momentum` and `iterations` per step (ktrain's
+            layout), losses, metrics, `epoch_lr` and `epoch_momentum` per epoch.
+        """
+        lr = check_rate(lr)
+        n_cycles = check_count(n_cycles, "n_cycles")
+        dataset = self._train_dataset()
+        if cycle_len is None:
+            schedule, epochs = constant_schedule(lr), n_cycles
+        else:
+            cycle_len = check_count(cycle_len, "cycle_len")
+            cycle_mult = check_count(cycle_mult, "cycle_mult")
+            schedule, epochs = sgdr_schedule(lr, count_batches(dataset), n_cycles, cycle_len, cycle_mult, lr_decay)
+        return self._run(dataset, StepSchedule(schedule), epochs, callbacks, verbose, class_weight,
+                         checkpoint_folder, early_stopping, monitor)
+
+    def fit_onecycle(self, lr: float, epochs: int, pct_start: float = 0.25, div: float = 25.0,
+                     div_final: float = 1e5, moms=(0.95, 0.85, 0.95), cycle_momentum: bool = True,
+                     checkpoint_folder: str | None = None, callbacks=None, verbose: int = 1, class_weight=None):
+        """Trains with the one-cycle policy peaking at `lr`, momentum cycled against it.
+
+        For step `i` of `n` (`pos = i / (n - 1)`, `w = pct_start`,
+        `cos_anneal(a, b, p) = b + (a - b) / 2 * (1 + cos(pi * p))`):
+
+        - rate: `cos_anneal(lr / div, lr, pos / w)` while `pos < w`, then
+          `cos_anneal(lr, lr / div_final, (pos - w) / (1 - w))`;
+        - momentum (Adam's `beta_1`): `cos_anneal(moms[0], moms[1], pos / w)`, then
+          `cos_anneal(moms[1], moms[2], (pos - w) / (1 - w))`.
+
+        Defaults (fastai's): `pct_start=0.25`, `div=25`, `div_final=1e5`,
+        `moms=(0.95, 0.85, 0.95)`. Adam's bias correction uses the current `beta_1`.
+
+        Args:
+            lr: float. the peak learning rate (2e-5 to 1e-4 suits BERT fine-tuning).
+            epochs: int. the number of epochs.
+            pct_start: float. share of steps warming up.
+            div: float. the first rate is `lr / div`.
+            div_final: float. the last rate is `lr / div_final`.
+            moms: triple of float. momentum at the start, the peak and the end.
+            cycle_momentum: bool. cycle momentum (Adam-family optimizers only).
+            checkpoint_folder, callbacks, verbose, class_weight: as in `fit`.
+
+        Returns:
+            keras.callbacks.History: `lr`, `momentum` and `iterations` per step, as in `fit`.
+
+        Examples:
+        ```python
+        learner = ktbert.get_learner(model, train_data=trn, val_data=val, batch_size=16)
+        learner.fit_onecycle(5e-5, 1)
+        ```
+        """
+        lr = check_rate(lr)
+        epochs = check_count(epochs, "epochs")
+        dataset = self._train_dataset()
+        total = epochs * count_batches(dataset)
+        schedule = one_cycle_schedule(lr, total, pct_start=pct_start, div=div, div_final=div_final)
+        momentum = None
+        if cycle_momentum and hyperparameters.get_momentum(self.model.optimizer) is not None:
+            momentum = one_cycle_momentum(total, pct_start, moms)
+        return self._run(dataset, StepSchedule(schedule, momentum), epochs, callbacks, verbose, class_weight,
+                         checkpoint_folder)
+
+    def autofit(self, lr: float, epochs: int | None = None, early_stopping: int | None = None,
+                reduce_on_plateau: int | None = None, reduce_factor: float = 2.0,
+                cycle_momentum: bool = True, monitor: str = "val_loss",
+                checkpoint_folder: str | None = None, callbacks=None, verbose: int = 1, class_weight=None):
+        """Trains with ktrain's triangular policy; with `epochs=None`, until early stopping.
+
+        Every epoch is one triangular cycle: the rate climbs from `lr / 10` to `lr` over half
+        an epoch and back (momentum 0.95 -> 0.85 -> 0.95 against it). With
+        `reduce_on_plateau=k` the peak is divided by `reduce_factor` after `k` epochs without
+        improvement of `monitor`; with `early_stopping=k` training stops after `k` such epochs
+        and the best epoch's weights are restored. `epochs=None` turns both on (patience 5
+        and 2 unless given) and trains until it stops.
+
+        Returns:
+            keras.callbacks.History: `lr`, `momentum` and `iterations` per step, as in `fit`.
+        """
+        lr = check_rate(lr)
+        if epochs is None:
+            self._require_val("autofit with epochs=None stops on the validation metric")
+            early_stopping = early_stopping or DEFAULT_EARLY_STOPPING
+            reduce_on_plateau = reduce_on_plateau or DEFAULT_REDUCE_ON_PLATEAU
+            epochs = 1024
+            if verbose:
+                print(f"training until {monitor} stops improving: early_stopping={early_stopping}, "
+                      f"reduce_on_plateau={reduce_on_plateau}")
+        epochs = check_count(epochs, "epochs")
+        if reduce_on_plateau:
+            self._require_val(f"reduce_on_plateau monitors {monitor!r}")
+        moms = (0.95, 0.85) if cycle_momentum and hyperparameters.get_momentum(self.model.optimizer) is not None else None
+        dataset = self._train_dataset()
+        stepper = TriangularSchedule(lr, count_batches(dataset), moms=moms, monitor=monitor,
+                                     reduce_on_plateau=reduce_on_plateau, reduce_factor=reduce_factor,
+                                     verbose=verbose)
+        return self._run(dataset, stepper, epochs, callbacks, verbose, class_weight, checkpoint_folder,
+                         early_stopping, monitor)
+
+    # -- learning-rate finder ----------------------------------------------------------------
+    def lr_find(self, start_lr: float = 1e-7, end_lr: float = 10.0, num_it: int = 100,
+                stop_factor: float = 4.0, max_epochs: int | None = None, beta: float = 0.98,
+                show_plot: bool = False, verbose: int = 1):
+        """Trains briefly at exponentially growing rates to find a good one; restores the model.
+
+        Runs at most `num_it` steps (capped at `max_epochs` epochs, ktrain's argument), one
+        batch each, from `start_lr` to `end_lr`. Stops early once the smoothed loss exceeds
+        `stop_factor` times its minimum or turns NaN. The model's weights and the optimizer's
+        state are restored exactly afterwards, also after an interrupt or an error.
+
+        Returns:
+            LRFindResult, also kept as `self.lr_find_result`; its suggestions (`valley`,
+            `steep`, `minimum`) are kept as `self.lr_suggestions`.
+
+        Examples:
+        ```python
+        learner.lr_find()
+        learner.lr_plot()
+        learner.fit_onecycle(learner.lr_suggestions["valley"], 1)
+        ```
+        """
+        check_rate(start_lr, "start_lr")
+        check_rate(end_lr, "end_lr")
+        num_it = check_count(num_it, "num_it")
+        dataset = self._train_dataset()
+        if max_epochs is not None:
+            num_it = min(num_it, check_count(max_epochs, "max_epochs") * count_batches(dataset))
+        state = TrainingState.capture(self.model)
+        lr_before = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+        try:
+            result = lr_finder.run_range_test(
+                self.model, dataset, start_lr, end_lr,
+                num_it, stop_factor=stop_factor, beta=beta, verbose=verbose,
+            )
+        finally:
+            state.restore()
+            self.model.optimizer.learning_rate = lr_before
+        self.lr_find_result = result
+        self.lr_suggestions = dict(result.suggestions)
+        if verbose and result.suggestions:
+            shown = ", ".join(f"{k}: {v:.2e}" for k, v in result.suggestions.items())
+            print(f"\nsuggested learning rates: {shown}. `learner.lr_plot()` shows the curve.")
+        if show_plot:
+            self.lr_plot()
+        return result
+
+    def lr_plot(self, suggest: bool = True, n_skip_beginning: int = 0, n_skip_end: int = 0,
+                save_path: str | None = None):
+        """Plots the last `lr_find`'s smoothed loss against the rate; returns the figure."""
+        if self.lr_find_result is None:
+            raise ValueError("No learning-rate finder results: run `learner.lr_find()` first.")
+        return plots.plot_lr_find(self.lr_find_result, suggest, n_skip_beginning, n_skip_end, save_path)
+
+    # -- history -----------------------------------------------------------------------------
+    def plot(self, plot_type: str = "loss", save_path: str | None = None):
+        """Plots the last fit: "loss" (per epoch, validation too), "lr" or "momentum" (per step)."""
+        if self.history is None:
+            raise ValueError("No training history: fit the model first.")
+        if plot_type == "loss":
+            h = self.history.history
+            extra = {"validation loss": h["val_loss"]} if "val_loss" in h else None
+            return plots.plot_series(h["loss"], "epoch", "loss", "training loss", save_path, extra)
+        if plot_type == "lr":
+            return plots.plot_series(self.lr_history, "step", "learning rate", "learning rate per step", save_path)
+        if plot_type == "momentum":
+            if not any(m is not None for m in self.momentum_history):
+                raise ValueError("This optimizer has no momentum (beta_1) to plot.")
+            return plots.plot_series(self.momentum_history, "step", "momentum (beta_1)", "momentum per step", save_path)
+        raise ValueError(f"`plot_type` must be 'loss', 'lr' or 'momentum'. Received: plot_type={plot_type!r}")

@@ -1,0 +1,196 @@
+"""The training recipe, written once: load -> build -> fit -> decide -> evaluate -> save.
+
+The IMDB demo, the integration tests and the command line all run it; in a notebook it is one
+call: `run = ktbert.train_classifier(ktbert.TrainingSettings("Reviews", "Sentiment"), train_df)`.
+(It is `train_classifier`, not `train`, because `ktbert.train` is the training room.)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import numbers
+
+from ktbert.checks import check_count, check_fraction, check_maxlen, check_non_negative, check_rate
+from ktbert.data.loaders import texts_from_df
+from ktbert.data.preprocessor import TextPreprocessor
+from ktbert.data.tables import tokenize_df
+from ktbert.data.texts import TextData
+from ktbert.evaluate.interpretation import Interpretation
+from ktbert.evaluate.metrics import scores
+from ktbert.model.classifier import POOLINGS, text_classifier
+from ktbert.model.compiling import BERT_WEIGHT_DECAY
+from ktbert.serve.predictor import Predictor, get_predictor
+from ktbert.train.learner import Learner, get_learner
+
+
+@dataclasses.dataclass
+class TrainingSettings:
+    """Everything one training run decides, validated when made.
+
+    Args:
+        text_column: str or int. the column holding the texts.
+        label_columns: str, int or list. the label column, or one 0/1 column per class.
+        maxlen: int. tokens per text, [CLS] and [SEP] included.
+        encoder: str. "default" (all-MiniLM-L6-v2), a BERT checkpoint folder or preset name.
+        label_sep: str or None. separator of several labels in one cell (multi-label).
+        clean: dict or None. text clean-up, as the loaders' `clean`.
+        val_pct: float. share of the training rows held out when no validation rows are given.
+        batch_size: int. texts per training step.
+        eval_batch_size: int. texts per prediction step (also the saved predictor's).
+        epochs: int. epochs of one-cycle training.
+        lr: float or "auto". the peak rate; "auto" runs `lr_find` and takes its `valley`.
+        weight_decay: float. decoupled weight decay (the BERT recipe's 0.01 by default).
+        pooling: str. "mean" or "cls".
+        dropout: float. dropout before the head, in [0, 1).
+        class_weight: "balanced", dict or None. weights per class (single-label).
+        tune_thresholds: bool. fit per-label thresholds on the validation data (multi-label).
+        calibrate: bool. fit temperature scaling on the validation data.
+        seed: int or None. seed of the split, the head's weights and the shuffling.
+        output: str or None. save the predictor to this folder.
+        verbose: int. 0 quiet, 1 progress bars, 2 one line per epoch.
+
+    Examples:
+    ```python
+    settings = ktbert.TrainingSettings("sentence", "label", maxlen=64, batch_size=8, epochs=1)
+    run = ktbert.train_classifier(settings, train_df, val_df)
+    run.scores["accuracy"]
+    ```
+    """
+
+    text_column: str | int
+    label_columns: str | int | list
+    maxlen: int = 128
+    encoder: str = "default"
+    label_sep: str | None = None
+    clean: dict | None = None
+    val_pct: float = 0.1
+    batch_size: int = 16
+    eval_batch_size: int = 32
+    epochs: int = 1
+    lr: float | str = 5e-5
+    weight_decay: float = BERT_WEIGHT_DECAY
+    pooling: str = "mean"
+    dropout: float = 0.1
+    class_weight: str | dict | None = None
+    tune_thresholds: bool = False
+    calibrate: bool = False
+    seed: int | None = 0
+    output: str | None = None
+    verbose: int = 1
+
+    def __post_init__(self):
+        if not isinstance(self.text_column, (str, int)) or isinstance(self.text_column, bool):
+            raise TypeError(f"`text_column` must be a column name or position. Received: text_column={self.text_column!r}")
+        if self.label_columns is None or self.label_columns == [] or self.label_columns == "":
+            raise ValueError("`label_columns` is required: name the label column, or one 0/1 column per class.")
+        self.maxlen = check_maxlen(self.maxlen)
+        self.val_pct = check_fraction(self.val_pct, "val_pct")
+        self.batch_size = check_count(self.batch_size, "batch_size")
+        self.eval_batch_size = check_count(self.eval_batch_size, "eval_batch_size")
+        self.epochs = check_count(self.epochs, "epochs")
+        if self.lr != "auto":
+            self.lr = check_rate(self.lr, "lr")
+        self.weight_decay = check_non_negative(self.weight_decay, "weight_decay")
+        if self.pooling not in POOLINGS:
+            raise ValueError(f"`pooling` must be one of {POOLINGS}. Received: pooling={self.pooling!r}")
+        if not isinstance(self.dropout, numbers.Real) or not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"`dropout` must be in [0, 1). Received: dropout={self.dropout!r}")
+        if not (self.class_weight is None or self.class_weight == "balanced" or isinstance(self.class_weight, dict)):
+            raise ValueError(f"`class_weight` must be 'balanced', a dict or None. Received: {self.class_weight!r}")
+        if self.seed is not None and (not isinstance(self.seed, numbers.Integral) or isinstance(self.seed, bool)):
+            raise TypeError(f"`seed` must be an integer or None. Received: seed={self.seed!r}")
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass
+class TrainingRun:
+    """What one run of the recipe made.
+
+    Args:
+        settings: TrainingSettings. what was asked for.
+        learner: Learner. the trained learner (model, data, history).
+        predictor: Predictor. the model with its preprocessor and decisions, ready to ship.
+        preproc: TextPreprocessor. the fitted preprocessor.
+        train_data, val_data: TextData. the tokenized training and validation data.
+        test_data: TextData or None. the tokenized test data, if given.
+        lr: float. the peak rate trained at (the `valley` suggestion with `lr="auto"`).
+        scores: dict. accuracy, micro- and macro-F1 on the test data if given, else on the
+            validation data, with the saved decisions applied.
+    """
+
+    settings: TrainingSettings
+    learner: Learner
+    predictor: Predictor
+    preproc: TextPreprocessor
+    train_data: TextData
+    val_data: TextData
+    test_data: TextData | None
+    lr: float
+    scores: dict
+
+    @property
+    def eval_data(self) -> TextData:
+        """The data `scores` were measured on."""
+        return self.test_data if self.test_data is not None else self.val_data
+
+    def interpret(self) -> Interpretation:
+        """An `Interpretation` of the predictions on `eval_data` (reports, top losses, plots)."""
+        return self.learner.interpret(self.eval_data, self.preproc)
+
+
+def train_classifier(settings: TrainingSettings, train_df, val_df=None, test_df=None) -> TrainingRun:
+    """Runs the recipe: tokenize, build, train with one-cycle, fit decisions, score, save.
+
+    Args:
+        settings: TrainingSettings. the run's settings.
+        train_df: pandas.DataFrame. the training rows.
+        val_df: pandas.DataFrame or None. validation rows, evaluated after every epoch and used
+            to fit thresholds and temperature; None holds out `settings.val_pct` of `train_df`.
+        test_df: pandas.DataFrame or None. rows scored once at the end and used for no choice;
+            None scores the validation data.
+
+    Returns:
+        TrainingRun.
+
+    Examples:
+    ```python
+    run = ktbert.train_classifier(ktbert.TrainingSettings("SMS", "Label", class_weight="balanced"), df)
+    print(run.scores)
+    ```
+    """
+    if not isinstance(settings, TrainingSettings):
+        raise TypeError(f"`settings` must be a TrainingSettings. Received: {type(settings).__name__}")
+    s = settings
+    trn, val, preproc = texts_from_df(
+        train_df, s.text_column, s.label_columns, val_df=val_df, maxlen=s.maxlen, val_pct=s.val_pct,
+        random_state=s.seed, verbose=1 if s.verbose else 0, label_sep=s.label_sep, encoder=s.encoder,
+        clean=s.clean,
+    )
+    model = text_classifier("bert", trn, preproc, seed=s.seed, verbose=1 if s.verbose else 0,
+                            pooling=s.pooling, dropout=s.dropout)
+    learner = get_learner(model, train_data=trn, val_data=val, batch_size=s.batch_size,
+                          eval_batch_size=s.eval_batch_size, seed=s.seed)
+    learner.set_weight_decay(s.weight_decay)
+    lr = s.lr
+    if lr == "auto":
+        learner.lr_find(verbose=s.verbose)
+        if "valley" not in learner.lr_suggestions:
+            raise RuntimeError("lr_find stopped too early to suggest a rate: pass `lr` explicitly.")
+        lr = learner.lr_suggestions["valley"]
+    learner.fit_onecycle(lr, s.epochs, class_weight=s.class_weight, verbose=s.verbose)
+    if s.tune_thresholds:
+        learner.tune_thresholds()
+    if s.calibrate:
+        learner.calibrate(verbose=s.verbose)
+    test = None
+    if test_df is not None:
+        test = tokenize_df(test_df, preproc, s.text_column, s.label_columns, s.label_sep, what="test_df")
+    evaluated = test if test is not None else val
+    d = learner.decisions
+    run_scores = scores(evaluated.y, learner.predict(evaluated), d.multilabel, d.thresholds, d.threshold)
+    predictor = get_predictor(learner, preproc, batch_size=s.eval_batch_size)
+    if s.output is not None:
+        predictor.save(s.output)
+    return TrainingRun(s, learner, predictor, preproc, trn, val, test, float(lr), run_scores)

@@ -92,17 +92,13 @@ def main(argv=None):
     import ktbert
 
     start = time.time()
-    trn, val, preproc = ktbert.texts_from_df(train_df, "Reviews", label_columns="Sentiment",
-                                             val_df=val_df, maxlen=args.maxlen)
-    model = ktbert.text_classifier("bert", trn, preproc, seed=args.seed)
-    learner = ktbert.get_learner(model, train_data=trn, val_data=val, batch_size=args.batch_size, seed=args.seed)
-    learner.fit_onecycle(args.lr, args.epochs)
-    accuracy = learner.evaluate()["accuracy"]
-    print(f"\nvalidation accuracy: {accuracy:.4f} on {len(val.x)} held-out IMDB reviews "
-          f"({len(trn.x)} training reviews, maxlen {args.maxlen}, {time.time() - start:.0f} s)")
+    settings = ktbert.TrainingSettings("Reviews", "Sentiment", maxlen=args.maxlen, batch_size=args.batch_size,
+                                       epochs=args.epochs, lr=args.lr, seed=args.seed, output=args.out)
+    run = ktbert.train_classifier(settings, train_df, val_df)
+    print(f"\nvalidation accuracy: {run.scores['accuracy']:.4f} on {len(run.val_data.x)} held-out IMDB reviews "
+          f"({len(run.train_data.x)} training reviews, maxlen {args.maxlen}, {time.time() - start:.0f} s)")
 
-    predictor = ktbert.get_predictor(learner.model, preproc)
-    predictor.save(args.out)
+    predictor = run.predictor
     reloaded = ktbert.Predictor.load(args.out)
     proba = reloaded.predict(NEW_REVIEWS, return_proba=True)
     labels = reloaded.predict(NEW_REVIEWS)

@@ -6,6 +6,8 @@ These functions only draw; what they draw is computed elsewhere. Each returns a 
 
 from __future__ import annotations
 
+import numpy as np
+
 MARKERS = {"valley": "o", "steep": "^", "minimum": "s"}
 
 
@@ -33,8 +35,6 @@ def plot_lr_find(result, suggest: bool = True, n_skip_beginning: int = 0, n_skip
         n_skip_beginning, n_skip_end: int. points left out at either end.
         save_path: str or None. also write the figure to this file.
     """
-    import numpy as np
-
     end = len(result.lrs) - n_skip_end
     lrs = np.asarray(result.lrs[n_skip_beginning:end])
     losses = np.asarray(result.smoothed[n_skip_beginning:end])
@@ -83,8 +83,6 @@ def plot_series(values, xlabel: str, ylabel: str, title: str, save_path: str | N
 
 def plot_confusion_matrix(matrix, class_names, normalize: bool = False, save_path: str | None = None):
     """Heat map with counts (or row shares) written in the cells."""
-    import numpy as np
-
     values = np.asarray(matrix, dtype=float)
     if normalize:
         values = values / np.maximum(values.sum(axis=1, keepdims=True), 1)

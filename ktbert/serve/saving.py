@@ -15,6 +15,8 @@ import shutil
 import tempfile
 
 import numpy as np
+from safetensors import safe_open
+from safetensors.numpy import save_file
 
 FORMAT = "ktbert-predictor"
 FORMAT_VERSION = 1
@@ -36,8 +38,6 @@ def sha256(path: str) -> str:
 
 def save_weights(model, path: str) -> None:
     """Writes every model variable, in `model.weights` order, to a safetensors file."""
-    from safetensors.numpy import save_file
-
     tensors, paths = {}, []
     for i, variable in enumerate(model.weights):
         tensors[f"{i:04d}"] = np.ascontiguousarray(np.asarray(variable.numpy()))
@@ -47,8 +47,6 @@ def save_weights(model, path: str) -> None:
 
 def load_weights(model, path: str) -> None:
     """Assigns the weights written by `save_weights`, checking count and shapes first."""
-    from safetensors import safe_open
-
     with safe_open(path, framework="numpy") as f:
         keys = sorted(f.keys())
         if len(keys) != len(model.weights):

@@ -168,6 +168,9 @@ def train_classifier(settings: TrainingSettings, train_df, val_df=None, test_df=
         random_state=s.seed, verbose=1 if s.verbose else 0, label_sep=s.label_sep, encoder=s.encoder,
         clean=s.clean,
     )
+    test = None
+    if test_df is not None:  # before training, so bad test rows cost no training time
+        test = tokenize_df(test_df, preproc, s.text_column, s.label_columns, s.label_sep, what="test_df")
     model = text_classifier("bert", trn, preproc, seed=s.seed, verbose=1 if s.verbose else 0,
                             pooling=s.pooling, dropout=s.dropout)
     learner = get_learner(model, train_data=trn, val_data=val, batch_size=s.batch_size,
@@ -184,9 +187,6 @@ def train_classifier(settings: TrainingSettings, train_df, val_df=None, test_df=
         learner.tune_thresholds()
     if s.calibrate:
         learner.calibrate(verbose=s.verbose)
-    test = None
-    if test_df is not None:
-        test = tokenize_df(test_df, preproc, s.text_column, s.label_columns, s.label_sep, what="test_df")
     evaluated = test if test is not None else val
     d = learner.decisions
     run_scores = scores(evaluated.y, learner.predict(evaluated), d.multilabel, d.thresholds, d.threshold)

@@ -13,8 +13,9 @@ import math
 
 
 def annealing_cos(start: float, end: float, pos: float) -> float:
-    """Cosine from `start` (pos=0) to `end` (pos=1)."""
-    return end + (start - end) / 2 * (1 + math.cos(math.pi * pos))
+    """Cosine from `start` (pos=0) to `end` (pos=1), both ends returned exactly."""
+    weight = (1 + math.cos(math.pi * pos)) / 2  # of `start`: 1 at pos=0, 0 at pos=1
+    return start if weight == 1 else end + (start - end) * weight
 
 
 def combined_cos(pct: float, start: float, middle: float, end: float):
@@ -32,8 +33,9 @@ def combined_cos(pct: float, start: float, middle: float, end: float):
 
 
 def progress(step: int, total_steps: int) -> float:
-    """`step / (total_steps - 1)` clamped to [0, 1]: past the planned last step it stays 1."""
-    return min(max(step / max(total_steps - 1, 1), 0.0), 1.0)
+    """`step / (total_steps - 1)` in [0, 1]; a step past the planned last one counts as the last."""
+    last = max(total_steps - 1, 0)
+    return min(max(step, 0), last) / max(last, 1)
 
 
 def constant_schedule(lr: float):
@@ -41,16 +43,33 @@ def constant_schedule(lr: float):
     return lambda step: float(lr)
 
 
+def warmup_share(pct_start: float, total_steps: int) -> float:
+    """`pct_start` moved to the nearest step, so one step sits exactly at the peak.
+
+    The warm-up ends at step `w = floor(pct_start * (n - 1) + 0.5)` (at most `n - 2`), and
+    the share is `w / (n - 1)`; ktrain's one-cycle also reaches its peak rate exactly.
+    """
+    if not 0.0 <= pct_start < 1.0:
+        raise ValueError(f"`pct_start` must be in [0, 1). Received: pct_start={pct_start}")
+    if total_steps < 1:
+        raise ValueError(f"`total_steps` must be at least 1. Received: total_steps={total_steps}")
+    if total_steps < 3:
+        return 0.0
+    last = total_steps - 1
+    return min(math.floor(pct_start * last + 0.5), last - 1) / last
+
+
 def one_cycle_schedule(lr_max: float, total_steps: int, pct_start: float = 0.25,
                        div: float = 25.0, div_final: float = 1e5):
     """One-cycle policy (Smith 2018, in fastai's cosine form).
 
-    For step `i` of `n`, with `pos = i / (n - 1)` and `w = pct_start`:
+    For step `i` of `n`, with `pos = i / (n - 1)` and `w = warmup_share(pct_start, n)`
+    (`pct_start` moved to the nearest step):
     - warm-up, `pos < w`: `lr = cos_anneal(lr_max / div, lr_max, pos / w)`;
     - annealing, `pos >= w`: `lr = cos_anneal(lr_max, lr_max / div_final, (pos - w) / (1 - w))`;
-    where `cos_anneal(a, b, p) = b + (a - b) / 2 * (1 + cos(pi * p))`. The first step runs at
-    `lr_max / div` and the last at `lr_max / div_final`; `pos` is clamped to [0, 1], so steps
-    past the planned last one keep its rate.
+    where `cos_anneal(a, b, p) = b + (a - b) * (1 + cos(pi * p)) / 2`. The first step runs at
+    `lr_max / div`, step `w * (n - 1)` at exactly `lr_max`, the last at `lr_max / div_final`;
+    `pos` is clamped to [0, 1], so steps past the planned last one keep its rate.
 
     Args:
         lr_max: float. the peak learning rate.
@@ -59,11 +78,7 @@ def one_cycle_schedule(lr_max: float, total_steps: int, pct_start: float = 0.25,
         div: float. the first rate is `lr_max / div`.
         div_final: float. the last rate is `lr_max / div_final`.
     """
-    if not 0.0 <= pct_start < 1.0:
-        raise ValueError(f"`pct_start` must be in [0, 1). Received: pct_start={pct_start}")
-    if total_steps < 1:
-        raise ValueError(f"`total_steps` must be at least 1. Received: total_steps={total_steps}")
-    at = combined_cos(pct_start, lr_max / div, lr_max, lr_max / div_final)
+    at = combined_cos(warmup_share(pct_start, total_steps), lr_max / div, lr_max, lr_max / div_final)
     return lambda step: at(progress(step, total_steps))
 
 
@@ -73,7 +88,7 @@ def one_cycle_momentum(total_steps: int, pct_start: float = 0.25, moms=(0.95, 0.
     Falls from `moms[0]` to `moms[1]` along a half cosine while the rate warms up, then rises
     to `moms[2]` while it anneals; same `pos` and phases as `one_cycle_schedule`.
     """
-    at = combined_cos(pct_start, *moms)
+    at = combined_cos(warmup_share(pct_start, total_steps), *moms)
     return lambda step: at(progress(step, total_steps))
 
 

@@ -1,0 +1,65 @@
+"""Decisions: one validated object for temperature and thresholds, shared by learner and predictor."""
+
+import re
+
+import numpy as np
+import pytest
+
+from ktbert.serve.decisions import Decisions
+
+PROBA = np.array([[0.9, 0.1], [0.3, 0.7], [0.15, 0.85]], dtype=np.float32)
+
+
+def test_defaults_take_the_most_probable_class_and_change_no_probability():
+    d = Decisions(2)
+    assert d.calibrate(PROBA) is PROBA or np.array_equal(d.calibrate(PROBA), PROBA)
+    assert d.labels(PROBA, ["neg", "pos"]) == ["neg", "pos", "pos"]
+    assert d.get_config() == {"temperature": 1.0, "thresholds": None, "threshold": None}
+
+
+def test_binary_threshold_decides_on_the_second_class():
+    d = Decisions(2, threshold=0.8)
+    assert d.decide(PROBA).tolist() == [0, 0, 1]
+    assert d.labels(PROBA, ["neg", "pos"]) == ["neg", "neg", "pos"]
+
+
+def test_temperature_softens_without_changing_the_ranking():
+    d = Decisions(2, temperature=2.0)
+    soft = d.calibrate(PROBA)
+    # softmax(log(p) / T) by hand
+    z = np.log(PROBA.astype(np.float64)) / 2.0
+    expected = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(soft, expected, rtol=1e-6)
+    assert (soft.argmax(axis=1) == PROBA.argmax(axis=1)).all()
+
+
+def test_multilabel_thresholds_per_label():
+    proba = np.array([[0.4, 0.6, 0.2], [0.35, 0.5, 0.5]])
+    d = Decisions(3, multilabel=True, thresholds=[0.3, 0.55, 0.45])
+    assert d.decide(proba).tolist() == [[1, 1, 0], [1, 0, 1]]
+    assert d.labels(proba, ["a", "b", "c"]) == [["a", "b"], ["a", "c"]]
+
+
+def test_replace_validates_and_leaves_the_original_unchanged():
+    d = Decisions(2)
+    warmer = d.replace(temperature=1.5)
+    assert (d.temperature, warmer.temperature) == (1.0, 1.5)
+    with pytest.raises(Exception):
+        d.temperature = 3.0  # frozen: changes go through replace
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"num_classes": 2, "temperature": 0}, "`temperature` must be a positive number. Received: temperature=0"),
+    ({"num_classes": 2, "temperature": float("nan")}, "`temperature` must be a positive number. Received: temperature=nan"),
+    ({"num_classes": 2, "threshold": 1.0}, "`threshold` must lie strictly between 0 and 1. Received: threshold=1.0"),
+    ({"num_classes": 3, "threshold": 0.5}, "`threshold` is for binary single-label models; multi-label ones use `thresholds`."),
+    ({"num_classes": 3, "multilabel": True, "thresholds": [0.5, 0.5]},
+     "`thresholds` needs one value per label of a multi-label model (3 classes, multilabel=True). Received 2 values."),
+    ({"num_classes": 2, "thresholds": [0.5, 0.5]},
+     "`thresholds` needs one value per label of a multi-label model (2 classes, multilabel=False). Received 2 values."),
+    ({"num_classes": 2, "multilabel": True, "thresholds": [0.5, 0.0]},
+     "`thresholds` must lie strictly between 0 and 1. Received: [0.5, 0.0]"),
+])
+def test_bad_values_are_refused_with_the_fix(kwargs, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        Decisions(**kwargs)

@@ -1,0 +1,32 @@
+"""What ktrain's own tests assert of a learner, run on ktbert with only the import changed."""
+
+import pytest
+
+from ktbert.train.schedules import one_cycle_momentum, one_cycle_schedule
+
+
+def test_fit_onecycle_history_holds_every_step_and_reaches_the_peak(learner):
+    lr = 1e-3
+    hist = learner.fit_onecycle(lr, 2, verbose=0)
+    steps = 8  # 64 texts / 16 per batch = 4 steps, 2 epochs
+    assert max(hist.history["lr"]) == lr  # ktrain's assertion, exact
+    assert hist.history["lr"] == [one_cycle_schedule(lr, steps)(i) for i in range(steps)]
+    assert hist.history["momentum"] == pytest.approx([one_cycle_momentum(steps)(i) for i in range(steps)], rel=1e-7)
+    assert hist.history["iterations"] == list(range(1, steps + 1))
+    assert hist.history["epoch_lr"] == [hist.history["lr"][3], hist.history["lr"][7]]
+    assert len(hist.history["loss"]) == len(hist.history["val_loss"]) == 2
+
+
+def test_autofit_and_sgdr_histories_hold_every_step(learner):
+    hist = learner.autofit(1e-3, 1, verbose=0)
+    assert len(hist.history["lr"]) == len(hist.history["momentum"]) == len(hist.history["iterations"]) == 4
+    assert max(hist.history["lr"]) == pytest.approx(1e-3)
+    hist = learner.fit(1e-3, 2, cycle_len=1, verbose=0)
+    assert hist.history["iterations"] == [1, 2, 3, 4, 5, 6, 7, 8]
+    assert hist.history["lr"][0] == hist.history["lr"][4] == 1e-3  # a warm restart each epoch
+
+
+def test_a_fresh_learner_has_no_weight_decay(learner):
+    assert not learner.get_weight_decay()
+    learner.set_weight_decay(0.01)
+    assert learner.get_weight_decay() == pytest.approx(0.01)

@@ -63,20 +63,18 @@ def sst2_predictor(tmp_path_factory):
     train = pd.read_csv(shared_path("sst2", "train.tsv"), sep="\t", quoting=csv.QUOTE_NONE)
     dev = pd.read_csv(shared_path("sst2", "dev.tsv"), sep="\t", quoting=csv.QUOTE_NONE)
     train = train.sample(2000, random_state=0)
-    trn, val, preproc = ktbert.texts_from_df(train, "sentence", "label", val_df=dev, maxlen=64, verbose=0)
-    model = ktbert.text_classifier("bert", trn, preproc, seed=0, verbose=0)
-    learner = ktbert.get_learner(model, train_data=trn, val_data=val, batch_size=SST2_BATCH, seed=0)
-    learner.fit_onecycle(SST2_LR, 1, verbose=2)
     folder = tmp_path_factory.mktemp("sst2") / "predictor"
-    predictor = ktbert.get_predictor(learner.model, preproc, batch_size=64)
-    predictor.save(str(folder))
-    return predictor, dev, learner, str(folder)
+    settings = ktbert.TrainingSettings("sentence", "label", maxlen=64, batch_size=SST2_BATCH, eval_batch_size=64,
+                                       epochs=1, lr=SST2_LR, seed=0, verbose=2, output=str(folder))
+    run = ktbert.train_classifier(settings, train, dev)
+    return run.predictor, dev, run, str(folder)
 
 
 def test_sst2_one_epoch_on_2000_sentences_reaches_080_on_dev(sst2_predictor):
-    predictor, dev, learner, _ = sst2_predictor
-    assert len(learner.val_data.x) == 872
-    accuracy = learner.evaluate()["accuracy"]
+    predictor, dev, run, _ = sst2_predictor
+    assert len(run.val_data.x) == 872
+    accuracy = run.scores["accuracy"]
+    assert run.learner.evaluate()["accuracy"] == pytest.approx(accuracy, abs=1e-6)
     print(f"SST-2 dev accuracy after one epoch on 2,000 sentences: {accuracy:.4f}")
     assert accuracy >= 0.80
     predicted = predictor.predict(dev.sentence.tolist())
@@ -118,11 +116,12 @@ def test_sst2_explain_ranks_sentiment_words_above_stop_words(sst2_predictor):
 def test_sst2_temperature_scaling_lowers_calibration_error_on_held_out_data(sst2_predictor):
     from ktbert.evaluate.metrics import expected_calibration_error
 
-    predictor, dev, learner, _ = sst2_predictor
-    half = len(learner.val_data.x) // 2
-    fit_part = ktbert.TextData(learner.val_data.x.subset(range(half)), learner.val_data.y[:half])
-    held_out = learner.val_data.x.subset(range(half, len(learner.val_data.x)))
-    y_held = learner.val_data.y[half:]
+    predictor, dev, run, _ = sst2_predictor
+    val = run.val_data
+    half = len(val.x) // 2
+    fit_part = ktbert.TextData(val.x.subset(range(half)), val.y[:half])
+    held_out = val.x.subset(range(half, len(val.x)))
+    y_held = val.y[half:]
     before = expected_calibration_error(y_held, predictor.predict(held_out.texts, return_proba=True))
     temperature = predictor.calibrate(fit_part)
     after = expected_calibration_error(y_held, predictor.predict(held_out.texts, return_proba=True))

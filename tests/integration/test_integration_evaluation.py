@@ -4,7 +4,8 @@ import pandas as pd
 import pytest
 
 import ktbert
-from ktbert.evaluate.baselines import score, tfidf_logreg
+from ktbert.evaluate.baselines import tfidf_logreg
+from ktbert.evaluate.metrics import scores
 from conftest import default_encoder_or_skip, shared_path
 
 pytestmark = pytest.mark.integration
@@ -21,14 +22,14 @@ def test_sms_spam_f1_at_least_090():
     sms = pd.read_csv(shared_path("sms", "SMSSpamCollection"), sep="\t")
     train = sms.groupby("Label").sample(frac=0.36, random_state=0)
     test = sms.drop(train.index).groupby("Label").sample(frac=0.3, random_state=0)
-    trn, val, preproc = ktbert.texts_from_df(train, "SMS", "Label", val_df=test, maxlen=64, verbose=0)
-    model = ktbert.text_classifier("bert", trn, preproc, seed=0, verbose=0)
-    learner = ktbert.get_learner(model, train_data=trn, val_data=val, batch_size=16, seed=0)
     # chosen on 20% held out from the training portion (spam F1 0.962; 1 epoch: 0.945;
     # 2 epochs unweighted: 0.923), not on the test messages
-    learner.fit_onecycle(1e-4, 2, class_weight="balanced", verbose=2)
-    learner.validate(class_names=preproc.get_classes())
-    f1 = learner.interpret(preproc=preproc).per_class_f1()
+    settings = ktbert.TrainingSettings("SMS", "Label", maxlen=64, batch_size=16, epochs=2, lr=1e-4,
+                                       class_weight="balanced", seed=0, verbose=2)
+    run = ktbert.train_classifier(settings, train, val_df=test)
+    val = run.val_data
+    run.learner.validate(class_names=run.preproc.get_classes())
+    f1 = run.interpret().per_class_f1()
     print(f"SMS spam F1 {f1['spam']:.4f} on {len(val.x)} held-out messages")
     assert f1["spam"] >= 0.90
 
@@ -43,18 +44,13 @@ def test_reuters_r10_micro_f1_beats_tfidf_on_the_same_split():
     train = r10(pd.read_csv(shared_path("reuters", "reuters_modapte_r90_train.csv"))).sample(REUTERS_DOCS, random_state=0)
     test = r10(pd.read_csv(shared_path("reuters", "reuters_modapte_r90_test.csv"))).sample(800, random_state=0)
     # thresholds are tuned on 15% of the training documents, never on the test documents
-    trn, tune, preproc = ktbert.texts_from_df(train, "text", "labels", label_sep="|", val_pct=0.15,
-                                              random_state=0, maxlen=REUTERS_MAXLEN, verbose=0)
-    _, held_out, _ = ktbert.texts_from_df(train, "text", "labels", label_sep="|", val_df=test, maxlen=REUTERS_MAXLEN, verbose=0)
-    assert preproc.multilabel and sorted(preproc.get_classes()) == sorted(R10)
-    model = ktbert.text_classifier("bert", trn, preproc, seed=0, verbose=0)
-    assert model.get_layer("classifier").activation.__name__ == "sigmoid"
-    learner = ktbert.get_learner(model, train_data=trn, val_data=tune, batch_size=16, seed=0)
-    learner.fit_onecycle(REUTERS_LR, REUTERS_EPOCHS, verbose=2)
-    learner.tune_thresholds()
-    bert = score(held_out.y, learner.predict(held_out), True, learner.thresholds)
-    tfidf = score(held_out.y, tfidf_logreg(trn, held_out, len(R10)), True)
+    settings = ktbert.TrainingSettings("text", "labels", label_sep="|", val_pct=0.15, maxlen=REUTERS_MAXLEN,
+                                       batch_size=16, epochs=REUTERS_EPOCHS, lr=REUTERS_LR,
+                                       tune_thresholds=True, seed=0, verbose=2)
+    run = ktbert.train_classifier(settings, train, test_df=test)
+    assert run.preproc.multilabel and sorted(run.preproc.get_classes()) == sorted(R10)
+    assert run.learner.model.get_layer("classifier").activation.__name__ == "sigmoid"
+    bert = run.scores
+    tfidf = scores(run.test_data.y, tfidf_logreg(run.train_data, run.test_data, len(R10)), True)
     print(f"Reuters R10 micro-F1: fine-tuned {bert['micro_f1']:.4f}, TF-IDF {tfidf['micro_f1']:.4f}")
     assert bert["micro_f1"] > tfidf["micro_f1"]
-
-

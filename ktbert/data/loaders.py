@@ -13,8 +13,9 @@ import numpy as np
 
 from ktbert.checks import check_fraction, check_maxlen, check_texts
 from ktbert.data.folders import read_class_folders
-from ktbert.data.labels import EncodedLabels, encode_array_labels, encode_single_column
+from ktbert.data.labels import encode_array_labels, encode_single_column
 from ktbert.data.preprocessor import TextPreprocessor
+from ktbert.data.splitting import split_indices, subset_labels
 from ktbert.data.tables import read_table, texts_and_labels
 from ktbert.data.texts import TextData
 from ktbert.model.encoders import DEFAULT_ENCODER, load_encoder_settings
@@ -42,36 +43,12 @@ def _warn_ignored(**given) -> None:
         )
 
 
-def _split_indices(labels: EncodedLabels, val_pct: float, random_state):
-    """Stratified by class where every class has two or more rows, so rare classes stay in both."""
-    from sklearn.model_selection import train_test_split
-
-    n = len(labels.y)
-    stratify = None
-    if not labels.multilabel:
-        counts = np.bincount(labels.y, minlength=len(labels.class_names))
-        if counts.min() >= 2 and round(n * val_pct) >= len(counts):
-            stratify = labels.y
-    if round(n * val_pct) < 1 or n - round(n * val_pct) < 2:
-        raise ValueError(
-            f"`val_pct={val_pct}` of {n} rows leaves no validation or training data. Give more "
-            "rows, a larger val_pct, or a separate validation set."
-        )
-    return train_test_split(
-        np.arange(n), test_size=val_pct, random_state=random_state, stratify=stratify
-    )
-
-
-def _subset_labels(labels: EncodedLabels, idx) -> EncodedLabels:
-    return EncodedLabels(labels.y[idx], labels.class_names, labels.multilabel)
-
-
 def _split_and_build(texts, labels, val_pct, random_state, maxlen, encoder, verbose, clean=None):
     """Holds out `val_pct` of the rows (stratified), then tokenizes both parts."""
-    trn_idx, val_idx = _split_indices(labels, check_fraction(val_pct, "val_pct"), random_state)
+    trn_idx, val_idx = split_indices(labels, check_fraction(val_pct, "val_pct"), random_state)
     return _build(
-        [texts[i] for i in trn_idx], _subset_labels(labels, trn_idx),
-        [texts[i] for i in val_idx], _subset_labels(labels, val_idx),
+        [texts[i] for i in trn_idx], subset_labels(labels, trn_idx),
+        [texts[i] for i in val_idx], subset_labels(labels, val_idx),
         maxlen, encoder, verbose, clean,
     )
 

@@ -89,34 +89,25 @@ class Decisions:
         return {"temperature": self.temperature, "thresholds": self.thresholds, "threshold": self.threshold}
 
 
+def _decision(name: str, doc: str) -> property:
+    """A property reading `self.decisions.<name>` and setting it through a validated copy."""
+
+    def get(self):
+        return getattr(self.decisions, name)
+
+    def set_(self, value):
+        self.decisions = self.decisions.replace(**{name: value})
+
+    return property(get, set_, doc=doc)
+
+
 class DecisionsMixin:
     """`temperature`, `thresholds` and `threshold` read and set through `self.decisions`."""
 
     decisions: Decisions
-
-    @property
-    def temperature(self) -> float:
-        return self.decisions.temperature
-
-    @temperature.setter
-    def temperature(self, value) -> None:
-        self.decisions = self.decisions.replace(temperature=value)
-
-    @property
-    def thresholds(self):
-        return self.decisions.thresholds
-
-    @thresholds.setter
-    def thresholds(self, value) -> None:
-        self.decisions = self.decisions.replace(thresholds=value)
-
-    @property
-    def threshold(self):
-        return self.decisions.threshold
-
-    @threshold.setter
-    def threshold(self, value) -> None:
-        self.decisions = self.decisions.replace(threshold=value)
+    temperature = _decision("temperature", "The temperature dividing the logits (1.0: none).")
+    thresholds = _decision("thresholds", "Per-label decision thresholds (multi-label), or None.")
+    threshold = _decision("threshold", "Binary decision threshold on the second class, or None.")
 
     def decision_config(self) -> dict:
         """Temperature and thresholds, as saved."""

@@ -90,6 +90,17 @@ def test_plots_have_the_expected_axes(tmp_path):
     assert [round(p.get_height(), 4) for p in ax.patches] == [0.8, 0.5, 0.6667]
 
 
+def test_view_top_losses_shows_texts_in_loss_order(trained_sentiment, capsys):
+    learner, _, val, preproc = trained_sentiment
+    rows = learner.view_top_losses(n=3, preproc=preproc)
+    losses = [r["loss"] for r in rows]
+    assert losses == sorted(losses, reverse=True)
+    assert [r["index"] for r in rows] == [t[0] for t in learner.top_losses(3)]
+    assert rows[0]["text"] == val.x.texts[rows[0]["index"]]
+    out = capsys.readouterr().out
+    assert f"id {rows[0]['index']} | loss {rows[0]['loss']:.4f} | true: {rows[0]['true']}" in out
+
+
 def test_balanced_class_weight():
     y = np.array([0] * 8 + [1] * 2)
     assert resolve_class_weight("balanced", y) == {0: 10 / (2 * 8), 1: 10 / (2 * 2)}

@@ -15,13 +15,13 @@ TEXTS = ["the film was wonderful and great", "awful plot", "the acting was poor"
 
 
 @pytest.fixture(scope="module")
-def trained(tiny_encoder):
-    df = sentiment_frame(64, seed=2)
-    trn, val, preproc = ktbert.texts_from_df(df, "text", "label", val_df=df[:16], maxlen=16,
-                                             encoder=tiny_encoder, verbose=0)
-    model = ktbert.text_classifier("bert", trn, preproc, seed=0, verbose=0)
-    ktbert.get_learner(model, trn, val, batch_size=8, seed=0).fit_onecycle(5e-3, 4, verbose=0)
-    return ktbert.get_predictor(model, preproc, batch_size=2)
+def trained(make_toy_split, make_learner):
+    """A predictor (batches of 2) of a model trained on 64 rows of seed 2, validation the first
+    16 of them, batches of 8, one-cycle 5e-3 for 4 epochs."""
+    split = make_toy_split(seed=2, val="head", val_rows=16)
+    learner = make_learner(split, batch_size=8)
+    learner.fit_onecycle(5e-3, 4, verbose=0)
+    return ktbert.get_predictor(learner.model, split[2], batch_size=2)
 
 
 def test_predict_labels_and_probabilities(trained):

@@ -5,16 +5,8 @@ import numpy as np
 import pytest
 
 import ktbert
-from ktbert.train.callbacks import read_learning_rate
 from ktbert.train.schedules import one_cycle_schedule
-from conftest import sentiment_frame
-
-
-@pytest.fixture(scope="module")
-def toy_data(tiny_encoder):
-    df = sentiment_frame(96, seed=1)
-    return ktbert.texts_from_df(df[:64], "text", "label", val_df=df[64:], maxlen=16,
-                                encoder=tiny_encoder, verbose=0)
+from conftest import read_learning_rate
 
 
 class RateProbe(keras.callbacks.Callback):
@@ -28,10 +20,8 @@ class RateProbe(keras.callbacks.Callback):
         self.rates.append(read_learning_rate(self.model.optimizer))
 
 
-def test_tiny_model_learns_a_separable_task(toy_data):
-    trn, val, preproc = toy_data
-    model = ktbert.text_classifier("bert", trn, preproc, seed=0, verbose=0)
-    learner = ktbert.get_learner(model, train_data=trn, val_data=val, batch_size=8, seed=0)
+def test_tiny_model_learns_a_separable_task(toy_split, make_learner):
+    learner = make_learner(toy_split, batch_size=8)
     before = learner.evaluate()
     learner.fit_onecycle(5e-3, 6, verbose=0)
     after = learner.evaluate()
@@ -39,10 +29,8 @@ def test_tiny_model_learns_a_separable_task(toy_data):
     assert after["accuracy"] == 1.0
 
 
-def test_one_cycle_rate_reaches_the_optimizer_every_step(toy_data):
-    trn, val, preproc = toy_data
-    model = ktbert.text_classifier("bert", trn, preproc, seed=0, verbose=0)
-    learner = ktbert.get_learner(model, train_data=trn, val_data=val, batch_size=16)
+def test_one_cycle_rate_reaches_the_optimizer_every_step(toy_split, make_learner):
+    learner = make_learner(toy_split, batch_size=16, seed=None)
     probe = RateProbe()
     history = learner.fit_onecycle(1e-3, 3, callbacks=[probe], verbose=0)
     expected = [one_cycle_schedule(1e-3, 12)(i) for i in range(12)]  # 64 texts / 16 = 4 steps x 3 epochs
@@ -52,18 +40,16 @@ def test_one_cycle_rate_reaches_the_optimizer_every_step(toy_data):
     assert len(history.history["val_accuracy"]) == 3
 
 
-def test_fit_constant_rate_and_quiet(toy_data, capsys):
-    trn, val, preproc = toy_data
-    model = ktbert.text_classifier("bert", trn, preproc, seed=0, verbose=0)
-    learner = ktbert.get_learner(model, train_data=trn, val_data=val, batch_size=32)
+def test_fit_constant_rate_and_quiet(toy_split, make_learner, capsys):
+    learner = make_learner(toy_split, batch_size=32, seed=None)
     probe = RateProbe()
     learner.fit(3e-4, 2, callbacks=[probe], verbose=0)
     assert probe.rates == pytest.approx([3e-4] * 4, rel=1e-7)
     assert capsys.readouterr().out == ""
 
 
-def test_bad_arguments(toy_data):
-    trn, val, preproc = toy_data
+def test_bad_arguments(toy_split):
+    trn, val, preproc = toy_split
     model = ktbert.text_classifier("bert", trn, preproc, verbose=0)
     with pytest.raises(ValueError, match=re.escape("`batch_size` must be a positive integer. Received: batch_size=0")):
         ktbert.get_learner(model, train_data=trn, batch_size=0)
@@ -76,26 +62,30 @@ def test_bad_arguments(toy_data):
         learner.evaluate()
 
 
-def test_text_classifier_heads(toy_data, tiny_encoder):
-    trn, val, preproc = toy_data
-    model = ktbert.text_classifier("bert", trn, preproc, verbose=0)
-    assert model.get_layer("classifier").activation.__name__ == "softmax"
-    assert model.get_layer("classifier").units == 2
-    df = sentiment_frame(16).assign(film=1)
-    df["pos"] = (df.label == "pos").astype(int)
-    df["neg"] = 1 - df["pos"]
-    mtrn, _, mpre = ktbert.texts_from_df(df, "text", ["neg", "pos", "film"], val_df=df, maxlen=16,
-                                         encoder=tiny_encoder, verbose=0)
-    multi = ktbert.text_classifier("bert", mtrn, mpre, verbose=0)
-    assert multi.get_layer("classifier").activation.__name__ == "sigmoid"
-    assert multi.get_layer("classifier").units == 3
-    with pytest.raises(ValueError, match=re.escape("`name` must be 'bert'. Received: name='nbsvm'.")):
-        ktbert.text_classifier("nbsvm", trn, preproc)
+def test_autofit_until_early_stopping_restores_the_best_epoch(learner):
+    history = learner.autofit(3e-2, epochs=None, early_stopping=2, reduce_on_plateau=1, verbose=0)
+    val_losses = history.history["val_loss"]
+    assert 3 <= len(val_losses) < 1024
+    assert learner.evaluate()["loss"] == pytest.approx(min(val_losses), rel=1e-5)
 
 
-def test_classifier_config_round_trip(toy_data):
-    trn, val, preproc = toy_data
-    model = ktbert.text_classifier("bert", trn, preproc, pooling="cls", dropout=0.2, verbose=0)
-    config = model.get_config()
-    clone = ktbert.TextClassifier.from_config(config)
-    assert clone.get_config() == config
+def test_autofit_needs_validation_data_when_open_ended(learner):
+    bare = ktbert.get_learner(learner.model, train_data=learner.train_data)
+    with pytest.raises(ValueError, match=re.escape(
+        "autofit with epochs=None stops on the validation metric, but the learner has no validation "
+        "data: pass `val_data` to get_learner."
+    )):
+        bare.autofit(1e-3)
+
+
+def test_plots_of_the_last_fit(learner, tmp_path):
+    learner.fit_onecycle(1e-3, 2, verbose=0)
+    fig = learner.plot("lr")
+    assert fig.axes[0].get_xlabel() == "step" and fig.axes[0].get_ylabel() == "learning rate"
+    assert len(fig.axes[0].lines[0].get_xdata()) == 8
+    fig = learner.plot("momentum", save_path=str(tmp_path / "m.png"))
+    assert fig.axes[0].get_ylabel() == "momentum (beta_1)" and (tmp_path / "m.png").exists()
+    fig = learner.plot("loss")
+    assert [line.get_label() for line in fig.axes[0].lines] == ["loss", "validation loss"]
+    with pytest.raises(ValueError, match=re.escape("`plot_type` must be 'loss', 'lr' or 'momentum'. Received: plot_type='acc'")):
+        learner.plot("acc")

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 import ktbert
-from ktbert.train.callbacks import read_learning_rate
 from ktbert.train.hyperparameters import get_momentum
+from conftest import read_learning_rate
 
 N, BATCH = 8, 4  # two steps per epoch
 

@@ -9,7 +9,6 @@ import pytest
 
 import ktbert
 from ktbert.evaluate.interpretation import Interpretation
-from ktbert.train.learner import resolve_class_weight
 
 # Six examples, three classes. Predicted (argmax): 0, 0, 1, 1, 2, 2; true: 0, 0, 0, 1, 1, 2.
 PROBA = np.array([
@@ -99,24 +98,3 @@ def test_view_top_losses_shows_texts_in_loss_order(trained_sentiment, capsys):
     assert rows[0]["text"] == val.x.texts[rows[0]["index"]]
     out = capsys.readouterr().out
     assert f"id {rows[0]['index']} | loss {rows[0]['loss']:.4f} | true: {rows[0]['true']}" in out
-
-
-def test_balanced_class_weight():
-    y = np.array([0] * 8 + [1] * 2)
-    assert resolve_class_weight("balanced", y) == {0: 10 / (2 * 8), 1: 10 / (2 * 2)}
-    assert resolve_class_weight({0: 1, 1: 3}, y) == {0: 1.0, 1: 3.0}
-    with pytest.raises(ValueError, match=re.escape("`class_weight` works for single-label data only")):
-        resolve_class_weight("balanced", np.zeros((3, 2)))
-    with pytest.raises(ValueError, match=re.escape("`class_weight` must be 'balanced', a dict or None. Received: 'auto'")):
-        resolve_class_weight("auto", y)
-
-
-def test_fit_with_balanced_class_weight_runs():
-    learner = identity_learner()
-    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(3, activation="softmax")])
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
-    learner = ktbert.get_learner(model, train_data=(PROBA, Y), val_data=(PROBA, Y), batch_size=2)
-    for fit in (lambda: learner.fit(1e-3, 1, class_weight="balanced", verbose=0),
-                lambda: learner.fit_onecycle(1e-3, 1, class_weight="balanced", verbose=0),
-                lambda: learner.autofit(1e-3, 1, class_weight="balanced", verbose=0)):
-        assert len(fit().history["loss"]) == 1

@@ -15,9 +15,9 @@ def test_save_model_and_load_model(learner, tmp_path):
     learner.load_model(folder)
     for v, w in zip(learner.model.weights, saved):
         np.testing.assert_array_equal(v.numpy(), w)
+    predictor_folder = str(tmp_path / "predictor")
+    ktbert.get_predictor(learner.model, _preproc_of(learner)).save(predictor_folder)
     with pytest.raises(ktbert.SaveFormatError, match="is not a ktbert model save: its ktbert.json says format='ktbert-predictor'"):
-        predictor_folder = str(tmp_path / "predictor")
-        ktbert.get_predictor(learner.model, _preproc_of(learner)).save(predictor_folder)
         learner.load_model(predictor_folder)
 
 

@@ -1,7 +1,13 @@
 """Freezing: which encoder blocks and layers train, for ktbert classifiers and other Keras models."""
 
-import numpy as np
+import re
 
+import keras
+import numpy as np
+import pytest
+
+import ktbert
+from ktbert.train.freezing import EMBEDDING_LAYERS, encoder_blocks, set_frozen_blocks
 from conftest import weights_by_path
 
 
@@ -47,3 +53,78 @@ def test_print_layers(learner, capsys):
     assert dict((r[0], r[2]) for r in rows)["bert_backbone/transformer_layer_1"] is False
     assert "classifier" in out and "trainable=False" in out
 
+
+@pytest.fixture(scope="module")
+def classifier(toy_split):
+    trn, _, preproc = toy_split
+    return ktbert.text_classifier("bert", trn, preproc, seed=0, verbose=0)
+
+
+def block_flags(model):
+    return [[layer.trainable for layer in block] for block in encoder_blocks(model)]
+
+
+def test_encoder_blocks_are_the_embeddings_then_each_transformer_layer(classifier):
+    blocks = encoder_blocks(classifier)
+    assert len(blocks) == classifier.backbone.num_layers + 1 == 3
+    assert sorted(layer.name for layer in blocks[0]) == sorted(EMBEDDING_LAYERS)
+    assert [[layer.name for layer in block] for block in blocks[1:]] == [["transformer_layer_0"], ["transformer_layer_1"]]
+
+
+@pytest.mark.parametrize("n_frozen, trains", [
+    (0, [True, True, True]),
+    (1, [False, True, True]),
+    (2, [False, False, True]),
+    (3, [False, False, False]),
+    (None, [False, False, False]),  # the whole encoder: the head alone trains
+])
+def test_set_frozen_blocks_freezes_exactly_the_bottom_blocks(classifier, n_frozen, trains):
+    set_frozen_blocks(classifier, n_frozen)
+    assert block_flags(classifier) == [[trains[0]] * 5, [trains[1]], [trains[2]]]
+    assert classifier.backbone.trainable is True
+    assert classifier.backbone.get_layer("pooled_dense").trainable is False  # unused under mean pooling
+    assert classifier.get_layer("classifier").trainable is True
+
+
+def test_cls_pooling_trains_the_pooled_dense_layer(toy_split):
+    trn, _, preproc = toy_split
+    model = ktbert.text_classifier("bert", trn, preproc, pooling="cls", seed=0, verbose=0)
+    set_frozen_blocks(model, 2)
+    assert block_flags(model) == [[False] * 5, [False], [True]]
+    assert model.backbone.get_layer("pooled_dense").trainable is True
+
+
+@pytest.mark.parametrize("n_frozen", [4, -1])
+def test_freezing_more_blocks_than_the_encoder_has_is_refused(classifier, n_frozen):
+    with pytest.raises(ValueError, match=re.escape(
+        f"the encoder has 3 blocks (embeddings + 2 transformer layers); cannot freeze {n_frozen}."
+    )):
+        set_frozen_blocks(classifier, n_frozen)
+
+
+def generic_model():
+    return keras.Sequential([
+        keras.Input((4,)),
+        keras.layers.Dense(8, name="a"),
+        keras.layers.Dense(4, name="b"),
+        keras.layers.Dropout(0.1, name="drop"),
+        keras.layers.Dense(2, name="c"),
+        keras.layers.Activation("softmax", name="act"),
+    ])
+
+
+@pytest.mark.parametrize("n_frozen, trains", [
+    (None, {"a": False, "b": False, "drop": False, "c": True, "act": True}),  # from the last Dense on
+    (2, {"a": False, "b": False, "drop": True, "c": True, "act": True}),
+    (0, {"a": True, "b": True, "drop": True, "c": True, "act": True}),
+])
+def test_other_keras_models_freeze_their_first_layers(n_frozen, trains):
+    model = generic_model()
+    set_frozen_blocks(model, n_frozen)
+    assert {layer.name: layer.trainable for layer in model.layers} == trains
+
+
+def test_freezing_a_model_without_a_dense_layer_is_refused():
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Activation("softmax")])
+    with pytest.raises(ValueError, match=re.escape("`freeze()` trains the last Dense layer only, and this model has none.")):
+        set_frozen_blocks(model, None)

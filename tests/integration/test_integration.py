@@ -35,9 +35,13 @@ def test_default_encoder_tokenizes_accents_and_case():
     assert settings.vocabulary.index("[UNK]") not in ids.tolist()
 
 
-def readme_quickstart():
+def readme_python_blocks():
     with open(os.path.join(PROJECT, "README.md"), encoding="utf-8") as f:
-        return re.search(r"```python\n(.*?)```", f.read(), re.S).group(1)
+        return re.findall(r"```python\n(.*?)```", f.read(), re.S)
+
+
+def readme_quickstart():
+    return readme_python_blocks()[0]
 
 
 def test_readme_quickstart_runs_as_written(tmp_path, monkeypatch):
@@ -55,6 +59,24 @@ def test_readme_quickstart_runs_as_written(tmp_path, monkeypatch):
     assert proba.shape == (1, 2)
     np.testing.assert_allclose(proba.sum(), 1.0, rtol=1e-6)
     assert predictor.get_classes() == ["neg", "pos"]
+
+
+def test_readme_ktrain_port_and_recipe_blocks_run_as_written(tmp_path, monkeypatch):
+    default_encoder_or_skip()
+    imdb = pd.read_excel(shared_path("imdb", "train.xlsx"))
+    train = imdb.groupby("Sentiment").sample(60, random_state=1)
+    test = imdb.drop(train.index).groupby("Sentiment").sample(20, random_state=1)
+    blocks = readme_python_blocks()[1:]
+    assert len(blocks) == 2 and "text.texts_from_df(" in blocks[0] and "train_classifier(" in blocks[1]
+    monkeypatch.chdir(tmp_path)
+    namespace = {"train": train, "test": test, "train_df": train, "val_df": test}
+    exec(compile("import ktbert\n" + blocks[0].replace("maxlen=128", "maxlen=32"), "README.md", "exec"), namespace)
+    assert namespace["predictor"].get_classes() == ["neg", "pos"]
+    exec(compile(blocks[1].replace("maxlen=128", "maxlen=32"), "README.md", "exec"), namespace)
+    run = namespace["run"]
+    assert run.learner.temperature != 1.0  # calibrate=True
+    assert ktbert.load_predictor("sentiment").temperature == run.learner.temperature
+    assert set(run.scores) == {"accuracy", "micro_f1", "macro_f1"}
 
 
 @pytest.fixture(scope="module")

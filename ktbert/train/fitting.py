@@ -68,7 +68,8 @@ class FitMixin:
                      checkpoint_folder: str | None = None, callbacks=None, verbose: int = 1, class_weight=None):
         """Trains with the one-cycle policy peaking at `lr`, momentum cycled against it.
 
-        For step `i` of `n` (`pos = i / (n - 1)`, `w = pct_start`,
+        For step `i` of `n` (`pos = i / (n - 1)`; `w = floor(pct_start * (n - 1) + 0.5) / (n - 1)`,
+        `pct_start` moved to the nearest step so the peak `lr` is one step's rate exactly;
         `cos_anneal(a, b, p) = b + (a - b) / 2 * (1 + cos(pi * p))`):
 
         - rate: `cos_anneal(lr / div, lr, pos / w)` while `pos < w`, then

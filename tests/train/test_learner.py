@@ -36,7 +36,8 @@ def test_one_cycle_rate_reaches_the_optimizer_every_step(toy_split, make_learner
     expected = [one_cycle_schedule(1e-3, 12)(i) for i in range(12)]  # 64 texts / 16 = 4 steps x 3 epochs
     np.testing.assert_allclose(probe.rates, expected, rtol=1e-7)
     assert learner.lr_history == pytest.approx(expected, rel=1e-12)
-    assert history.history["lr"] == pytest.approx([expected[3], expected[7], expected[11]], rel=1e-7)
+    assert history.history["lr"] == pytest.approx(expected, rel=1e-7)
+    assert history.history["epoch_lr"] == pytest.approx([expected[3], expected[7], expected[11]], rel=1e-7)
     assert len(history.history["val_accuracy"]) == 3
 
 

@@ -114,7 +114,8 @@ def test_any_keras_model_with_arrays():
     assert len(result.lrs) == 8  # 2 epochs x 4 steps
     assert_identical(before, state(model))
     history = learner.fit_onecycle(1e-2, 2, verbose=0)
-    assert len(history.history["lr"]) == 2 and "momentum" in history.history
+    assert len(history.history["lr"]) == len(history.history["momentum"]) == 8  # per step: 2 epochs x 4
+    assert len(history.history["epoch_lr"]) == 2
     assert math.isfinite(learner.evaluate()["loss"])
 
 

@@ -15,8 +15,10 @@ def test_one_cycle_endpoints_and_peak():
 
 
 def test_one_cycle_follows_the_documented_formula():
-    lr, n, w = 2e-5, 40, 0.3
-    f = one_cycle_schedule(lr, n, pct_start=w, div=10.0, div_final=1e4)
+    lr, n, pct = 2e-5, 40, 0.3
+    f = one_cycle_schedule(lr, n, pct_start=pct, div=10.0, div_final=1e4)
+    w = math.floor(pct * (n - 1) + 0.5) / (n - 1)  # the warm-up ends on step 12 of 39
+    assert w == 12 / 39 and f(12) == lr
     for i in range(n):
         pos = i / (n - 1)
         if pos < w:

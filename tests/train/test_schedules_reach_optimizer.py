@@ -53,19 +53,22 @@ def test_one_cycle_rate_and_momentum_every_step():
     history = learner.fit_onecycle(1e-2, 3, pct_start=0.3, div=10, div_final=1e3, moms=(0.95, 0.8, 0.9),
                                    callbacks=[probe], verbose=0)
     n = 6
+    w = math.floor(0.3 * (n - 1) + 0.5) / (n - 1)  # pct_start 0.3 moved to step 2 of 5
     lrs, moms = [], []
     for i in range(n):
         pos = i / (n - 1)
-        if pos < 0.3:
-            lrs.append(cos_anneal(1e-3, 1e-2, pos / 0.3))
-            moms.append(cos_anneal(0.95, 0.8, pos / 0.3))
+        if pos < w:
+            lrs.append(cos_anneal(1e-3, 1e-2, pos / w))
+            moms.append(cos_anneal(0.95, 0.8, pos / w))
         else:
-            lrs.append(cos_anneal(1e-2, 1e-5, (pos - 0.3) / 0.7))
-            moms.append(cos_anneal(0.8, 0.9, (pos - 0.3) / 0.7))
+            lrs.append(cos_anneal(1e-2, 1e-5, (pos - w) / (1 - w)))
+            moms.append(cos_anneal(0.8, 0.9, (pos - w) / (1 - w)))
     np.testing.assert_allclose(probe.lrs, lrs, rtol=1e-7)
     np.testing.assert_allclose(probe.moms, moms, rtol=1e-7)
-    assert history.history["lr"] == pytest.approx([lrs[1], lrs[3], lrs[5]], rel=1e-7)
-    assert history.history["momentum"] == pytest.approx([moms[1], moms[3], moms[5]], rel=1e-7)
+    assert history.history["lr"] == pytest.approx(lrs, rel=1e-7)  # every step, as ktrain's history
+    assert history.history["momentum"] == pytest.approx(moms, rel=1e-7)
+    assert history.history["epoch_lr"] == pytest.approx([lrs[1], lrs[3], lrs[5]], rel=1e-7)
+    assert history.history["epoch_momentum"] == pytest.approx([moms[1], moms[3], moms[5]], rel=1e-7)
     assert learner.momentum_history == pytest.approx(moms, rel=1e-7)
 
 

@@ -1,0 +1,163 @@
+"""`tf.data` batches of tokenized texts and of plain arrays, and counting the batches of a pass."""
+
+import re
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from ktbert.data.batching import (
+    count_batches,
+    make_array_dataset,
+    make_dataset,
+    model_inputs,
+    num_examples,
+    to_dataset,
+)
+from ktbert.data.texts import TokenizedTexts
+
+
+def numbered_texts(n, maxlen=4):
+    """`n` texts [CLS] 10+i [SEP]: the token at position 1 tells each row's index."""
+    values = np.concatenate([[2, 10 + i, 3] for i in range(n)])
+    return TokenizedTexts(values, [3] * n, maxlen=maxlen)
+
+
+def rows(dataset):
+    """(row index read from the token ids, label) of every example, in the order yielded."""
+    out = []
+    for inputs, y in dataset:
+        out += list(zip((inputs["token_ids"].numpy()[:, 1] - 10).tolist(), y.numpy().tolist()))
+    return out
+
+
+def test_model_inputs_pads_to_maxlen_truncates_and_masks_as_int32():
+    x = TokenizedTexts([2, 5, 3, 2, 6, 7, 8, 9, 3, 2, 3], [3, 6, 2], maxlen=5)
+    inputs = model_inputs(x)
+    assert set(inputs) == {"token_ids", "padding_mask"}
+    ids, mask = inputs["token_ids"], inputs["padding_mask"]
+    assert ids.shape == mask.shape == (3, 5)
+    assert ids.dtype == np.int32 and mask.dtype == np.int32
+    assert ids.tolist() == [[2, 5, 3, 0, 0], [2, 6, 7, 8, 9], [2, 3, 0, 0, 0]]
+    assert mask.tolist() == [[1, 1, 1, 0, 0], [1, 1, 1, 1, 1], [1, 1, 0, 0, 0]]
+
+
+def test_make_dataset_yields_inputs_and_labels_in_batches_the_last_one_smaller():
+    x, y = numbered_texts(5), np.array([0, 1, 0, 1, 1])
+    batches = list(make_dataset(x, y, batch_size=2))
+    assert [len(b[1]) for b in batches] == [2, 2, 1]
+    inputs, labels = batches[0]
+    assert set(inputs) == {"token_ids", "padding_mask"}
+    assert inputs["token_ids"].shape == (2, 4) and inputs["token_ids"].dtype == tf.int32
+    assert inputs["padding_mask"].numpy().tolist() == [[1, 1, 1, 0], [1, 1, 1, 0]]
+    assert labels.numpy().tolist() == [0, 1]
+    assert rows(make_dataset(x, y, batch_size=2)) == list(zip(range(5), y.tolist()))
+
+
+def test_make_dataset_without_labels_yields_inputs_only():
+    batches = list(make_dataset(numbered_texts(3), batch_size=2))
+    assert all(isinstance(b, dict) for b in batches)
+    assert [b["token_ids"].shape[0] for b in batches] == [2, 1]
+    assert batches[1]["token_ids"].numpy().tolist() == [[2, 12, 3, 0]]
+
+
+def test_make_dataset_keeps_multilabel_rows():
+    y = np.array([[1, 0, 1], [0, 1, 0]], dtype="float32")
+    (_, labels), = make_dataset(numbered_texts(2), y, batch_size=4)
+    np.testing.assert_array_equal(labels.numpy(), y)
+
+
+def test_shuffle_reorders_but_keeps_every_row_with_its_label():
+    n = 20
+    x, y = numbered_texts(n, maxlen=3), np.arange(100, 100 + n)
+    shuffled = rows(make_dataset(x, y, batch_size=6, shuffle=True, seed=3))
+    assert [i for i, _ in shuffled] != list(range(n))
+    assert sorted(shuffled) == list(zip(range(n), y.tolist()))
+    assert all(label == 100 + i for i, label in shuffled)
+
+
+def test_shuffle_with_a_seed_repeats_and_reshuffles_every_epoch():
+    x, y = numbered_texts(20, maxlen=3), np.arange(20)
+    ds = make_dataset(x, y, batch_size=6, shuffle=True, seed=3)
+    first, second = rows(ds), rows(ds)
+    assert first != second and sorted(first) == sorted(second)
+    again = make_dataset(x, y, batch_size=6, shuffle=True, seed=3)
+    assert rows(again) == first and rows(again) == second
+
+
+def test_make_array_dataset_batches_an_array():
+    x, y = np.arange(10, dtype="float32").reshape(5, 2), np.array([1, 0, 1, 0, 1])
+    batches = list(make_array_dataset(x, y, batch_size=2))
+    assert [b[0].shape[0] for b in batches] == [2, 2, 1]
+    assert batches[2][0].numpy().tolist() == [[8.0, 9.0]]
+    assert np.concatenate([b[1].numpy() for b in batches]).tolist() == y.tolist()
+    assert [b.shape[0] for b in make_array_dataset(x, batch_size=4)] == [4, 1]
+
+
+def test_make_array_dataset_batches_a_dict_and_a_list_of_arrays():
+    a, b = np.arange(6).reshape(3, 2), np.arange(3)
+    batches = list(make_array_dataset({"a": a, "b": b}, batch_size=2))
+    assert [sorted(d) for d in batches] == [["a", "b"], ["a", "b"]]
+    assert batches[0]["a"].numpy().tolist() == [[0, 1], [2, 3]] and batches[1]["b"].numpy().tolist() == [2]
+    # a list becomes a tuple of inputs, one per array
+    (first, second), y = next(iter(make_array_dataset([a, b], np.array([7, 8, 9]), batch_size=3)))
+    assert first.numpy().tolist() == a.tolist() and second.numpy().tolist() == [0, 1, 2]
+    assert y.numpy().tolist() == [7, 8, 9]
+
+
+def test_make_array_dataset_shuffles_keeping_every_row():
+    x = np.arange(12)
+    ds = make_array_dataset({"x": x}, x * 10, batch_size=5, shuffle=True, seed=1)
+    seen = [(int(i), int(j)) for d, y in ds for i, j in zip(d["x"].numpy(), y.numpy())]
+    assert [i for i, _ in seen] != x.tolist()
+    assert sorted(seen) == [(i, 10 * i) for i in range(12)]
+
+
+def test_to_dataset_picks_by_the_kind_of_input():
+    (inputs, _), = to_dataset(numbered_texts(2), np.array([0, 1]), batch_size=8)
+    assert set(inputs) == {"token_ids", "padding_mask"}
+    (arr, _), = to_dataset(np.ones((2, 3)), np.array([0, 1]), batch_size=8)
+    assert arr.shape == (2, 3)
+
+
+def test_num_examples_of_each_kind_of_input():
+    assert num_examples(numbered_texts(7)) == 7
+    assert num_examples(np.zeros((5, 3))) == 5
+    assert num_examples({"a": np.zeros((4, 2)), "b": np.zeros(4)}) == 4
+    assert num_examples([np.zeros((6, 2)), np.zeros(6)]) == 6
+    assert num_examples((np.zeros((3, 2)), np.zeros(3))) == 3
+    assert num_examples(["a", "b"]) == 2
+    assert num_examples([]) == 0
+
+
+def test_count_batches_of_a_dataset_of_known_cardinality():
+    ds = make_dataset(numbered_texts(5), np.zeros(5), batch_size=2)
+    assert int(ds.cardinality()) == 3
+    assert count_batches(ds) == 3
+
+
+@pytest.mark.parametrize("rebatch, batches", [
+    (lambda ds: ds.filter(lambda *a: True), 4),  # 7 rows in 2s
+    (lambda ds: ds.unbatch().batch(3), 3),  # 7 rows in 3s
+], ids=["filter", "rebatched"])
+def test_count_batches_counts_a_dataset_of_unknown_cardinality(rebatch, batches):
+    ds = rebatch(make_dataset(numbered_texts(7), np.zeros(7), batch_size=2))
+    assert int(ds.cardinality()) == tf.data.UNKNOWN_CARDINALITY
+    assert count_batches(ds) == batches == len(list(ds))
+
+
+def test_count_batches_refuses_a_dataset_that_repeats_forever():
+    ds = make_dataset(numbered_texts(3), batch_size=2).repeat()
+    with pytest.raises(ValueError, match=re.escape(
+            "the dataset repeats forever: it has no epoch to count batches in.")):
+        count_batches(ds)
+
+
+@pytest.mark.parametrize("make, x", [(make_dataset, numbered_texts(3)), (make_array_dataset, np.zeros((3, 2)))])
+def test_batch_size_must_be_positive(make, x):
+    with pytest.raises(ValueError, match=re.escape(
+            "`batch_size` must be a positive integer. Received: batch_size=0")):
+        make(x, batch_size=0)
+    with pytest.raises(ValueError, match=re.escape(
+            "`batch_size` must be a positive integer. Received: batch_size=2.0")):
+        make(x, batch_size=2.0)

@@ -18,6 +18,15 @@ def _is_number(value) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
+def is_missing(value) -> bool:
+    """None, NaN (Python or NumPy floats), pandas' NA or NaT: a cell with no value."""
+    if value is None:
+        return True
+    if isinstance(value, numbers.Real):
+        return math.isnan(value)
+    return type(value).__name__ in ("NAType", "NaTType")
+
+
 def check_count(value, what: str) -> int:
     """A positive integer: epochs, cycles, steps, batch sizes."""
     if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
@@ -60,7 +69,7 @@ def check_texts(texts, what: str = "texts", allow_empty: bool = True) -> list:
     if isinstance(texts, str):
         raise TypeError(f"`{what}` must be a list of strings, not one string. Received: {texts[:60]!r}")
     texts = list(texts)
-    missing = [i for i, t in enumerate(texts) if t is None or (isinstance(t, float) and math.isnan(t))]
+    missing = [i for i, t in enumerate(texts) if is_missing(t)]
     if missing:
         raise ValueError(
             f"`{what}` has {len(missing)} missing value(s) (None or NaN) at position(s) "

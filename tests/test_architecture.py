@@ -57,6 +57,14 @@ def test_every_public_name_imports():
         ktbert.nope  # noqa: B018
 
 
+@pytest.mark.parametrize("room", [r.split(".")[1] for r in ROOMS])
+def test_every_room_name_imports(room):
+    import importlib
+
+    module = importlib.import_module(f"ktbert.{room}")
+    assert module.__all__ and all(getattr(module, name) is not None for name in module.__all__)
+
+
 def test_import_ktbert_loads_no_heavy_library():
     code = ("import sys, ktbert\n"
             f"print(sorted(m for m in {HEAVY!r} if m in sys.modules))")

@@ -5,6 +5,7 @@ import math
 import re
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from ktbert.checks import (
@@ -183,3 +184,18 @@ def test_check_texts_refuses_blank_texts_when_asked():
                  "A classifier cannot learn from them: drop those rows."):
         check_texts(["a", "", "b", " \t\n"], allow_empty=False)
     assert check_texts(["a", "b"], allow_empty=False) == ["a", "b"]
+
+
+@pytest.mark.parametrize("gap", [None, float("nan"), np.float32("nan"), pd.NA, pd.NaT])
+def test_every_kind_of_gap_counts_as_missing(gap):
+    from ktbert.checks import is_missing
+
+    assert is_missing(gap)
+    with pytest.raises(ValueError, match=re.escape("`texts` has 1 missing value(s) (None or NaN) at position(s) [1]")):
+        check_texts(["a", gap])
+
+
+def test_a_pandas_string_column_with_gaps_is_refused_as_missing_not_as_a_type_error():
+    column = pd.Series(["good", pd.NA, "bad"], dtype="string")
+    with pytest.raises(ValueError, match=re.escape("at position(s) [1]")):
+        check_texts(column.tolist())

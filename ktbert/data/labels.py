@@ -7,10 +7,11 @@ a row has several 1s). Class names are kept in a stable order and returned with 
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
+
+from ktbert.checks import is_missing
 
 
 @dataclass
@@ -28,17 +29,8 @@ class EncodedLabels:
     multilabel: bool
 
 
-def _is_missing(value) -> bool:
-    if value is None:
-        return True
-    try:
-        return isinstance(value, float) and math.isnan(value) or bool(np.isnan(value))
-    except (TypeError, ValueError):
-        return False
-
-
 def _check_missing(values, what: str) -> None:
-    missing = [i for i, v in enumerate(values) if _is_missing(v)]
+    missing = [i for i, v in enumerate(values) if is_missing(v)]
     if missing:
         raise ValueError(
             f"{what} has {len(missing)} missing label(s) (None or NaN) at row position(s) "

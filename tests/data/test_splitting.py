@@ -85,22 +85,24 @@ def test_the_same_random_state_gives_the_same_split():
     assert sorted(first[1].tolist()) != sorted(other[1].tolist())
 
 
-@pytest.mark.parametrize("n, val_pct", [
-    (10, 0.04),  # round(0.4) = 0 validation rows
-    (20, 0.01),
-    (3, 0.5),  # 2 validation rows leave 1 training row
-    (4, 0.9),
+@pytest.mark.parametrize("n, val_pct, n_train", [
+    (3, 0.5, 1),  # ceil(1.5) = 2 validation rows leave 1 training row
+    (4, 0.9, 0),
+    (10, 0.81, 1),  # ceil(8.1) = 9
 ])
-def test_a_split_without_validation_or_training_rows_is_refused(n, val_pct):
-    message = (f"`val_pct={val_pct}` of {n} rows leaves no validation or training data. Give more "
-               "rows, a larger val_pct, or a separate validation set.")
+def test_a_split_without_two_training_rows_is_refused(n, val_pct, n_train):
+    message = (f"`val_pct={val_pct}` of {n} rows leaves {n_train} training row(s); at least 2 are "
+               "needed. Give more rows, a smaller val_pct, or separate validation data.")
     with pytest.raises(ValueError, match=re.escape(message)):
         split_indices(single(np.arange(n) % 2), val_pct, random_state=0)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        split_indices(multi(np.eye(2)[np.arange(n) % 2]), val_pct, random_state=0)
 
 
-def test_the_refusal_holds_for_multilabel_rows_too():
-    with pytest.raises(ValueError, match=re.escape("`val_pct=0.1` of 4 rows leaves no validation")):
-        split_indices(multi(np.eye(2)[[0, 1, 0, 1]]), 0.1, random_state=0)
+@pytest.mark.parametrize("n, val_pct, n_val", [(10, 0.04, 1), (20, 0.01, 1), (30, 0.91, 28)])
+def test_validation_rows_are_counted_as_scikit_learn_counts_them(n, val_pct, n_val):
+    train, val = split_indices(single(np.arange(n) % 3), val_pct, random_state=0)
+    assert (len(train), len(val)) == (n - n_val, n_val)
 
 
 def test_subset_labels_keeps_class_names_and_kind():

@@ -107,7 +107,7 @@ def main(argv=None):
         "what a serving process pays before its first prediction (the serving room, without the "
         "training and plotting modules). It is higher here because the model room imports keras-hub "
         "at the top (it registers the BERT backbone that loading a predictor needs), which the "
-        "baseline imported only inside `Predictor.load`; the time to a loaded predictor is the same work.",
+        "baseline imported only inside `Predictor.load`.",
         "",
     ]
     with open(os.path.join(DOCS, "import_time.md"), "w", encoding="utf-8") as f:

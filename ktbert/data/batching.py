@@ -75,7 +75,8 @@ def count_batches(dataset) -> int:
 
     steps = int(dataset.cardinality())
     if steps == tf.data.INFINITE_CARDINALITY:
-        raise ValueError("the dataset repeats forever: it has no epoch to count batches in.")
+        raise ValueError("the dataset repeats forever: it has no epoch to count batches in. "
+                         "Pass the dataset without `.repeat()`.")
     if steps == tf.data.UNKNOWN_CARDINALITY:
         steps = int(dataset.reduce(0, lambda count, _: count + 1))
     return steps

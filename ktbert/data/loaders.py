@@ -7,12 +7,12 @@ validation data when none is given, and tokenizes both splits with the encoder's
 from __future__ import annotations
 
 import os
-import warnings
 
 import numpy as np
 
 from ktbert.checks import check_fraction, check_maxlen, check_texts
 from ktbert.data.folders import read_class_folders
+from ktbert.data.ktrain_arguments import check_preprocess_mode, warn_ignored
 from ktbert.data.labels import encode_array_labels, encode_single_column
 from ktbert.data.preprocessor import TextPreprocessor
 from ktbert.data.splitting import split_indices, subset_labels
@@ -20,27 +20,7 @@ from ktbert.data.tables import read_table, texts_and_labels
 from ktbert.data.texts import TextData
 from ktbert.model.encoders import DEFAULT_ENCODER, load_encoder_settings
 
-PREPROCESS_MODES = ("bert",)
 DEFAULT_MAXLEN = 128
-
-
-def _check_mode(preprocess_mode: str) -> None:
-    if preprocess_mode not in PREPROCESS_MODES:
-        raise ValueError(
-            f"`preprocess_mode` must be 'bert': ktbert fine-tunes BERT encoders only. "
-            f"Received: preprocess_mode={preprocess_mode!r}. For a TF-IDF baseline see "
-            "scikit-learn's TfidfVectorizer + LogisticRegression."
-        )
-
-
-def _warn_ignored(**given) -> None:
-    used = [k for k, v in given.items() if v is not None]
-    if used:
-        warnings.warn(
-            f"{', '.join(used)} only mattered for ktrain's word-vector models and are ignored "
-            "by BERT preprocessing; remove them to silence this warning.",
-            stacklevel=3,
-        )
 
 
 def _split_and_build(texts, labels, val_pct, random_state, maxlen, encoder, verbose, clean=None):
@@ -143,8 +123,8 @@ def texts_from_df(
         train_df=df, text_column="Reviews", label_columns=["Sentiment"], val_df=test_df)
     ```
     """
-    _check_mode(preprocess_mode)
-    _warn_ignored(max_features=max_features, ngram_range=ngram_range, lang=lang)
+    check_preprocess_mode(preprocess_mode)
+    warn_ignored(max_features=max_features, ngram_range=ngram_range, lang=lang)
     train_texts, train_labels = texts_and_labels(
         train_df, text_column, label_columns, label_sep, "train_df"
     )
@@ -240,8 +220,8 @@ def texts_from_folder(
         encoding: str. the files' text encoding; undecodable files are listed by name.
         Other arguments: as in `texts_from_df`.
     """
-    _check_mode(preprocess_mode)
-    _warn_ignored(max_features=max_features, ngram_range=ngram_range, lang=lang)
+    check_preprocess_mode(preprocess_mode)
+    warn_ignored(max_features=max_features, ngram_range=ngram_range, lang=lang)
     if not os.path.isdir(datadir):
         raise FileNotFoundError(f"`datadir` is not a folder. Received: datadir={datadir!r}")
     train_name, test_name = train_test_names
@@ -292,8 +272,8 @@ def texts_from_array(
         batch_size: accepted for ktrain compatibility and ignored: give it to `get_learner`.
         Other arguments: as in `texts_from_df`.
     """
-    _check_mode(preprocess_mode)
-    _warn_ignored(batch_size=batch_size, max_features=max_features, ngram_range=ngram_range, lang=lang)
+    check_preprocess_mode(preprocess_mode)
+    warn_ignored(batch_size=batch_size, max_features=max_features, ngram_range=ngram_range, lang=lang)
     x_train = check_texts(x_train, "x_train", allow_empty=False)
     train_labels = encode_array_labels(y_train, class_names, label_sep, "y_train")
     if len(train_labels.y) != len(x_train):

@@ -35,7 +35,7 @@ class TextPreprocessor:
         strip_accents: bool. remove accents before WordPiece (uncased vocabularies).
         encoder: str. the encoder this vocabulary belongs to ("default", a folder, a preset).
         clean: dict, TextCleaner or None. optional clean-up before tokenizing (hashtags,
-            @mentions, HTML line breaks); see `ktbert.cleaning.TextCleaner`.
+            @mentions, HTML line breaks); see `ktbert.data.cleaning.TextCleaner`.
 
     Examples:
     ```python

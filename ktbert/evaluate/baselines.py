@@ -53,16 +53,24 @@ def tfidf_logreg(train, val, n_classes: int) -> np.ndarray:
     return _proba(clf, vectorizer.transform(_texts(val, "val_data")), n_classes)
 
 
-def sentence_embeddings(x, encoder: str = "default", batch_size: int = 32) -> np.ndarray:
-    """Masked-mean-pooled token vectors of the pretrained (not fine-tuned) encoder."""
-    embedder = sentence_embedder(load_backbone(encoder))
+def sentence_embeddings(x, encoder: str = "default", batch_size: int = 32, embedder=None) -> np.ndarray:
+    """Masked-mean-pooled token vectors of the pretrained (not fine-tuned) encoder.
+
+    Args:
+        x: TokenizedTexts. the texts.
+        encoder: str. the encoder, loaded when no `embedder` is given.
+        batch_size: int. texts per step.
+        embedder: keras.Model or None. a `sentence_embedder` already built, to reuse.
+    """
+    embedder = embedder or sentence_embedder(load_backbone(encoder))
     return embedder.predict(make_dataset(x, batch_size=batch_size), verbose=0)
 
 
 def embedding_logreg(train, val, n_classes: int, encoder: str = "default") -> np.ndarray:
     """Validation probabilities of frozen sentence embeddings + logistic regression."""
-    clf = _logistic(train.multilabel).fit(sentence_embeddings(train.x, encoder), train.y)
-    return _proba(clf, sentence_embeddings(val.x, encoder), n_classes)
+    embedder = sentence_embedder(load_backbone(encoder))
+    clf = _logistic(train.multilabel).fit(sentence_embeddings(train.x, embedder=embedder), train.y)
+    return _proba(clf, sentence_embeddings(val.x, embedder=embedder), n_classes)
 
 
 def compare(train_data, val_data, preproc, learner=None, baselines=("tfidf", "embeddings")):

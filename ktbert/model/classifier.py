@@ -30,6 +30,13 @@ class MaskedMeanPooling(keras.layers.Layer):
         return (sequence_shape[0], sequence_shape[-1])
 
 
+def check_pooling(pooling: str) -> str:
+    """Returns `pooling` if it is one of POOLINGS; raises naming them."""
+    if pooling not in POOLINGS:
+        raise ValueError(f"`pooling` must be one of {POOLINGS}. Received: pooling={pooling!r}")
+    return pooling
+
+
 def _text_inputs():
     """The two inputs every ktbert model takes: `token_ids` and `padding_mask`, any length."""
     token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
@@ -90,8 +97,7 @@ class TextClassifier(keras.Model):
 
     def __init__(self, backbone, num_classes: int, multilabel: bool = False,
                  pooling: str = "mean", dropout: float = 0.1, class_names=None, **kwargs):
-        if pooling not in POOLINGS:
-            raise ValueError(f"`pooling` must be one of {POOLINGS}. Received: pooling={pooling!r}")
+        check_pooling(pooling)
         if not isinstance(num_classes, int) or num_classes < 2:
             raise ValueError(f"`num_classes` must be an integer >= 2. Received: num_classes={num_classes!r}")
         # === Layers ===
@@ -154,7 +160,7 @@ def text_classifier(name: str = "bert", train_data=None, preproc=None, multilabe
         train_data: TextData. the training data from a loader; checked against `preproc`.
         preproc: TextPreprocessor. the preprocessor the loader returned.
         multilabel: bool or None. None takes it from the data.
-        metrics: list or None. Keras metrics; None gives accuracy.
+        metrics: list or None. Keras metrics; None gives accuracy and macro-F1.
         verbose: int. 1 prints what was built.
         pooling: str. "mean" (default; how all-MiniLM was trained) or "cls".
         dropout: float. dropout before the head.

@@ -19,32 +19,48 @@ BERT_WEIGHT_DECAY = 0.01
 
 
 @keras.saving.register_keras_serializable(package="ktbert")
-class SparseMacroF1(keras.metrics.F1Score):
-    """Macro-averaged F1 from class indices and probabilities (the most probable class decides).
+class MacroF1(keras.metrics.F1Score):
+    """Macro-averaged F1 as `ktbert.evaluate.metrics.f1_scores` (scikit-learn) computes it.
+
+    Single-label: the most probable class decides, and the mean runs over the classes present
+    in the labels or the decisions (a class absent from both is left out, not counted as 0).
+    Multi-label: each label is decided at >= 0.5, and the mean runs over all labels.
 
     Args:
         num_classes: int. the model's outputs.
+        multilabel: bool. 0/1 label rows instead of class indices.
         name: str. the metric's name in the logs.
     """
 
-    def __init__(self, num_classes: int, name: str = "macro_f1", dtype=None):
-        super().__init__(average="macro", threshold=None, name=name, dtype=dtype)
+    def __init__(self, num_classes: int, multilabel: bool = False, name: str = "macro_f1", dtype=None):
+        super().__init__(average=None, threshold=0.5 if multilabel else None, name=name, dtype=dtype)
         self.num_classes = int(num_classes)
+        self.multilabel = bool(multilabel)
 
     def update_state(self, y_true, y_pred, sample_weight=None):
-        y_true = ops.one_hot(ops.reshape(ops.cast(y_true, "int32"), (-1,)), self.num_classes)
+        if self.multilabel:  # Keras cuts at > threshold; ktbert decides at >= 0.5
+            y_pred = ops.cast(ops.greater_equal(y_pred, 0.5), "float32")
+        else:
+            y_true = ops.one_hot(ops.reshape(ops.cast(y_true, "int32"), (-1,)), self.num_classes)
         return super().update_state(y_true, y_pred, sample_weight)
 
+    def result(self):
+        per_class = super().result()
+        if self.multilabel:
+            return ops.mean(per_class)
+        seen = ops.cast(self.true_positives + self.false_positives + self.false_negatives > 0, per_class.dtype)
+        return ops.sum(per_class * seen) / ops.maximum(ops.sum(seen), 1.0)
+
     def get_config(self) -> dict:
-        return {"num_classes": self.num_classes, "name": self.name, "dtype": self.dtype}
+        return {"num_classes": self.num_classes, "multilabel": self.multilabel, "name": self.name,
+                "dtype": self.dtype}
 
 
 def default_metrics(num_classes: int, multilabel: bool) -> list:
     """Accuracy and macro-F1 (per label at 0.5 for multi-label models)."""
-    if multilabel:
-        return [keras.metrics.BinaryAccuracy(name="accuracy"),
-                keras.metrics.F1Score(average="macro", threshold=0.5, name="macro_f1")]
-    return [keras.metrics.SparseCategoricalAccuracy(name="accuracy"), SparseMacroF1(num_classes)]
+    accuracy = keras.metrics.BinaryAccuracy(name="accuracy") if multilabel else \
+        keras.metrics.SparseCategoricalAccuracy(name="accuracy")
+    return [accuracy, MacroF1(num_classes, multilabel)]
 
 
 def compile_classifier(model, learning_rate: float = 2e-5, weight_decay: float = 0.0, metrics=None):

@@ -8,12 +8,18 @@ from a learner takes the learner's over. Saved in the predictor's manifest.
 from __future__ import annotations
 
 import dataclasses
+import warnings
 
 import numpy as np
 
 from ktbert.checks import check_fraction, check_rate
-from ktbert.evaluate.calibration import apply_temperature
+from ktbert.evaluate.calibration import apply_temperature, fit_temperature, tune_label_thresholds
 from ktbert.evaluate.metrics import predicted_classes
+
+
+# The attribute under which a Learner keeps its decisions on its model, so that
+# `get_predictor(learner.model, preproc)` finds them as `get_predictor(learner, preproc)` does.
+DECISIONS_ATTRIBUTE = "ktbert_decisions"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,7 +47,7 @@ class Decisions:
     num_classes: int
     multilabel: bool = False
     temperature: float = 1.0
-    thresholds: list | None = None
+    thresholds: tuple | None = None
     threshold: float | None = None
 
     def __post_init__(self):
@@ -57,11 +63,13 @@ class Decisions:
                 )
             if not all(0.0 < t < 1.0 for t in thresholds):
                 raise ValueError(f"`thresholds` must lie strictly between 0 and 1. Received: {thresholds}")
-            set_field(self, "thresholds", thresholds)
+            set_field(self, "thresholds", tuple(thresholds))  # immutable, like the object
         if self.threshold is not None:
             if self.multilabel or self.num_classes != 2:
                 raise ValueError(
-                    "`threshold` is for binary single-label models; multi-label ones use `thresholds`."
+                    "`threshold` is for binary single-label models; multi-label ones use `thresholds`. "
+                    f"This model has {self.num_classes} classes (multilabel={self.multilabel}). "
+                    f"Received: threshold={self.threshold!r}"
                 )
             set_field(self, "threshold", check_fraction(self.threshold, "threshold"))
 
@@ -84,16 +92,36 @@ class Decisions:
             return [[class_names[j] for j in np.flatnonzero(row)] for row in decided]
         return [class_names[int(j)] for j in decided]
 
+    def fit_temperature(self, raw_proba, y_true) -> "Decisions":
+        """A copy whose temperature minimises the negative log-likelihood of `y_true`.
+
+        Thresholds were tuned on the probabilities of the old temperature: they are kept, with
+        a warning to tune them again.
+        """
+        if self.thresholds is not None or self.threshold is not None:
+            warnings.warn("the decision thresholds were set for the previous temperature; tune them "
+                          "again after calibrating (calibrate first, then tune).", stacklevel=3)
+        return self.replace(temperature=fit_temperature(raw_proba, y_true, self.multilabel))
+
+    def fit_thresholds(self, raw_proba, y_true) -> "Decisions":
+        """A copy with per-label thresholds maximising each label's F1 on the calibrated `raw_proba`."""
+        if not self.multilabel:
+            raise ValueError("tune_thresholds is for multi-label models; binary models use "
+                             "predictor.tune_threshold(val_data, target_precision=...).")
+        return self.replace(thresholds=tune_label_thresholds(self.calibrate(raw_proba), y_true))
+
     def get_config(self) -> dict:
         """What a save keeps (the class count and multi-label flag are the model's)."""
-        return {"temperature": self.temperature, "thresholds": self.thresholds, "threshold": self.threshold}
+        thresholds = None if self.thresholds is None else list(self.thresholds)
+        return {"temperature": self.temperature, "thresholds": thresholds, "threshold": self.threshold}
 
 
 def _decision(name: str, doc: str) -> property:
     """A property reading `self.decisions.<name>` and setting it through a validated copy."""
 
     def get(self):
-        return getattr(self.decisions, name)
+        value = getattr(self.decisions, name)
+        return list(value) if isinstance(value, tuple) else value
 
     def set_(self, value):
         self.decisions = self.decisions.replace(**{name: value})

@@ -16,11 +16,11 @@ from ktbert.checks import check_count
 from ktbert.data.batching import make_dataset
 from ktbert.data.preprocessor import TextPreprocessor
 from ktbert.data.texts import TokenizedTexts
-from ktbert.evaluate.calibration import fit_temperature, tune_binary_threshold, tune_label_thresholds
+from ktbert.evaluate.calibration import tune_binary_threshold
 from ktbert.evaluate.explain import occlusion
 from ktbert.model.classifier import TextClassifier
 from ktbert.serve import saving
-from ktbert.serve.decisions import Decisions, DecisionsMixin
+from ktbert.serve.decisions import DECISIONS_ATTRIBUTE, Decisions, DecisionsMixin
 
 
 class Predictor(DecisionsMixin):
@@ -106,7 +106,8 @@ class Predictor(DecisionsMixin):
 
         Args:
             text: str. the text to explain.
-            class_name: str or None. the class to explain; None explains the predicted one.
+            class_name: str or None. the class to explain; None explains the class `predict`
+                answers (multi-label models: the most probable label).
             max_words: int. the words scored at most.
 
         Returns:
@@ -114,11 +115,14 @@ class Predictor(DecisionsMixin):
             `.html()` (shown inline in notebooks) the text with words highlighted.
         """
         names = self.get_classes()
-        index = None
         if class_name is not None:
             if class_name not in names:
                 raise ValueError(f"`class_name` {class_name!r} is not a class; classes: {names}")
             index = names.index(class_name)
+        elif self.preproc.multilabel:
+            index = None  # the most probable label
+        else:  # the class `predict` answers, threshold included
+            index = int(self.decisions.decide(self._proba([text]))[0])
         return occlusion(self._proba, text, names, index, max_words)
 
     # -- decisions ---------------------------------------------------------------------------
@@ -131,16 +135,14 @@ class Predictor(DecisionsMixin):
 
     def calibrate(self, val_data) -> float:
         """Fits temperature scaling on `(x, y)` validation data; returns the temperature."""
-        proba, y = self._labelled(val_data, calibrated=False)
-        self.temperature = fit_temperature(proba, y, self.preproc.multilabel)
+        raw, y = self._labelled(val_data, calibrated=False)
+        self.decisions = self.decisions.fit_temperature(raw, y)
         return self.temperature
 
     def tune_thresholds(self, val_data) -> list:
         """Per-label thresholds maximising each label's F1 on validation data (multi-label)."""
-        if not self.preproc.multilabel:
-            raise ValueError("tune_thresholds is for multi-label models; binary models use tune_threshold.")
-        proba, y = self._labelled(val_data)
-        self.set_thresholds(tune_label_thresholds(proba, y))
+        raw, y = self._labelled(val_data, calibrated=False)
+        self.decisions = self.decisions.fit_thresholds(raw, y)
         return self.thresholds
 
     def set_thresholds(self, thresholds) -> None:
@@ -197,17 +199,19 @@ def get_predictor(model, preproc: TextPreprocessor, batch_size: int = 32) -> Pre
     """Pairs a trained model with its preprocessor; ktrain's `get_predictor`.
 
     Args:
-        model: TextClassifier (usually `learner.model`), or the Learner itself, whose
-            decisions (temperature from `learner.calibrate()`, thresholds from
-            `learner.tune_thresholds()`) then carry over.
+        model: TextClassifier (usually `learner.model`) or the Learner itself: either way the
+            learner's decisions (temperature from `learner.calibrate()`, thresholds from
+            `learner.tune_thresholds()`) carry over.
         preproc: TextPreprocessor. the preprocessor the loader returned.
         batch_size: int. texts per prediction step.
     """
     # A learner is recognised by what it holds, not by its class: serving never imports training.
-    decisions = getattr(model, "decisions", None)
-    if isinstance(decisions, Decisions) and hasattr(model, "model"):
-        return Predictor(model.model, preproc, batch_size=batch_size, **decisions.get_config())
-    return Predictor(model, preproc, batch_size=batch_size)
+    if isinstance(getattr(model, "decisions", None), Decisions) and hasattr(model, "model"):
+        model = model.model
+    # A learner keeps its decisions on its model, so `learner.model` carries them as well.
+    decisions = getattr(model, DECISIONS_ATTRIBUTE, None)
+    config = decisions.get_config() if isinstance(decisions, Decisions) else {}
+    return Predictor(model, preproc, batch_size=batch_size, **config)
 
 
 def load_predictor(folder: str, batch_size: int = 32) -> Predictor:

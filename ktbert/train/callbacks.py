@@ -58,10 +58,11 @@ class StepSchedule(keras.callbacks.Callback):
 
 
 class TriangularSchedule(StepSchedule):
-    """ktrain's `autofit` policy: a triangular cycle per epoch, the peak cut on plateaus.
+    """ktrain's `autofit` policy: triangular cycles about an epoch long, the peak cut on plateaus.
 
-    The rate climbs from `peak / 10` to `peak` over half an epoch and back over the other
-    half (`ktbert.schedules.triangular`, half-cycle `ceil(steps_per_epoch / 2)`); momentum
+    The rate climbs from `peak / 10` to `peak` over `ceil(steps_per_epoch / 2)` steps and back
+    (`ktbert.train.schedules.triangular`), counted over the whole run as ktrain counts them: with
+    an odd number of steps per epoch a cycle is one step longer than an epoch; momentum
     moves the other way between `moms[0]` and `moms[1]`. With `reduce_on_plateau=k`, after `k`
     epochs without improvement of `monitor` the peak is divided by `reduce_factor`.
     """

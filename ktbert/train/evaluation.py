@@ -7,7 +7,6 @@ probabilities, class names and texts to an `Interpretation`.
 
 from __future__ import annotations
 
-from ktbert.evaluate.calibration import fit_temperature, tune_label_thresholds
 from ktbert.evaluate.interpretation import Interpretation
 from ktbert.evaluate.metrics import expected_calibration_error
 
@@ -93,7 +92,7 @@ class EvaluationMixin:
         """
         data = self._eval_data(val_data)
         raw = self.predict(data, calibrated=False)
-        self.temperature = fit_temperature(raw, data.y, self.decisions.multilabel)
+        self.decisions = self.decisions.fit_temperature(raw, data.y)
         if verbose:
             before = expected_calibration_error(data.y, raw)
             after = expected_calibration_error(data.y, self.decisions.calibrate(raw))
@@ -106,8 +105,5 @@ class EvaluationMixin:
         `get_predictor(learner, preproc)` keeps them, and `validate` uses them.
         """
         data = self._eval_data(val_data)
-        if data.y.ndim != 2:
-            raise ValueError("tune_thresholds is for multi-label models; for binary ones use "
-                             "predictor.tune_threshold(..., target_precision=...).")
-        self.thresholds = tune_label_thresholds(self.predict(data), data.y)
+        self.decisions = self.decisions.fit_thresholds(self.predict(data, calibrated=False), data.y)
         return self.thresholds

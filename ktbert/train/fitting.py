@@ -1,7 +1,8 @@
 """The fit methods of the learner (ktrain's names): `fit`, `fit_onecycle`, `autofit`, `lr_find`.
 
-Each builds the training dataset once, plans its schedule from the batches that dataset really
-yields (`count_batches`), and hands both to the learner's one loop, `Learner._run`.
+Each plans its schedule from the batches the training dataset really yields
+(`Learner.steps_per_epoch`, counted on a copy so the shuffling order of the fit is untouched)
+and hands the dataset and the schedule to the learner's one loop, `Learner._run`.
 """
 
 from __future__ import annotations
@@ -9,7 +10,6 @@ from __future__ import annotations
 import keras
 
 from ktbert.checks import check_count, check_rate
-from ktbert.data.batching import count_batches
 from ktbert.evaluate import plots
 from ktbert.train import hyperparameters, lr_finder
 from ktbert.train.callbacks import StepSchedule, TriangularSchedule
@@ -30,7 +30,7 @@ class FitMixin:
 
         Without `cycle_len`, trains `n_cycles` epochs at `lr`. With it, runs `n_cycles` cycles;
         cycle `c` lasts `cycle_len * cycle_mult**c` epochs and anneals from `lr * lr_decay**c`
-        to 0 along a half cosine (`ktbert.schedules.sgdr_schedule`).
+        to 0 along a half cosine (`ktbert.train.schedules.sgdr_schedule`).
 
         Args:
             lr: float. the (peak) learning rate.
@@ -59,13 +59,15 @@ class FitMixin:
         else:
             cycle_len = check_count(cycle_len, "cycle_len")
             cycle_mult = check_count(cycle_mult, "cycle_mult")
-            schedule, epochs = sgdr_schedule(lr, count_batches(dataset), n_cycles, cycle_len, cycle_mult, lr_decay)
+            lr_decay = check_rate(lr_decay, "lr_decay")
+            schedule, epochs = sgdr_schedule(lr, self.steps_per_epoch(), n_cycles, cycle_len, cycle_mult, lr_decay)
         return self._run(dataset, StepSchedule(schedule), epochs, callbacks, verbose, class_weight,
                          checkpoint_folder, early_stopping, monitor)
 
     def fit_onecycle(self, lr: float, epochs: int, pct_start: float = 0.25, div: float = 25.0,
                      div_final: float = 1e5, moms=(0.95, 0.85, 0.95), cycle_momentum: bool = True,
-                     checkpoint_folder: str | None = None, callbacks=None, verbose: int = 1, class_weight=None):
+                     checkpoint_folder: str | None = None, callbacks=None, verbose: int = 1, class_weight=None,
+                     max_momentum: float | None = None, min_momentum: float | None = None):
         """Trains with the one-cycle policy peaking at `lr`, momentum cycled against it.
 
         For step `i` of `n` (`pos = i / (n - 1)`; `w = floor(pct_start * (n - 1) + 0.5) / (n - 1)`,
@@ -87,6 +89,8 @@ class FitMixin:
             div: float. the first rate is `lr / div`.
             div_final: float. the last rate is `lr / div_final`.
             moms: triple of float. momentum at the start, the peak and the end.
+            max_momentum, min_momentum: float or None. ktrain's names: `moms` becomes
+                `(max_momentum, min_momentum, max_momentum)`.
             cycle_momentum: bool. cycle momentum (Adam-family optimizers only).
             checkpoint_folder, callbacks, verbose, class_weight: as in `fit`.
 
@@ -101,8 +105,10 @@ class FitMixin:
         """
         lr = check_rate(lr)
         epochs = check_count(epochs, "epochs")
+        moms = _momentum_range(moms, max_momentum, min_momentum)
+        div, div_final = check_rate(div, "div"), check_rate(div_final, "div_final")
         dataset = self._train_dataset()
-        total = epochs * count_batches(dataset)
+        total = epochs * self.steps_per_epoch()
         schedule = one_cycle_schedule(lr, total, pct_start=pct_start, div=div, div_final=div_final)
         momentum = None
         if cycle_momentum and hyperparameters.get_momentum(self.model.optimizer) is not None:
@@ -113,15 +119,18 @@ class FitMixin:
     def autofit(self, lr: float, epochs: int | None = None, early_stopping: int | None = None,
                 reduce_on_plateau: int | None = None, reduce_factor: float = 2.0,
                 cycle_momentum: bool = True, monitor: str = "val_loss",
-                checkpoint_folder: str | None = None, callbacks=None, verbose: int = 1, class_weight=None):
+                checkpoint_folder: str | None = None, callbacks=None, verbose: int = 1, class_weight=None,
+                max_momentum: float = 0.95, min_momentum: float = 0.85):
         """Trains with ktrain's triangular policy; with `epochs=None`, until early stopping.
 
-        Every epoch is one triangular cycle: the rate climbs from `lr / 10` to `lr` over half
-        an epoch and back (momentum 0.95 -> 0.85 -> 0.95 against it). With
+        Each triangular cycle lasts about an epoch: the rate climbs from `lr / 10` to `lr` over
+        `ceil(steps_per_epoch / 2)` steps and back (momentum 0.95 -> 0.85 -> 0.95 against it),
+        cycles counted over the whole run as in ktrain. With
         `reduce_on_plateau=k` the peak is divided by `reduce_factor` after `k` epochs without
         improvement of `monitor`; with `early_stopping=k` training stops after `k` such epochs
         and the best epoch's weights are restored. `epochs=None` turns both on (patience 5
-        and 2 unless given) and trains until it stops.
+        and 2 unless given) and trains until it stops. `max_momentum` and `min_momentum`
+        (ktrain's names) bound the momentum.
 
         Returns:
             keras.callbacks.History: `lr`, `momentum` and `iterations` per step, as in `fit`.
@@ -138,9 +147,11 @@ class FitMixin:
         epochs = check_count(epochs, "epochs")
         if reduce_on_plateau:
             self._require_val(f"reduce_on_plateau monitors {monitor!r}")
-        moms = (0.95, 0.85) if cycle_momentum and hyperparameters.get_momentum(self.model.optimizer) is not None else None
+        moms = _momentum_range((max_momentum, min_momentum, max_momentum))[:2]
+        if not cycle_momentum or hyperparameters.get_momentum(self.model.optimizer) is None:
+            moms = None
         dataset = self._train_dataset()
-        stepper = TriangularSchedule(lr, count_batches(dataset), moms=moms, monitor=monitor,
+        stepper = TriangularSchedule(lr, self.steps_per_epoch(), moms=moms, monitor=monitor,
                                      reduce_on_plateau=reduce_on_plateau, reduce_factor=reduce_factor,
                                      verbose=verbose)
         return self._run(dataset, stepper, epochs, callbacks, verbose, class_weight, checkpoint_folder,
@@ -173,7 +184,7 @@ class FitMixin:
         num_it = check_count(num_it, "num_it")
         dataset = self._train_dataset()
         if max_epochs is not None:
-            num_it = min(num_it, check_count(max_epochs, "max_epochs") * count_batches(dataset))
+            num_it = min(num_it, check_count(max_epochs, "max_epochs") * self.steps_per_epoch())
         state = TrainingState.capture(self.model)
         lr_before = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
         try:
@@ -216,3 +227,18 @@ class FitMixin:
                 raise ValueError("This optimizer has no momentum (beta_1) to plot.")
             return plots.plot_series(self.momentum_history, "step", "momentum (beta_1)", "momentum per step", save_path)
         raise ValueError(f"`plot_type` must be 'loss', 'lr' or 'momentum'. Received: plot_type={plot_type!r}")
+
+
+def _momentum_range(moms, max_momentum=None, min_momentum=None) -> tuple:
+    """`(start, peak, end)` momentum, from `moms` or ktrain's `max_momentum`/`min_momentum`."""
+    if max_momentum is not None or min_momentum is not None:
+        high = moms[0] if max_momentum is None else max_momentum
+        low = moms[1] if min_momentum is None else min_momentum
+        moms = (high, low, high)
+    if not isinstance(moms, (tuple, list)) or len(moms) != 3 or not all(
+            isinstance(m, (int, float)) and not isinstance(m, bool) and 0 <= m < 1 for m in moms):
+        raise ValueError(
+            "`moms` must be three momentum values in [0, 1): start, peak of the rate, end. "
+            f"Received: moms={moms!r}"
+        )
+    return tuple(float(m) for m in moms)

@@ -14,7 +14,7 @@ from ktbert.checks import check_count
 from ktbert.data.batching import count_batches, num_examples, to_dataset
 from ktbert.data.texts import TextData
 from ktbert.evaluate.metrics import lower_is_better
-from ktbert.serve.decisions import Decisions, DecisionsMixin
+from ktbert.serve.decisions import DECISIONS_ATTRIBUTE, Decisions, DecisionsMixin
 from ktbert.train import checkpoints, hyperparameters
 from ktbert.train.callbacks import StepSchedule
 from ktbert.train.class_weights import resolve_class_weight
@@ -94,6 +94,15 @@ class Learner(FitMixin, ControlsMixin, EvaluationMixin, DecisionsMixin):
         y = self.train_data.y
         self.decisions = Decisions(_num_outputs(model, y), multilabel=y.ndim == 2)
         hyperparameters.make_schedulable(model)
+
+    @property
+    def decisions(self) -> Decisions:
+        return getattr(self.model, DECISIONS_ATTRIBUTE)
+
+    @decisions.setter
+    def decisions(self, value: Decisions) -> None:
+        # Kept on the model, so `get_predictor(learner.model, preproc)` carries them too.
+        setattr(self.model, DECISIONS_ATTRIBUTE, value)
 
     # -- datasets ----------------------------------------------------------------------------
     def _train_dataset(self):

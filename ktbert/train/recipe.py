@@ -1,6 +1,6 @@
 """The training recipe, written once: load -> build -> fit -> decide -> evaluate -> save.
 
-The IMDB demo, the integration tests and the command line all run it; in a notebook it is one
+The IMDB demo and the integration tests run it, and the coming command line will; in a notebook it is one
 call: `run = ktbert.train_classifier(ktbert.TrainingSettings("Reviews", "Sentiment"), train_df)`.
 (It is `train_classifier`, not `train`, because `ktbert.train` is the training room.)
 """
@@ -17,13 +17,14 @@ from ktbert.data.tables import tokenize_df
 from ktbert.data.texts import TextData
 from ktbert.evaluate.interpretation import Interpretation
 from ktbert.evaluate.metrics import scores
-from ktbert.model.classifier import POOLINGS, text_classifier
+from ktbert.model.classifier import check_pooling, text_classifier
 from ktbert.model.compiling import BERT_WEIGHT_DECAY
 from ktbert.serve.predictor import Predictor, get_predictor
+from ktbert.train.class_weights import check_class_weight
 from ktbert.train.learner import Learner, get_learner
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class TrainingSettings:
     """Everything one training run decides, validated when made.
 
@@ -79,24 +80,25 @@ class TrainingSettings:
     verbose: int = 1
 
     def __post_init__(self):
+        def set_(name, value):  # frozen: the validating constructor is the one place that sets
+            object.__setattr__(self, name, value)
+
         if not isinstance(self.text_column, (str, int)) or isinstance(self.text_column, bool):
             raise TypeError(f"`text_column` must be a column name or position. Received: text_column={self.text_column!r}")
         if self.label_columns is None or self.label_columns == [] or self.label_columns == "":
             raise ValueError("`label_columns` is required: name the label column, or one 0/1 column per class.")
-        self.maxlen = check_maxlen(self.maxlen)
-        self.val_pct = check_fraction(self.val_pct, "val_pct")
-        self.batch_size = check_count(self.batch_size, "batch_size")
-        self.eval_batch_size = check_count(self.eval_batch_size, "eval_batch_size")
-        self.epochs = check_count(self.epochs, "epochs")
+        set_("maxlen", check_maxlen(self.maxlen))
+        set_("val_pct", check_fraction(self.val_pct, "val_pct"))
+        set_("batch_size", check_count(self.batch_size, "batch_size"))
+        set_("eval_batch_size", check_count(self.eval_batch_size, "eval_batch_size"))
+        set_("epochs", check_count(self.epochs, "epochs"))
         if self.lr != "auto":
-            self.lr = check_rate(self.lr, "lr")
-        self.weight_decay = check_non_negative(self.weight_decay, "weight_decay")
-        if self.pooling not in POOLINGS:
-            raise ValueError(f"`pooling` must be one of {POOLINGS}. Received: pooling={self.pooling!r}")
+            set_("lr", check_rate(self.lr, "lr"))
+        set_("weight_decay", check_non_negative(self.weight_decay, "weight_decay"))
+        check_pooling(self.pooling)
         if not isinstance(self.dropout, numbers.Real) or not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"`dropout` must be in [0, 1). Received: dropout={self.dropout!r}")
-        if not (self.class_weight is None or self.class_weight == "balanced" or isinstance(self.class_weight, dict)):
-            raise ValueError(f"`class_weight` must be 'balanced', a dict or None. Received: {self.class_weight!r}")
+        check_class_weight(self.class_weight)
         if self.seed is not None and (not isinstance(self.seed, numbers.Integral) or isinstance(self.seed, bool)):
             raise TypeError(f"`seed` must be an integer or None. Received: seed={self.seed!r}")
 
@@ -168,6 +170,9 @@ def train_classifier(settings: TrainingSettings, train_df, val_df=None, test_df=
         random_state=s.seed, verbose=1 if s.verbose else 0, label_sep=s.label_sep, encoder=s.encoder,
         clean=s.clean,
     )
+    if s.tune_thresholds and not preproc.multilabel:  # checked before training, as the test rows
+        raise ValueError("`tune_thresholds=True` is for multi-label data (label_sep or several 0/1 "
+                         "label columns); this data is single-label. Leave it False.")
     test = None
     if test_df is not None:  # before training, so bad test rows cost no training time
         test = tokenize_df(test_df, preproc, s.text_column, s.label_columns, s.label_sep, what="test_df")
@@ -183,10 +188,10 @@ def train_classifier(settings: TrainingSettings, train_df, val_df=None, test_df=
             raise RuntimeError("lr_find stopped too early to suggest a rate: pass `lr` explicitly.")
         lr = learner.lr_suggestions["valley"]
     learner.fit_onecycle(lr, s.epochs, class_weight=s.class_weight, verbose=s.verbose)
+    if s.calibrate:  # first: thresholds are tuned on the calibrated probabilities
+        learner.calibrate(verbose=s.verbose)
     if s.tune_thresholds:
         learner.tune_thresholds()
-    if s.calibrate:
-        learner.calibrate(verbose=s.verbose)
     evaluated = test if test is not None else val
     d = learner.decisions
     run_scores = scores(evaluated.y, learner.predict(evaluated), d.multilabel, d.thresholds, d.threshold)

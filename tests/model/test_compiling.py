@@ -6,27 +6,30 @@ import pytest
 from sklearn.metrics import f1_score
 
 import ktbert
-from ktbert.model.compiling import BERT_WEIGHT_DECAY, SparseMacroF1
+from ktbert.model.compiling import MacroF1
 
 
-def test_weight_decay_is_off_by_default_and_one_call_away(toy_split):
-    trn, val, preproc = toy_split
-    learner = ktbert.get_learner(ktbert.text_classifier("bert", trn, preproc, seed=0, verbose=0), trn, val)
-    assert not learner.get_weight_decay()  # ktrain: falsy until set_weight_decay
-    learner.set_weight_decay()
-    assert learner.get_weight_decay() == pytest.approx(BERT_WEIGHT_DECAY)
-
-
-def test_sparse_macro_f1_equals_scikit_learn():
+def test_macro_f1_equals_scikit_learn_with_a_class_absent_from_labels_and_decisions():
     rng = np.random.default_rng(0)
-    proba = rng.random((60, 3)).astype("float32")
+    proba = rng.random((60, 4)).astype("float32")
+    proba[:, 3] = 0  # class 3 is never decided ...
     proba /= proba.sum(axis=1, keepdims=True)
-    y = rng.integers(0, 3, 60)
-    metric = SparseMacroF1(3)
+    y = rng.integers(0, 3, 60)  # ... and never true: scikit-learn leaves it out of the mean
+    metric = MacroF1(4)
     metric.update_state(y[:25], proba[:25])  # two batches, as in an evaluation
     metric.update_state(y[25:], proba[25:])
-    assert float(metric.result()) == pytest.approx(f1_score(y, proba.argmax(axis=1), average="macro"), abs=1e-6)
-    assert SparseMacroF1.from_config(metric.get_config()).num_classes == 3
+    expected = f1_score(y, proba.argmax(axis=1), average="macro", zero_division=0)
+    assert float(metric.result()) == pytest.approx(expected, abs=1e-6)
+    assert MacroF1.from_config(metric.get_config()).num_classes == 4
+
+
+def test_multilabel_macro_f1_decides_at_half_inclusive_as_scikit_learn_scores():
+    y = np.array([[1, 0, 0], [0, 1, 0], [1, 1, 0], [0, 0, 0]], dtype="float32")
+    proba = np.array([[0.5, 0.2, 0.1], [0.4, 0.9, 0.1], [0.7, 0.49, 0.1], [0.1, 0.6, 0.1]], dtype="float32")
+    metric = MacroF1(3, multilabel=True)
+    metric.update_state(y, proba)
+    expected = f1_score(y, (proba >= 0.5).astype(int), average="macro", zero_division=0)
+    assert float(metric.result()) == pytest.approx(expected, abs=1e-6)
 
 
 def test_validation_macro_f1_is_logged_from_the_one_validation_pass(toy_split):

@@ -63,3 +63,33 @@ def test_replace_validates_and_leaves_the_original_unchanged():
 def test_bad_values_are_refused_with_the_fix(kwargs, message):
     with pytest.raises(ValueError, match=re.escape(message)):
         Decisions(**kwargs)
+
+
+def test_frozen_fields_change_only_through_replace():
+    import dataclasses
+
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        Decisions(2).temperature = 3.0
+
+
+def test_learner_and_predictor_agree_after_calibration_whichever_way_the_predictor_is_made(make_toy_split, make_learner):
+    import ktbert
+
+    trn, val, preproc = split = make_toy_split(seed=4, val="own", val_rows=24, val_seed=5)
+    learner = make_learner(split, batch_size=16)
+    learner.fit(1e-2, 1, verbose=0)
+    learner.calibrate(verbose=0)
+    assert learner.temperature != 1.0
+    for made_from in (learner, learner.model):  # ktrain's tutorials pass learner.model
+        predictor = ktbert.get_predictor(made_from, preproc)
+        assert predictor.decision_config() == learner.decision_config()
+        np.testing.assert_allclose(predictor.predict(val.x.texts, return_proba=True), learner.predict(), rtol=1e-6)
+
+
+def test_calibrating_after_thresholds_warns_to_tune_again():
+    d = Decisions(3, multilabel=True, thresholds=[0.4, 0.5, 0.6])
+    raw = np.array([[0.9, 0.2, 0.6], [0.3, 0.7, 0.4]])
+    y = np.array([[1, 0, 1], [0, 1, 0]])
+    with pytest.warns(UserWarning, match=re.escape("tune them again after calibrating (calibrate first, then tune)")):
+        calibrated = d.fit_temperature(raw, y)
+    assert calibrated.thresholds == (0.4, 0.5, 0.6) and calibrated.temperature != 1.0

@@ -43,3 +43,15 @@ def test_multilabel_thresholds_survive_save_and_reload(tiny_encoder, tmp_path):
     assert loaded.predict("good film") == [n for n, p, t in zip(names, proba, [0.3, 0.6, 0.45]) if p >= t]
     with pytest.raises(ValueError, match=re.escape("`thresholds` needs one value per label of a multi-label model (3 classes, multilabel=True). Received 2 values.")):
         loaded.set_thresholds([0.5, 0.5])
+
+
+def test_explain_explains_the_class_predict_answers_under_a_threshold(trained_sentiment):
+    learner, _, val, preproc = trained_sentiment
+    predictor = ktbert.get_predictor(learner.model, preproc)
+    proba = predictor.predict(val.x.texts, return_proba=True)[:, 1]
+    # the least confident "pos" text; a threshold above its p(pos) turns the answer to "neg"
+    p_pos, text = min((p, t) for p, t in zip(proba, val.x.texts) if p >= 0.5)
+    predictor.set_threshold((float(p_pos) + 1) / 2)
+    assert predictor.predict(text) == "neg"
+    assert predictor.explain(text).class_name == "neg"
+    assert predictor.explain(text, class_name="pos").class_name == "pos"

@@ -37,7 +37,7 @@ def test_balanced_class_weight():
     assert resolve_class_weight({0: 1, 1: 3}, y) == {0: 1.0, 1: 3.0}
     with pytest.raises(ValueError, match=re.escape("`class_weight` works for single-label data only")):
         resolve_class_weight("balanced", np.zeros((3, 2)))
-    with pytest.raises(ValueError, match=re.escape("`class_weight` must be 'balanced', a dict or None. Received: 'auto'")):
+    with pytest.raises(ValueError, match=re.escape("`class_weight` must be 'balanced', a dict or None. Received: class_weight='auto'")):
         resolve_class_weight("auto", y)
 
 

@@ -30,3 +30,24 @@ def test_a_fresh_learner_has_no_weight_decay(learner):
     assert not learner.get_weight_decay()
     learner.set_weight_decay(0.01)
     assert learner.get_weight_decay() == pytest.approx(0.01)
+
+
+def test_ktrain_momentum_names_bound_the_momentum(learner):
+    hist = learner.fit_onecycle(1e-3, 1, max_momentum=0.9, min_momentum=0.8, verbose=0)
+    assert hist.history["momentum"][0] == pytest.approx(0.9) and hist.history["momentum"][-1] == pytest.approx(0.9)
+    assert min(hist.history["momentum"]) == pytest.approx(0.8)  # at the peak rate's step
+    hist = learner.autofit(1e-3, 1, max_momentum=0.9, min_momentum=0.8, verbose=0)
+    assert max(hist.history["momentum"]) == pytest.approx(0.9) and min(hist.history["momentum"]) == pytest.approx(0.8)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"moms": (0.95, 0.85)}, "`moms` must be three momentum values in [0, 1): start, peak of the rate, end. Received: moms=(0.95, 0.85)"),
+    ({"max_momentum": 1.5}, "`moms` must be three momentum values in [0, 1): start, peak of the rate, end. Received: moms=(1.5, 0.85, 1.5)"),
+    ({"div": 0}, "`div` must be a positive number. Received: div=0"),
+])
+def test_bad_one_cycle_arguments_are_refused_before_training(learner, kwargs, message):
+    import re
+
+    with pytest.raises(ValueError, match=re.escape(message)):
+        learner.fit_onecycle(1e-3, 1, verbose=0, **kwargs)
+    assert learner.history is None

@@ -1,6 +1,7 @@
 """The training recipe: settings validated when made, one call from DataFrames to a saved predictor."""
 
 import re
+import warnings
 
 import numpy as np
 import pytest
@@ -19,7 +20,7 @@ from conftest import sentiment_frame
     ({"weight_decay": -1}, ValueError, "`weight_decay` must be a number >= 0. Received: weight_decay=-1"),
     ({"pooling": "max"}, ValueError, "`pooling` must be one of ('mean', 'cls'). Received: pooling='max'"),
     ({"dropout": 1.0}, ValueError, "`dropout` must be in [0, 1). Received: dropout=1.0"),
-    ({"class_weight": "even"}, ValueError, "`class_weight` must be 'balanced', a dict or None. Received: 'even'"),
+    ({"class_weight": "even"}, ValueError, "`class_weight` must be 'balanced', a dict or None. Received: class_weight='even'"),
     ({"seed": "0"}, TypeError, "`seed` must be an integer or None. Received: seed='0'"),
 ])
 def test_settings_refuse_bad_values_by_name(kwargs, error, message):
@@ -71,3 +72,40 @@ def test_test_rows_with_a_class_training_lacks_are_refused(tiny_encoder):
     settings = TrainingSettings("text", "label", maxlen=16, encoder=tiny_encoder, epochs=1, seed=0, verbose=0)
     with pytest.raises(ValueError, match=re.escape("test_df['label'] has label(s) ['meh'] that the training data does not have")):
         train_classifier(settings, sentiment_frame(32, seed=2), test_df=test_df)
+
+
+def test_tune_thresholds_on_single_label_data_is_refused_before_training(tiny_encoder, monkeypatch):
+    import ktbert.train.recipe as recipe
+
+    monkeypatch.setattr(recipe, "text_classifier", lambda *a, **k: pytest.fail("built a model"))
+    settings = TrainingSettings("text", "label", maxlen=16, encoder=tiny_encoder, tune_thresholds=True, verbose=0)
+    with pytest.raises(ValueError, match=re.escape("`tune_thresholds=True` is for multi-label data")):
+        train_classifier(settings, sentiment_frame(32, seed=2))
+
+
+def test_settings_cannot_be_changed_past_their_checks():
+    import dataclasses
+
+    settings = TrainingSettings("text", "label")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        settings.epochs = 0
+    assert dataclasses.replace(settings, epochs=3).epochs == 3
+    with pytest.raises(ValueError, match=re.escape("`epochs` must be a positive integer. Received: epochs=0")):
+        dataclasses.replace(settings, epochs=0)
+
+
+def test_multilabel_recipe_calibrates_then_tunes_thresholds_on_the_calibrated_probabilities(tiny_encoder):
+    df = sentiment_frame(48, seed=2)
+    df["labels"] = np.where(df.label == "pos", "positive|film", "negative")
+    settings = TrainingSettings("text", "labels", label_sep="|", maxlen=16, encoder=tiny_encoder, batch_size=8,
+                                epochs=2, lr=5e-3, calibrate=True, tune_thresholds=True, val_pct=0.3, verbose=0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        run = train_classifier(settings, df)
+    assert not [w for w in caught if "tune them again" in str(w.message)]  # calibrating after tuning warns
+    from ktbert.evaluate.calibration import tune_label_thresholds
+
+    learner = run.learner
+    assert learner.temperature != 1.0
+    assert learner.thresholds == tune_label_thresholds(learner.predict(), run.val_data.y)
+    assert run.predictor.decision_config() == learner.decision_config()

@@ -80,3 +80,13 @@ def count_batches(dataset) -> int:
     if steps == tf.data.UNKNOWN_CARDINALITY:
         steps = int(dataset.reduce(0, lambda count, _: count + 1))
     return steps
+
+
+def with_cardinality(dataset, steps: int):
+    """`dataset`, told that one pass yields `steps` batches when tf.data cannot tell by itself
+    (Keras then plans whole epochs instead of warning that the input ran out)."""
+    import tensorflow as tf
+
+    if int(dataset.cardinality()) != tf.data.UNKNOWN_CARDINALITY:
+        return dataset
+    return dataset.apply(tf.data.experimental.assert_cardinality(steps))

@@ -53,14 +53,14 @@ class FitMixin:
         """
         lr = check_rate(lr)
         n_cycles = check_count(n_cycles, "n_cycles")
-        dataset = self._train_dataset()
+        dataset, steps = self._epoch_dataset()
         if cycle_len is None:
             schedule, epochs = constant_schedule(lr), n_cycles
         else:
             cycle_len = check_count(cycle_len, "cycle_len")
             cycle_mult = check_count(cycle_mult, "cycle_mult")
             lr_decay = check_rate(lr_decay, "lr_decay")
-            schedule, epochs = sgdr_schedule(lr, self.steps_per_epoch(), n_cycles, cycle_len, cycle_mult, lr_decay)
+            schedule, epochs = sgdr_schedule(lr, steps, n_cycles, cycle_len, cycle_mult, lr_decay)
         return self._run(dataset, StepSchedule(schedule), epochs, callbacks, verbose, class_weight,
                          checkpoint_folder, early_stopping, monitor)
 
@@ -107,8 +107,8 @@ class FitMixin:
         epochs = check_count(epochs, "epochs")
         moms = _momentum_range(moms, max_momentum, min_momentum)
         div, div_final = check_rate(div, "div"), check_rate(div_final, "div_final")
-        dataset = self._train_dataset()
-        total = epochs * self.steps_per_epoch()
+        dataset, steps = self._epoch_dataset()
+        total = epochs * steps
         schedule = one_cycle_schedule(lr, total, pct_start=pct_start, div=div, div_final=div_final)
         momentum = None
         if cycle_momentum and hyperparameters.get_momentum(self.model.optimizer) is not None:
@@ -150,8 +150,8 @@ class FitMixin:
         moms = _momentum_range((max_momentum, min_momentum, max_momentum))[:2]
         if not cycle_momentum or hyperparameters.get_momentum(self.model.optimizer) is None:
             moms = None
-        dataset = self._train_dataset()
-        stepper = TriangularSchedule(lr, self.steps_per_epoch(), moms=moms, monitor=monitor,
+        dataset, steps = self._epoch_dataset()
+        stepper = TriangularSchedule(lr, steps, moms=moms, monitor=monitor,
                                      reduce_on_plateau=reduce_on_plateau, reduce_factor=reduce_factor,
                                      verbose=verbose)
         return self._run(dataset, stepper, epochs, callbacks, verbose, class_weight, checkpoint_folder,
@@ -182,9 +182,9 @@ class FitMixin:
         check_rate(start_lr, "start_lr")
         check_rate(end_lr, "end_lr")
         num_it = check_count(num_it, "num_it")
-        dataset = self._train_dataset()
+        dataset, steps = self._epoch_dataset()
         if max_epochs is not None:
-            num_it = min(num_it, check_count(max_epochs, "max_epochs") * self.steps_per_epoch())
+            num_it = min(num_it, check_count(max_epochs, "max_epochs") * steps)
         state = TrainingState.capture(self.model)
         lr_before = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
         try:

@@ -11,7 +11,7 @@ import keras
 import numpy as np
 
 from ktbert.checks import check_count
-from ktbert.data.batching import count_batches, num_examples, to_dataset
+from ktbert.data.batching import count_batches, num_examples, to_dataset, with_cardinality
 from ktbert.data.texts import TextData
 from ktbert.evaluate.metrics import lower_is_better
 from ktbert.serve.decisions import DECISIONS_ATTRIBUTE, Decisions, DecisionsMixin
@@ -116,6 +116,12 @@ class Learner(FitMixin, ControlsMixin, EvaluationMixin, DecisionsMixin):
     def steps_per_epoch(self) -> int:
         """Training steps in one epoch: the batches the training dataset really yields."""
         return count_batches(self._train_dataset())
+
+    def _epoch_dataset(self):
+        """The training dataset and its batches per epoch, counted on a copy (so the fit's
+        shuffling order is untouched) and declared on it, so Keras sees whole epochs."""
+        steps = self.steps_per_epoch()
+        return with_cardinality(self._train_dataset(), steps), steps
 
     def _eval_data(self, data):
         data = check_data(data, "data") if data is not None else self.val_data

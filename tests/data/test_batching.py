@@ -161,3 +161,16 @@ def test_batch_size_must_be_positive(make, x):
     with pytest.raises(ValueError, match=re.escape(
             "`batch_size` must be a positive integer. Received: batch_size=2.0")):
         make(x, batch_size=2.0)
+
+
+def test_with_cardinality_declares_an_unknown_count_and_leaves_a_known_one():
+    import tensorflow as tf
+
+    from ktbert.data.batching import with_cardinality
+
+    known = tf.data.Dataset.range(10).batch(4)
+    assert with_cardinality(known, 3) is known
+    unknown = known.filter(lambda x: True)
+    assert int(unknown.cardinality()) == tf.data.UNKNOWN_CARDINALITY
+    declared = with_cardinality(unknown, 3)
+    assert int(declared.cardinality()) == 3 and len(list(declared)) == 3

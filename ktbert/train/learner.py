@@ -118,10 +118,15 @@ class Learner(FitMixin, ControlsMixin, EvaluationMixin, DecisionsMixin):
         return count_batches(self._train_dataset())
 
     def _epoch_dataset(self):
-        """The training dataset and its batches per epoch, counted on a copy (so the fit's
-        shuffling order is untouched) and declared on it, so Keras sees whole epochs."""
-        steps = self.steps_per_epoch()
-        return with_cardinality(self._train_dataset(), steps), steps
+        """The training dataset and its batches per epoch. A count tf.data cannot tell is taken
+        on a copy (so the fit's shuffling order is untouched) and declared on the dataset, so
+        Keras sees whole epochs."""
+        dataset = self._train_dataset()
+        steps = int(dataset.cardinality())
+        if steps < 0:
+            steps = self.steps_per_epoch()
+            dataset = with_cardinality(dataset, steps)
+        return dataset, steps
 
     def _eval_data(self, data):
         data = check_data(data, "data") if data is not None else self.val_data

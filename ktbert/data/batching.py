@@ -1,7 +1,21 @@
 """Turns tokenized texts into `tf.data` batches of model inputs.
 
-All batching decisions live here: today every batch is padded to `maxlen`; length-bucketed
-batches (each padded to its longest text) will replace the body of `make_dataset` only.
+All batching decisions live here. By default batches are length-bucketed: texts of similar
+token length go together and each batch is padded only to its own longest text (rounded up to
+a multiple of `PAD_MULTIPLE`), so short texts cost short steps. `bucketing=False` pads every
+batch to `maxlen`, as ktrain did.
+
+How the batches are grouped (the "sorted megabatches" of Hugging Face's `group_by_length`,
+chosen over `tf.data`'s `bucket_by_sequence_length` because the plan is a plain list of index
+arrays: the batch count of an epoch is known before it runs, so schedules stay exact per step;
+every example is visited exactly once; and predictions can be put back in the caller's order):
+- training (`shuffle=True`): every epoch the texts are shuffled, cut into megabatches of
+  `MEGABATCH` batches, each megabatch sorted by length and cut into batches, and the order of
+  all batches shuffled;
+- evaluation and prediction: the texts sorted by length, then cut into batches;
+  `predict_in_order` puts the rows back in the caller's order.
+The dataset's `element_spec` leaves the width `None`, so Keras traces its step once for all
+widths.
 """
 
 from __future__ import annotations
@@ -18,7 +32,61 @@ def model_inputs(x: TokenizedTexts) -> dict:
     return {"token_ids": ids, "padding_mask": mask.astype(np.int32)}
 
 
-def make_dataset(x: TokenizedTexts, y=None, batch_size: int = 32, shuffle: bool = False, seed=None):
+PAD_MULTIPLE = 8  # batch widths are rounded up to this (oneDNN's kernels like multiples of 8)
+MEGABATCH = 50  # batches per sorted megabatch when shuffling, as Hugging Face's group_by_length
+
+
+def padded_width(lengths, maxlen: int, multiple: int = PAD_MULTIPLE) -> int:
+    """The width a batch of texts of `lengths` is padded to: the longest rounded up to
+    `multiple`, never beyond `maxlen`."""
+    longest = int(np.max(lengths)) if len(lengths) else 1
+    return min(int(maxlen), -(-longest // multiple) * multiple)
+
+
+def length_order(lengths) -> np.ndarray:
+    """Indices that sort texts by token length, longest first (ties keep their order)."""
+    return np.argsort(-np.asarray(lengths), kind="stable")
+
+
+def bucketed_batches(lengths, batch_size: int, rng=None, megabatch: int = MEGABATCH) -> list:
+    """Index arrays of texts of similar length, `batch_size` each (one last batch smaller).
+
+    Args:
+        lengths: int array. the token length of each text.
+        batch_size: int. texts per batch.
+        rng: numpy Generator or None. None: all texts sorted by length, longest first (for
+            evaluation and prediction). A generator: shuffled, grouped by length within
+            megabatches, batch order shuffled (for training; a new plan per call).
+        megabatch: int. batches per megabatch.
+
+    Examples:
+    ```python
+    batches = bucketed_batches(x.lengths, 16, np.random.default_rng(0))
+    ```
+    """
+    lengths = np.asarray(lengths)
+    if rng is None:
+        order = length_order(lengths)
+        return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+    shuffled = rng.permutation(len(lengths))
+    size = batch_size * megabatch  # a multiple of batch_size: only the very last batch is short
+    batches = []
+    for start in range(0, len(shuffled), size):
+        group = shuffled[start : start + size]
+        group = group[length_order(lengths[group])]
+        batches.extend(group[i : i + batch_size] for i in range(0, len(group), batch_size))
+    return [batches[i] for i in rng.permutation(len(batches))]
+
+
+def batch_inputs(x: TokenizedTexts, indices, multiple: int = PAD_MULTIPLE) -> dict:
+    """Model inputs for the texts at `indices`, padded to their own longest text."""
+    part = x.subset(indices)
+    ids, mask = part.padded(padded_width(part.lengths, x.maxlen, multiple))
+    return {"token_ids": ids, "padding_mask": mask.astype(np.int32)}
+
+
+def make_dataset(x: TokenizedTexts, y=None, batch_size: int = 32, shuffle: bool = False, seed=None,
+                 bucketing: bool = True):
     """A `tf.data.Dataset` of `(inputs, y)` batches, or of `inputs` when `y` is None.
 
     Args:
@@ -27,16 +95,61 @@ def make_dataset(x: TokenizedTexts, y=None, batch_size: int = 32, shuffle: bool 
         batch_size: int. texts per batch; the last batch may be smaller.
         shuffle: bool. reshuffle the texts every epoch.
         seed: int or None. seed of the shuffling.
+        bucketing: bool. group texts by length and pad each batch to its longest text (see
+            the module's docstring; without shuffling, batches come longest first, so use
+            `predict_in_order` to predict); False pads every batch to `maxlen` in input order.
     """
+    batch_size = check_count(batch_size, "batch_size")
+    if bucketing:
+        return _bucketed_dataset(x, y, batch_size, shuffle, seed)
     import tensorflow as tf
 
-    batch_size = check_count(batch_size, "batch_size")
     inputs = model_inputs(x)
     tensors = inputs if y is None else (inputs, np.asarray(y))
     ds = tf.data.Dataset.from_tensor_slices(tensors)
     if shuffle:
         ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
     return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def _bucketed_dataset(x: TokenizedTexts, y, batch_size: int, shuffle: bool, seed):
+    import tensorflow as tf
+
+    rng = np.random.default_rng(seed) if shuffle else None  # one stream: a new plan per epoch
+    labels = None if y is None else np.asarray(y)
+
+    def batches():
+        for indices in bucketed_batches(x.lengths, batch_size, rng):
+            inputs = batch_inputs(x, indices)
+            yield inputs if labels is None else (inputs, labels[indices])
+
+    width = tf.TensorSpec((None, None), tf.int32)  # width None: one trace for all batch widths
+    spec = {"token_ids": width, "padding_mask": width}
+    if labels is not None:
+        spec = (spec, tf.TensorSpec((None,) + labels.shape[1:], tf.as_dtype(labels.dtype)))
+    ds = tf.data.Dataset.from_generator(batches, output_signature=spec)
+    steps = -(-len(x) // batch_size)  # every plan has this many batches
+    return ds.apply(tf.data.experimental.assert_cardinality(steps)).prefetch(tf.data.AUTOTUNE)
+
+
+def predict_in_order(model, x, batch_size: int = 32, bucketing: bool = True) -> np.ndarray:
+    """`model.predict` over texts or arrays `x`, rows in the caller's order whatever the batching.
+
+    Args:
+        model: keras.Model. takes the batches' inputs.
+        x: TokenizedTexts, or arrays as `make_array_dataset` takes.
+        batch_size: int. texts per prediction step.
+        bucketing: bool. length-bucketed batches for TokenizedTexts (arrays are never bucketed).
+    """
+    if not isinstance(x, TokenizedTexts) or not bucketing:
+        return model.predict(to_dataset(x, batch_size=batch_size, bucketing=False), verbose=0)
+    if len(x) == 0:
+        raise ValueError("No texts to predict: pass at least one text.")
+    out = model.predict(make_dataset(x, batch_size=batch_size), verbose=0)
+    order = np.concatenate(bucketed_batches(x.lengths, check_count(batch_size, "batch_size")))
+    restored = np.empty_like(out)
+    restored[order] = out
+    return restored
 
 
 def num_examples(x) -> int:
@@ -62,15 +175,17 @@ def make_array_dataset(x, y=None, batch_size: int = 32, shuffle: bool = False, s
     return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
-def to_dataset(x, y=None, batch_size: int = 32, shuffle: bool = False, seed=None):
-    """Batches of tokenized texts or of plain arrays, whichever `x` is."""
-    make = make_dataset if isinstance(x, TokenizedTexts) else make_array_dataset
-    return make(x, y, batch_size=batch_size, shuffle=shuffle, seed=seed)
+def to_dataset(x, y=None, batch_size: int = 32, shuffle: bool = False, seed=None, bucketing: bool = True):
+    """Batches of tokenized texts (bucketed unless `bucketing=False`) or of plain arrays."""
+    if isinstance(x, TokenizedTexts):
+        return make_dataset(x, y, batch_size=batch_size, shuffle=shuffle, seed=seed, bucketing=bucketing)
+    return make_array_dataset(x, y, batch_size=batch_size, shuffle=shuffle, seed=seed)
 
 
 def count_batches(dataset) -> int:
-    """The batches one pass over `dataset` yields: its cardinality when tf.data knows it, else
-    counted by iterating once (bucketed datasets); schedules plan their steps from this."""
+    """The batches one pass over `dataset` yields: its cardinality when tf.data knows it (ktbert's
+    bucketed datasets declare theirs), else counted by iterating once; schedules plan their
+    steps from this."""
     import tensorflow as tf
 
     steps = int(dataset.cardinality())

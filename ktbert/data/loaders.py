@@ -23,18 +23,19 @@ from ktbert.model.encoders import DEFAULT_ENCODER, load_encoder_settings
 DEFAULT_MAXLEN = 128
 
 
-def _split_and_build(texts, labels, val_pct, random_state, maxlen, encoder, verbose, clean=None):
+def _split_and_build(texts, labels, val_pct, random_state, maxlen, encoder, verbose, **text_options):
     """Holds out `val_pct` of the rows (stratified), then tokenizes both parts."""
     trn_idx, val_idx = split_indices(labels, check_fraction(val_pct, "val_pct"), random_state)
     return _build(
         [texts[i] for i in trn_idx], subset_labels(labels, trn_idx),
         [texts[i] for i in val_idx], subset_labels(labels, val_idx),
-        maxlen, encoder, verbose, clean,
+        maxlen, encoder, verbose, **text_options,
     )
 
 
-def _build(train_texts, train_labels, val_texts, val_labels, maxlen, encoder, verbose, clean=None):
-    """Tokenizes both splits and returns `(train, val, preproc)`."""
+def _build(train_texts, train_labels, val_texts, val_labels, maxlen, encoder, verbose, **text_options):
+    """Tokenizes both splits and returns `(train, val, preproc)`; `text_options` (clean,
+    truncation) go to the preprocessor."""
     settings = load_encoder_settings(encoder)
     maxlen = check_maxlen(maxlen, min(512, settings.max_sequence_length))
     preproc = TextPreprocessor(
@@ -45,7 +46,7 @@ def _build(train_texts, train_labels, val_texts, val_labels, maxlen, encoder, ve
         lowercase=settings.lowercase,
         strip_accents=settings.strip_accents,
         encoder=settings.spec,
-        clean=clean,
+        **text_options,
     )
     train = TextData(preproc.preprocess(train_texts), train_labels.y)
     val = None
@@ -88,6 +89,7 @@ def texts_from_df(
     label_sep: str | None = None,
     encoder: str = DEFAULT_ENCODER,
     clean=None,
+    truncation: str = "head",
 ):
     """Loads texts and labels from pandas DataFrames; ktrain's `texts_from_df`.
 
@@ -110,6 +112,9 @@ def texts_from_df(
         clean: dict or None. clean-up applied before tokenizing, saved with the preprocessor
             so prediction cleans the same way: `{"hashtags": True, "mentions": "@user",
             "html_breaks": True}` (each off by default).
+        truncation: str. how texts longer than `maxlen` are cut, saved with the preprocessor:
+            "head" keeps the start (ktrain's way); "head+tail" keeps the first quarter of the
+            tokens and the last three quarters (long reviews often end with their verdict).
         max_features, ngram_range, lang: accepted for ktrain compatibility; ignored.
 
     Returns:
@@ -129,12 +134,14 @@ def texts_from_df(
         train_df, text_column, label_columns, label_sep, "train_df"
     )
     if val_df is None:
-        return _split_and_build(train_texts, train_labels, val_pct, random_state, maxlen, encoder, verbose, clean)
+        return _split_and_build(train_texts, train_labels, val_pct, random_state, maxlen, encoder, verbose,
+            clean=clean, truncation=truncation)
     val_texts, val_labels = texts_and_labels(
         val_df, text_column, label_columns, label_sep, "val_df",
         class_names=train_labels.class_names, multilabel=train_labels.multilabel,
     )
-    return _build(train_texts, train_labels, val_texts, val_labels, maxlen, encoder, verbose, clean)
+    return _build(train_texts, train_labels, val_texts, val_labels, maxlen, encoder, verbose,
+        clean=clean, truncation=truncation)
 
 
 def texts_from_csv(
@@ -158,6 +165,7 @@ def texts_from_csv(
     read_csv_kwargs: dict | None = None,
     encoder: str = DEFAULT_ENCODER,
     clean=None,
+    truncation: str = "head",
 ):
     """Loads texts and labels from CSV or TSV files (gzip'd too); ktrain's `texts_from_csv`.
 
@@ -188,7 +196,7 @@ def texts_from_csv(
         train_df, text_column, label_columns, val_df=val_df, max_features=max_features,
         maxlen=maxlen, val_pct=val_pct, ngram_range=ngram_range, preprocess_mode=preprocess_mode,
         lang=lang, random_state=random_state, verbose=verbose, label_sep=label_sep,
-        encoder=encoder, clean=clean,
+        encoder=encoder, clean=clean, truncation=truncation,
     )
 
 
@@ -207,6 +215,7 @@ def texts_from_folder(
     verbose: int = 1,
     encoder: str = DEFAULT_ENCODER,
     clean=None,
+    truncation: str = "head",
 ):
     """Loads texts from one sub-folder per class; ktrain's `texts_from_folder`.
 
@@ -235,11 +244,13 @@ def texts_from_folder(
             val_labels = encode_single_column(
                 val_names, train_labels.class_names, what=f"folders of {test_dir!r}"
             )
-            return _build(train_texts, train_labels, val_texts, val_labels, maxlen, encoder, verbose, clean)
+            return _build(train_texts, train_labels, val_texts, val_labels, maxlen, encoder, verbose,
+                clean=clean, truncation=truncation)
     else:
         train_texts, train_names = read_class_folders(datadir, classes, encoding)
         train_labels = encode_single_column(train_names, what=f"folders of {datadir!r}")
-    return _split_and_build(train_texts, train_labels, val_pct, random_state, maxlen, encoder, verbose, clean)
+    return _split_and_build(train_texts, train_labels, val_pct, random_state, maxlen, encoder, verbose,
+        clean=clean, truncation=truncation)
 
 
 def texts_from_array(
@@ -260,6 +271,7 @@ def texts_from_array(
     label_sep: str | None = None,
     encoder: str = DEFAULT_ENCODER,
     clean=None,
+    truncation: str = "head",
 ):
     """Loads texts and labels from lists or arrays; ktrain's `texts_from_array`.
 
@@ -282,7 +294,8 @@ def texts_from_array(
             f"{len(train_labels.y)} labels."
         )
     if x_test is None:
-        return _split_and_build(x_train, train_labels, val_pct, random_state, maxlen, encoder, verbose, clean)
+        return _split_and_build(x_train, train_labels, val_pct, random_state, maxlen, encoder, verbose,
+            clean=clean, truncation=truncation)
     if y_test is None:
         raise ValueError("`x_test` was given without `y_test`: pass both, or neither to split.")
     x_test = check_texts(x_test, "x_test", allow_empty=False)
@@ -291,6 +304,7 @@ def texts_from_array(
         raise ValueError(
             f"`x_test` and `y_test` differ in length: {len(x_test)} texts, {len(val_labels.y)} labels."
         )
-    return _build(x_train, train_labels, x_test, val_labels, maxlen, encoder, verbose, clean)
+    return _build(x_train, train_labels, x_test, val_labels, maxlen, encoder, verbose,
+        clean=clean, truncation=truncation)
 
 

@@ -11,7 +11,7 @@ import os
 
 import numpy as np
 
-from ktbert.checks import check_maxlen, check_texts
+from ktbert.checks import check_count, check_maxlen, check_texts
 from ktbert.data.cleaning import TextCleaner
 from ktbert.data.texts import TokenizedTexts
 
@@ -20,6 +20,9 @@ from ktbert.data.texts import TokenizedTexts
 CHARS_PER_TOKEN = 40
 TOKENIZE_CHUNK = 2048
 CONFIG_FILE = "preprocessor.json"
+TRUNCATIONS = ("head", "head+tail")
+HEAD_SHARE = 0.25  # head+tail keeps this share of the tokens from the start, the rest from the end
+MAX_WINDOWS = 64  # sliding windows per text at most; a longer text's windows stop there
 VOCAB_FILE = "vocab.txt"
 
 
@@ -36,6 +39,9 @@ class TextPreprocessor:
         encoder: str. the encoder this vocabulary belongs to ("default", a folder, a preset).
         clean: dict, TextCleaner or None. optional clean-up before tokenizing (hashtags,
             @mentions, HTML line breaks); see `ktbert.data.cleaning.TextCleaner`.
+        truncation: str. how a text longer than `maxlen` is cut: "head" keeps its start;
+            "head+tail" keeps a quarter of the tokens from its start and the rest from its end
+            (Sun et al., 2019: the end of a review often holds its verdict).
 
     Examples:
     ```python
@@ -55,6 +61,7 @@ class TextPreprocessor:
         strip_accents: bool = True,
         encoder: str = "default",
         clean=None,
+        truncation: str = "head",
     ):
         self.vocabulary = list(vocabulary)
         self.maxlen = check_maxlen(maxlen)
@@ -64,6 +71,7 @@ class TextPreprocessor:
         self.strip_accents = bool(strip_accents)
         self.encoder = str(encoder)
         self.clean = TextCleaner.from_value(clean)
+        self.truncation = check_truncation(truncation)
         for token in ("[CLS]", "[SEP]", "[PAD]", "[UNK]"):
             if token not in self.vocabulary:
                 raise ValueError(
@@ -89,36 +97,79 @@ class TextPreprocessor:
             )
         return self._tokenize_fn
 
+    def _bodies(self, texts, tokens: int, head_tail: bool):
+        """Each text's WordPiece ids, without [CLS]/[SEP], from enough characters to give
+        `tokens` ids (from both ends with `head_tail`): a text of megabytes costs no more."""
+        cap = tokens * CHARS_PER_TOKEN
+        tokenize = self._tokenizer()
+        for start in range(0, len(texts), TOKENIZE_CHUNK):
+            chunk = texts[start : start + TOKENIZE_CHUNK]
+            chunk = [t[:cap] + " " + t[-cap:] if head_tail and len(t) > 2 * cap else t[:cap] for t in chunk]
+            if self.clean.active:
+                chunk = [self.clean(t) for t in chunk]
+            ragged = tokenize(np.array(chunk, dtype=object))
+            n = ragged.row_lengths().numpy()
+            flat = ragged.flat_values.numpy().astype(np.int32)
+            yield from (np.split(flat, np.cumsum(n)[:-1]) if len(n) else [])
+
+    def _framed(self, bodies, texts, keep_texts: bool) -> TokenizedTexts:
+        """[CLS] body [SEP] for each body."""
+        cls_id, sep_id = self.vocabulary.index("[CLS]"), self.vocabulary.index("[SEP]")
+        values = [np.concatenate([[cls_id], ids, [sep_id]]).astype(np.int32) for ids in bodies]
+        lengths = np.array([len(v) for v in values], dtype=np.int32)
+        values = np.concatenate(values) if values else np.zeros(0, np.int32)
+        return TokenizedTexts(values, lengths, self.maxlen, texts if keep_texts else None)
+
     def preprocess(self, texts, keep_texts: bool = True) -> TokenizedTexts:
-        """Tokenizes `texts` into [CLS] ids [SEP], truncated to `maxlen` ids in all.
+        """Tokenizes `texts` into [CLS] ids [SEP], truncated to `maxlen` ids in all (as
+        `truncation` says).
 
         Args:
             texts: list of str. the texts; None, NaN and non-strings are refused.
             keep_texts: bool. keep the original strings on the result (for showing losses).
         """
         texts = check_texts(texts)
-        cap = self.maxlen * CHARS_PER_TOKEN
-        cls_id = self.vocabulary.index("[CLS]")
-        sep_id = self.vocabulary.index("[SEP]")
-        values, lengths = [], []
-        tokenize = self._tokenizer()
-        for start in range(0, len(texts), TOKENIZE_CHUNK):
-            chunk = [t[:cap] for t in texts[start : start + TOKENIZE_CHUNK]]
-            if self.clean.active:
-                chunk = [self.clean(t) for t in chunk]
-            ragged = tokenize(np.array(chunk, dtype=object))
-            ragged = ragged[:, : self.maxlen - 2]
-            n = ragged.row_lengths().numpy().astype(np.int32)
-            flat = ragged.flat_values.numpy().astype(np.int32)
-            ends = np.cumsum(n)
-            # Insert [CLS] before and [SEP] after each text's ids.
-            body = np.split(flat, ends[:-1]) if len(n) else []
-            for ids in body:
-                values.append(np.concatenate([[cls_id], ids, [sep_id]]).astype(np.int32))
-            lengths.append(n + 2)
-        values = np.concatenate(values) if values else np.zeros(0, np.int32)
-        lengths = np.concatenate(lengths)
-        return TokenizedTexts(values, lengths, self.maxlen, texts if keep_texts else None)
+        budget = self.maxlen - 2
+        head_tail = self.truncation == "head+tail"
+        head = max(1, int(budget * HEAD_SHARE))
+        bodies = []
+        for ids in self._bodies(texts, budget, head_tail):
+            if len(ids) > budget:
+                ids = np.concatenate([ids[:head], ids[len(ids) - (budget - head):]]) if head_tail else ids[:budget]
+            bodies.append(ids)
+        return self._framed(bodies, texts, keep_texts)
+
+    def windows(self, texts, stride: int | None = None, max_windows: int = MAX_WINDOWS):
+        """Cuts each text into overlapping windows of `maxlen` tokens, for texts longer than
+        the model reads at once.
+
+        Every token is in at least one window: windows start every `stride` tokens and the
+        last one ends on the text's last token. A text that fits gives one window.
+
+        Args:
+            texts: list of str. the texts.
+            stride: int or None. tokens between window starts; None: half a window.
+            max_windows: int. windows per text at most; beyond them a text's end is dropped.
+
+        Returns:
+            `(windows, owners)`: TokenizedTexts of all windows, and for each window the index
+            of its text.
+        """
+        texts = check_texts(texts)
+        budget = self.maxlen - 2
+        stride = max(1, budget // 2) if stride is None else check_count(stride, "stride")
+        if stride > budget:
+            raise ValueError(f"`stride` must be at most maxlen - 2 = {budget}, or windows would skip "
+                             f"tokens. Received: stride={stride}")
+        max_windows = check_count(max_windows, "max_windows")
+        bodies, owners = [], []
+        for i, ids in enumerate(self._bodies(texts, budget + stride * (max_windows - 1), False)):
+            starts = list(range(0, max(len(ids) - budget, 0), stride)) + [max(len(ids) - budget, 0)]
+            if len(starts) > max_windows:
+                starts = starts[:max_windows]
+            bodies.extend(ids[s : s + budget] for s in starts)
+            owners.extend([i] * len(starts))
+        return self._framed(bodies, None, False), np.array(owners, dtype=np.int64)
 
     def decode(self, ids) -> str:
         """The tokens of `ids` joined back into readable text (WordPiece pieces merged)."""
@@ -150,6 +201,7 @@ class TextPreprocessor:
             "strip_accents": self.strip_accents,
             "encoder": self.encoder,
             "clean": self.clean.get_config(),
+            "truncation": self.truncation,
         }
 
     @classmethod
@@ -180,3 +232,9 @@ class TextPreprocessor:
             f"TextPreprocessor(maxlen={self.maxlen}, classes={self.class_names}, "
             f"multilabel={self.multilabel}, vocabulary={len(self.vocabulary)} tokens)"
         )
+
+
+def check_truncation(truncation: str) -> str:
+    if truncation not in TRUNCATIONS:
+        raise ValueError(f"`truncation` must be one of {list(TRUNCATIONS)}. Received: truncation={truncation!r}")
+    return truncation

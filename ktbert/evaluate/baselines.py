@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 
-from ktbert.data.batching import make_dataset
+from ktbert.data.batching import predict_in_order
 from ktbert.data.texts import TextData
 from ktbert.evaluate import metrics
 from ktbert.model.classifier import sentence_embedder
@@ -63,7 +63,7 @@ def sentence_embeddings(x, encoder: str = "default", batch_size: int = 32, embed
         embedder: keras.Model or None. a `sentence_embedder` already built, to reuse.
     """
     embedder = embedder or sentence_embedder(load_backbone(encoder))
-    return embedder.predict(make_dataset(x, batch_size=batch_size), verbose=0)
+    return predict_in_order(embedder, x, batch_size)
 
 
 def embedding_logreg(train, val, n_classes: int, encoder: str = "default") -> np.ndarray:

@@ -60,7 +60,7 @@ def sentence_embedder(backbone) -> keras.Model:
     Examples:
     ```python
     embedder = sentence_embedder(load_backbone("default"))
-    vectors = embedder.predict(make_dataset(preproc.preprocess(texts)))
+    vectors = predict_in_order(embedder, preproc.preprocess(texts))
     ```
     """
     token_ids, padding_mask = _text_inputs()

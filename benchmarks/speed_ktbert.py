@@ -1,5 +1,6 @@
 """The ktbert side of the speed benchmark: one measurement per process, run by `speed.py` with
-the project's Python, through ktbert's public API only.
+the project's Python (the project root on PYTHONPATH, as speed.py sets it), through ktbert's
+public API only.
 
     python speed_ktbert.py peak --result R.json
     python speed_ktbert.py train --task T.json --result R.json [--warmup-batches N] [--padded]
@@ -116,7 +117,8 @@ def predict(task: dict, args) -> dict:
     start = time.perf_counter()
     predictor.predict(texts)
     return {"seconds": time.perf_counter() - start, "texts": len(texts),
-            "bucketing": bool(getattr(predictor, "bucketing", False))}
+            "bucketing": bool(getattr(predictor, "bucketing", False)),
+            "long_texts": getattr(predictor, "long_texts", "truncate")}  # PyTorch truncates
 
 
 def peak(task, args) -> dict:

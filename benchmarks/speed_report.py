@@ -6,6 +6,8 @@ whole report. An existing speed.json is merged into, so `--datasets` can rerun a
 import json
 import os
 
+from speed_common import MATMUL_SIZE
+
 FLOP_FORMULA = (
     "training FLOPs = 6 x N x sum(b*s) + 12 x L x h x sum(b*s^2), summed over the batches of "
     "the timed epoch (b texts padded to width s, padding included): 6 FLOPs per weight and "
@@ -76,12 +78,14 @@ def dataset_entry(task: dict, measured: dict, warmup: int, encoder: str, peak_gf
     entry.update(
         ktbert_bucketing={"train": measured["ktbert_train"]["bucketing"],
                           "predict": measured["ktbert_predict"]["bucketing"]},
+        ktbert_long_texts=measured["ktbert_predict"].get("long_texts", "truncate"),
         train_texts=len(task["train_texts"]), predict_texts=len(task["predict_texts"]), maxlen=task["maxlen"],
         train_batch_size=task["train_batch_size"], predict_batch_size=task["predict_batch_size"], lr=task["lr"],
-        warmup_batches=warmup, warmup="one full epoch" if warmup < 0 else f"{warmup} batches",
+        warmup_batches=warmup, warmup="one full epoch" if warmup < 0 else f"{warmup} batch" + ("" if warmup == 1 else "es"),
         seconds={key: round(m["seconds"], 2) for key, m in measured.items()},
         ktbert_fit_call_seconds=round(measured["ktbert_train"]["fit_call_seconds"], 2),
         peak_rss_mib={key: m["peak_rss_mib"] for key, m in measured.items()},
+        other_cpu_cores={key: m["other_cpu_cores"] for key, m in measured.items()},
         training_flops={key.removesuffix("_train"): training_flops(measured[key], shape, peak_gflops)
                         for key in ("ktbert_train", "torch_padded_train", "torch_best_train")},
         encoder=shape, measured_at=when,
@@ -111,18 +115,20 @@ def markdown(report: dict) -> list:
         lines += ["**Smoke run: tiny sizes, one warm-up batch. These numbers are not a measurement.**", ""]
     lines += [
         f"Produced by `{report['command']}` (real encoder, real data); rerun to reproduce. Each "
-        "measurement ran in its own process, one after the other, with nothing else running.",
+        "measurement ran in its own process, one after the other; run it with nothing else on the machine.",
         "",
         "## Training: examples/s over one epoch after the warm-up",
         "",
-        "| dataset | texts | maxlen | ktbert | PyTorch padded | PyTorch best | ktbert / padded | ktbert / best |",
-        "|---|---|---|---|---|---|---|---|",
+        "| dataset | texts | maxlen | ktbert | PyTorch padded | PyTorch best | ktbert / padded | ktbert / best "
+        "| ktbert epoch s (whole fit() call s) |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for name, r in rows.items():
         q = r["ratios"]
         lines.append(f"| {name} | {r['train_texts']} | {r['maxlen']} | {r['ktbert_train_eps']:.1f} | "
                      f"{r['torch_padded_train_eps']:.1f} | {r['torch_best_train_eps']:.1f} | "
-                     f"**{q['train_vs_torch_padded']:.2f}** | **{q['train_vs_torch_best']:.2f}** |")
+                     f"**{q['train_vs_torch_padded']:.2f}** | **{q['train_vs_torch_best']:.2f}** | "
+                     f"{r['seconds']['ktbert_train']:.1f} ({r['ktbert_fit_call_seconds']:.1f}) |")
     lines += [
         "",
         "## Prediction: texts/s, tokenization included",
@@ -164,11 +170,12 @@ def markdown(report: dict) -> list:
         f"{r['ktbert_bucketing']['predict']} (predict), measured {r['measured_at']}"
         for name, r in rows.items()
     )
+    others = max((c for r in rows.values() for c in r.get("other_cpu_cores", {}).values()), default=0.0)
     lines += [
         "",
         "## Machine, versions, settings",
         "",
-        f"- CPU: {cpu['model']}, {cpu['cores']} cores; {flags}. Float32 matmul {2048}x{2048}: "
+        f"- CPU: {cpu['model']}, {cpu['cores']} cores; {flags}. Float32 matmul {MATMUL_SIZE}x{MATMUL_SIZE}: "
         f"TensorFlow {cpu['matmul_gflops']['tensorflow']:.1f}, PyTorch {cpu['matmul_gflops']['torch']:.1f} GFLOP/s "
         "(best of repeats over 3 s; the higher is the peak).",
         f"- Versions: Python {v['python']}, ktbert {v['ktbert']}, TensorFlow {v['tensorflow']}, Keras {v['keras']}, "
@@ -185,6 +192,8 @@ def markdown(report: dict) -> list:
         "`LengthGroupedSampler` (the Trainer's `group_by_length=True`) with `DataCollatorWithPadding`, each batch "
         "padded to its longest text; prediction tokenizes all texts, sorts them by length and pads each batch to "
         "its longest. `torch.set_num_threads` = the cores; prediction under `torch.inference_mode()`.",
+        f"- Other processes' CPU use during the measurements: at most {others:.2f} cores (from /proc/stat, "
+        "less the measuring process's own CPU time; above 0.2 a timing is not to be trusted).",
         "- Prediction is timed over one call after a warm-up call on 48 texts; training texts are tokenized "
         "before the clock starts on both sides.",
         f"- Data: {settings}. SST-2 predicts its dev sentences; AG News the descriptions of test.csv; IMDB test "

@@ -14,7 +14,10 @@ ktbert.get_predictor(learner.model, preproc).save("sentiment")
 ```
 """
 
+from ktbert._kernels import prefer_fast_kernels
 from ktbert._lazy import attach
+
+prefer_fast_kernels()  # before any room loads TensorFlow; see ktbert/_kernels.py
 
 __version__ = "0.1.0"
 

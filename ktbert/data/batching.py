@@ -133,7 +133,10 @@ def _bucketed_dataset(x: TokenizedTexts, y, batch_size: int, shuffle: bool, seed
 
 
 def predict_in_order(model, x, batch_size: int = 32, bucketing: bool = True) -> np.ndarray:
-    """`model.predict` over texts or arrays `x`, rows in the caller's order whatever the batching.
+    """The model's outputs for texts or arrays `x`, rows in the caller's order whatever the batching.
+
+    Tokenized texts are predicted by a step traced once for every batch width (Keras' own
+    `predict` traces up to three times as widths change); arrays go through `model.predict`.
 
     Args:
         model: keras.Model. takes the batches' inputs.
@@ -141,15 +144,35 @@ def predict_in_order(model, x, batch_size: int = 32, bucketing: bool = True) -> 
         batch_size: int. texts per prediction step.
         bucketing: bool. length-bucketed batches for TokenizedTexts (arrays are never bucketed).
     """
-    if not isinstance(x, TokenizedTexts) or not bucketing:
-        return model.predict(to_dataset(x, batch_size=batch_size, bucketing=False), verbose=0)
+    if not isinstance(x, TokenizedTexts):
+        return model.predict(make_array_dataset(x, batch_size=batch_size), verbose=0)
     if len(x) == 0:
         raise ValueError("No texts to predict: pass at least one text.")
-    out = model.predict(make_dataset(x, batch_size=batch_size), verbose=0)
-    order = np.concatenate(bucketed_batches(x.lengths, check_count(batch_size, "batch_size")))
+    batch_size = check_count(batch_size, "batch_size")
+    step = _predict_step(model)
+    out = np.concatenate([np.asarray(step(inputs)) for inputs in make_dataset(x, batch_size=batch_size, bucketing=bucketing)])
+    if not bucketing:
+        return out
+    order = np.concatenate(bucketed_batches(x.lengths, batch_size))
     restored = np.empty_like(out)
     restored[order] = out
     return restored
+
+
+PREDICT_STEP = "_ktbert_predict_step"
+
+
+def _predict_step(model):
+    """`model(inputs)` as a `tf.function` with the width left `None`: one trace, kept on the model."""
+    step = getattr(model, PREDICT_STEP, None)
+    if step is None:
+        import tensorflow as tf
+
+        width = tf.TensorSpec((None, None), tf.int32)
+        step = tf.function(lambda inputs: model(inputs, training=False), reduce_retracing=True,
+                           input_signature=[{"token_ids": width, "padding_mask": width}])
+        object.__setattr__(model, PREDICT_STEP, step)  # past Keras' attribute tracking
+    return step
 
 
 def num_examples(x) -> int:

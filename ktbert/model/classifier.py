@@ -105,7 +105,8 @@ class TextClassifier(keras.Model):
         self.pooling_layer = MaskedMeanPooling(name="pooling") if pooling == "mean" else None
         self.output_dropout = keras.layers.Dropout(dropout, name="output_dropout")
         self.output_dense = keras.layers.Dense(
-            num_classes, activation="sigmoid" if multilabel else "softmax", name="classifier"
+            num_classes, activation="sigmoid" if multilabel else "softmax", name="classifier",
+            dtype="float32",  # probabilities in float32 under a mixed-precision policy too
         )
         # === Functional model ===
         token_ids, padding_mask = _text_inputs()

@@ -83,3 +83,18 @@ def recompile_with_fresh_optimizer(model) -> None:
     config["optimizer"] = new
     model.compile(**config)
     make_schedulable(model)
+
+
+def build_for_training(model, dataset) -> None:
+    """Creates the optimizer's and the compiled metrics' variables before the first step.
+
+    Keras defers building them to the first trace of the training step when no distribution
+    strategy is set; a step that creates variables is traced twice by TensorFlow, so the first
+    step of every new model cost two traces. Keras' `_symbolic_build` (private, like the two
+    attributes above; `tests/train/test_keras_internals.py` watches it) builds them from the
+    dataset's element spec, without running a batch.
+    """
+    build = getattr(model, "_symbolic_build", None)
+    if build is None or getattr(model.optimizer, "built", True):
+        return
+    build(data_batch=dataset.element_spec)

@@ -158,6 +158,7 @@ class Learner(FitMixin, ControlsMixin, EvaluationMixin, DecisionsMixin):
                 monitor=monitor, patience=int(early_stopping), restore_best_weights=True,
                 mode="min" if lower_is_better(monitor) else "max", verbose=1 if verbose else 0,
             ))
+        hyperparameters.build_for_training(self.model, dataset)  # one trace of the step, not two
         history = self.model.fit(
             dataset,
             validation_data=self._val_dataset(),

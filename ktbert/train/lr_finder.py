@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import keras
 
+from ktbert.train import hyperparameters
 from ktbert.train.lr_suggestions import SUGGESTIONS
 from ktbert.train.schedules import exponential_rates
 
@@ -113,6 +114,7 @@ def run_range_test(model, dataset, start_lr: float, end_lr: float, num_it: int,
         verbose: int. 1 shows a progress bar.
     """
     test = RangeTest(exponential_rates(start_lr, end_lr, num_it), stop_factor, beta, verbose)
+    hyperparameters.build_for_training(model, dataset)
     model.fit(dataset.repeat(), steps_per_epoch=num_it, epochs=1, callbacks=[test], verbose=0, shuffle=False)
     if test.bar is not None and test.reason != "completed":
         why = "became NaN" if test.reason == "nan" else f"exceeded {stop_factor:g} x its minimum"

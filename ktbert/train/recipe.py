@@ -36,6 +36,8 @@ class TrainingSettings:
         label_sep: str or None. separator of several labels in one cell (multi-label).
         clean: dict or None. text clean-up, as the loaders' `clean`.
         truncation: str. "head" or "head+tail", as the loaders' `truncation`.
+        bucketing: bool. length-bucketed batches in training and prediction (False: every
+            batch padded to `maxlen`).
         val_pct: float. share of the training rows held out when no validation rows are given.
         batch_size: int. texts per training step.
         eval_batch_size: int. texts per prediction step (also the saved predictor's).
@@ -66,6 +68,7 @@ class TrainingSettings:
     label_sep: str | None = None
     clean: dict | None = None
     truncation: str = "head"
+    bucketing: bool = True
     val_pct: float = 0.1
     batch_size: int = 16
     eval_batch_size: int = 32
@@ -182,7 +185,7 @@ def train_classifier(settings: TrainingSettings, train_df, val_df=None, test_df=
     model = text_classifier("bert", trn, preproc, seed=s.seed, verbose=1 if s.verbose else 0,
                             pooling=s.pooling, dropout=s.dropout)
     learner = get_learner(model, train_data=trn, val_data=val, batch_size=s.batch_size,
-                          eval_batch_size=s.eval_batch_size, seed=s.seed)
+                          eval_batch_size=s.eval_batch_size, seed=s.seed, bucketing=s.bucketing)
     learner.set_weight_decay(s.weight_decay)
     lr = s.lr
     if lr == "auto":
@@ -198,7 +201,7 @@ def train_classifier(settings: TrainingSettings, train_df, val_df=None, test_df=
     evaluated = test if test is not None else val
     d = learner.decisions
     run_scores = scores(evaluated.y, learner.predict(evaluated), d.multilabel, d.thresholds, d.threshold)
-    predictor = get_predictor(learner, preproc, batch_size=s.eval_batch_size)
+    predictor = get_predictor(learner, preproc, batch_size=s.eval_batch_size, bucketing=s.bucketing)
     if s.output is not None:
         predictor.save(s.output)
     return TrainingRun(s, learner, predictor, preproc, trn, val, test, float(lr), run_scores)

@@ -7,11 +7,14 @@ import pytest
 import tensorflow as tf
 
 from ktbert.data.batching import (
+    bucketed_batches,
     count_batches,
     make_array_dataset,
     make_dataset,
     model_inputs,
     num_examples,
+    padded_width,
+    predict_in_order,
     to_dataset,
 )
 from ktbert.data.texts import TokenizedTexts
@@ -174,3 +177,82 @@ def test_with_cardinality_declares_an_unknown_count_and_leaves_a_known_one():
     assert int(unknown.cardinality()) == tf.data.UNKNOWN_CARDINALITY
     declared = with_cardinality(unknown, 3)
     assert int(declared.cardinality()) == 3 and len(list(declared)) == 3
+
+
+# -- length-bucketed batches ---------------------------------------------------------------------
+def varied_texts(n, maxlen=40):
+    """`n` texts of lengths 3..30: [CLS] 10+i (filler 5s) [SEP]; position 1 tells the row."""
+    lengths = [3 + (i * 7) % 28 for i in range(n)]
+    values = np.concatenate([[2, 10 + i] + [5] * (k - 3) + [3] for i, k in enumerate(lengths)])
+    return TokenizedTexts(values, lengths, maxlen=maxlen)
+
+
+def test_a_bucketed_training_epoch_visits_every_example_exactly_once_and_reshuffles():
+    x = varied_texts(53)
+    ds = make_dataset(x, np.arange(53), batch_size=8, shuffle=True, seed=0)
+    assert int(ds.cardinality()) == count_batches(ds) == 7  # ceil(53 / 8), known before it runs
+    epochs = [rows(ds) for _ in range(2)]
+    for epoch in epochs:
+        assert sorted(i for i, _ in epoch) == list(range(53))
+        assert all(i == label for i, label in epoch)  # labels travel with their texts
+    assert [i for i, _ in epochs[0]] != [i for i, _ in epochs[1]]
+
+
+def test_each_batch_is_padded_to_its_longest_text_rounded_up_to_8():
+    x = varied_texts(53)
+    widths = []
+    for inputs, _ in make_dataset(x, np.arange(53), batch_size=8, shuffle=True, seed=0):
+        ids, mask = inputs["token_ids"].numpy(), inputs["padding_mask"].numpy()
+        rows_ = ids[:, 1] - 10
+        longest = max(x.lengths[rows_])
+        assert ids.shape[1] == min(40, -(-longest // 8) * 8)
+        for row, i in enumerate(rows_):
+            n = x.lengths[i]
+            np.testing.assert_array_equal(ids[row, :n], x[i])
+            assert not ids[row, n:].any() and mask[row].sum() == n
+        widths.append(ids.shape[1])
+    assert len(set(widths)) >= 3  # short batches really are short
+    assert sum(widths) < 7 * 40 * 0.8
+
+
+def test_bucketed_batches_group_by_length_and_keep_the_batch_count():
+    lengths = np.random.default_rng(0).integers(3, 128, size=1000)
+    plain = bucketed_batches(lengths, 16)  # evaluation: sorted, longest first
+    assert np.all(np.diff(lengths[np.concatenate(plain)]) <= 0)
+    shuffled = bucketed_batches(lengths, 16, np.random.default_rng(1), megabatch=10)
+    assert len(plain) == len(shuffled) == 63
+    assert sorted(np.concatenate(shuffled).tolist()) == list(range(1000))
+    assert sum(len(b) != 16 for b in shuffled) == 1  # only one short batch, wherever it lands
+    padded = sum(len(b) * lengths[b].max() for b in shuffled)
+    assert padded < 1.15 * lengths.sum()  # vs 1000 * 127 padded to the longest
+
+
+def test_the_element_spec_leaves_the_width_dynamic():
+    ds = make_dataset(varied_texts(10), np.arange(10), batch_size=4)
+    spec = ds.element_spec[0]
+    assert spec["token_ids"].shape.as_list() == spec["padding_mask"].shape.as_list() == [None, None]
+
+
+def test_padded_width_rounds_up_and_stops_at_maxlen():
+    assert padded_width([3, 9], maxlen=64) == 16
+    assert padded_width([16], maxlen=64) == 16
+    assert padded_width([61], maxlen=62) == 62
+    assert padded_width([3], maxlen=64, multiple=16) == 16
+
+
+class EchoModel:
+    """Outputs each row's index (the token after [CLS]) and the width of its batch."""
+
+    def __call__(self, inputs, training=False):
+        ids = inputs["token_ids"]
+        return tf.stack([ids[:, 1] - 10, tf.fill(tf.shape(ids)[:1], tf.shape(ids)[1])], axis=1)
+
+
+def test_predict_in_order_returns_rows_in_the_callers_order():
+    x = varied_texts(37)
+    out = predict_in_order(EchoModel(), x, batch_size=5)
+    np.testing.assert_array_equal(out[:, 0], np.arange(37))
+    assert len(set(out[:, 1])) > 2  # it really ran bucketed
+    unbucketed = predict_in_order(EchoModel(), x, batch_size=5, bucketing=False)
+    np.testing.assert_array_equal(unbucketed[:, 0], np.arange(37))
+    assert set(unbucketed[:, 1]) == {40}

@@ -1,0 +1,146 @@
+"""What the CPU kernels give: the first traced step, and float32 against mixed_bfloat16.
+
+With the default encoder (all-MiniLM-L6-v2), one process per setting, run one after the other:
+- the first training step of a new model (trace included) with the optimizer built before the
+  trace (ktbert's way) and without (Keras' default, which traces the step twice);
+- seconds per training step (AdamW, batch 16) and per prediction batch (32 texts) at the widths
+  length-bucketed batches produce (32, 64, 128 tokens), under float32 and mixed_bfloat16 (float32
+  head), each the median of 5 steps after 2 warm-up steps.
+Writes docs/benchmarks/kernels.json and kernels.md. Run it alone.
+
+    python benchmarks/kernels.py
+"""
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+DOCS = os.path.join(ROOT, "docs", "benchmarks")
+WIDTHS = (32, 64, 128)
+
+
+def cpu():
+    flags, name = set(), platform.processor()
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                name = line.split(":", 1)[1].strip()
+            if line.startswith("flags"):
+                flags = set(line.split(":", 1)[1].split())
+    wanted = ["avx2", "avx512f", "avx512_bf16", "avx512_vnni", "amx_bf16"]
+    return {"model": name, "cores": os.cpu_count(), "flags": [f for f in wanted if f in flags]}
+
+
+def child(setting: str) -> dict:
+    """Runs in its own process: one setting's measurements."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    sys.path.insert(0, ROOT)
+    import ktbert  # noqa: F401  (sets TF_ENABLE_ONEDNN_OPTS before TensorFlow loads)
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    from ktbert.data.texts import TokenizedTexts
+    from ktbert.model.classifier import TextClassifier
+    from ktbert.model.compiling import compile_classifier
+    from ktbert.model.encoders import load_backbone
+    from ktbert.train import hyperparameters
+
+    if setting == "mixed_bfloat16":
+        keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    model = compile_classifier(TextClassifier(load_backbone("default"), 2))
+    rng = np.random.default_rng(0)
+
+    def batch(n, width):
+        ids = rng.integers(1000, 30000, size=(n, width)).astype(np.int32)
+        ids[:, 0], ids[:, -1] = 101, 102
+        return {"token_ids": ids, "padding_mask": np.ones((n, width), np.int32)}
+
+    def dataset(n_batches, n, width):
+        x = TokenizedTexts(np.concatenate([batch(n, width)["token_ids"].ravel() for _ in range(n_batches)]),
+                           [width] * (n * n_batches), maxlen=width)
+        from ktbert.data.batching import make_dataset
+        return make_dataset(x, np.zeros(n * n_batches, np.int32), batch_size=n)
+
+    out = {"setting": setting}
+    if setting in ("first_step_built", "first_step_unbuilt"):
+        ds = dataset(1, 16, 128)
+        start = time.perf_counter()
+        if setting == "first_step_built":
+            hyperparameters.build_for_training(model, ds)
+        model.fit(ds, epochs=1, verbose=0)
+        out["first_step_s"] = time.perf_counter() - start
+        return out
+    hyperparameters.build_for_training(model, dataset(1, 16, 32))
+    step = model.make_train_function()
+    from ktbert.data.batching import _predict_step
+    predict = _predict_step(model)
+    for width in WIDTHS:
+        it = iter(dataset(7, 16, width))
+        times = []
+        for i in range(7):
+            start = time.perf_counter()
+            logs = step(it)
+            float(np.asarray(logs["loss"]))
+            times.append(time.perf_counter() - start)
+        out[f"train_step_s_w{width}"] = float(np.median(times[2:]))
+        inputs = batch(32, width)
+        times = []
+        for i in range(7):
+            start = time.perf_counter()
+            np.asarray(predict(inputs))
+            times.append(time.perf_counter() - start)
+        out[f"predict_batch_s_w{width}"] = float(np.median(times[2:]))
+    return out
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        print("RESULT " + json.dumps(child(args.child)))
+        return 0
+    results = {}
+    for setting in ("first_step_unbuilt", "first_step_built", "float32", "mixed_bfloat16"):
+        done = subprocess.run([sys.executable, __file__, "--child", setting], capture_output=True, text=True)
+        line = [l for l in done.stdout.splitlines() if l.startswith("RESULT ")]
+        if done.returncode or not line:
+            print(done.stderr[-3000:])
+            return 1
+        results[setting] = json.loads(line[-1][7:])
+        print(setting, results[setting], flush=True)
+    report = {"cpu": cpu(), "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "(ktbert sets 1)"),
+              "results": results, "command": "python benchmarks/kernels.py"}
+    os.makedirs(DOCS, exist_ok=True)
+    with open(os.path.join(DOCS, "kernels.json"), "w") as f:
+        json.dump(report, f, indent=2)
+    f32, bf16 = results["float32"], results["mixed_bfloat16"]
+    lines = [
+        "# CPU kernels: the first step, float32 and mixed_bfloat16", "",
+        f"CPU: {report['cpu']['model']}, {report['cpu']['cores']} cores, flags {', '.join(report['cpu']['flags'])}. "
+        "Default encoder, oneDNN on. Command: `python benchmarks/kernels.py`.", "",
+        "| first training step of a new model (trace included) | seconds |", "|---|---|",
+        f"| Keras default (optimizer built inside the trace: traced twice) | {results['first_step_unbuilt']['first_step_s']:.1f} |",
+        f"| ktbert (optimizer and metrics built first: traced once) | {results['first_step_built']['first_step_s']:.1f} |",
+        "", "| width (tokens) | train step float32 (s, 16 texts) | mixed_bfloat16 | ratio | predict float32 (s, 32 texts) | mixed_bfloat16 | ratio |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for w in WIDTHS:
+        t32, tbf = f32[f"train_step_s_w{w}"], bf16[f"train_step_s_w{w}"]
+        p32, pbf = f32[f"predict_batch_s_w{w}"], bf16[f"predict_batch_s_w{w}"]
+        lines.append(f"| {w} | {t32:.3f} | {tbf:.3f} | {t32 / tbf:.2f}x | {p32:.3f} | {pbf:.3f} | {p32 / pbf:.2f}x |")
+    with open(os.path.join(DOCS, "kernels.md"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

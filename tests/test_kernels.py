@@ -1,0 +1,33 @@
+"""`import ktbert` asks for TensorFlow's oneDNN kernels before TensorFlow loads, unless told not to."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+PROJECT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PROBE = ("import os, sys, ktbert; print(os.environ.get('TF_ENABLE_ONEDNN_OPTS'), "
+         "'tensorflow' in sys.modules)")
+
+
+def run(code, **env):
+    environ = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
+    environ.update(env)
+    out = subprocess.run([sys.executable, "-c", code], cwd=PROJECT, env=environ,
+                         capture_output=True, text=True, check=True)
+    return out.stdout.strip()
+
+
+def test_import_ktbert_turns_the_fast_kernels_on_without_loading_tensorflow():
+    assert run(PROBE) == "1 False"
+
+
+@pytest.mark.parametrize("choice", ["0", "1"])
+def test_a_users_choice_is_kept(choice):
+    assert run(PROBE, TF_ENABLE_ONEDNN_OPTS=choice) == f"{choice} False"
+
+
+def test_nothing_is_set_once_tensorflow_has_loaded():
+    code = "import tensorflow, os, ktbert; print(os.environ.get('TF_ENABLE_ONEDNN_OPTS'))"
+    assert run(code) == "None"

@@ -52,8 +52,10 @@ def child(setting: str) -> dict:
     from ktbert.model.encoders import load_backbone
     from ktbert.train import hyperparameters
 
-    if setting == "mixed_bfloat16":
+    if setting.endswith("mixed_bfloat16"):
         keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    if setting.startswith("accuracy_"):
+        return {"setting": setting, **sst2_accuracy()}
     model = compile_classifier(TextClassifier(load_backbone("default"), 2))
     rng = np.random.default_rng(0)
 
@@ -78,7 +80,8 @@ def child(setting: str) -> dict:
         out["first_step_s"] = time.perf_counter() - start
         return out
     hyperparameters.build_for_training(model, dataset(1, 16, 32))
-    step = model.make_train_function()
+    model.make_train_function()
+    step = model.train_function
     from ktbert.data.batching import _predict_step
     predict = _predict_step(model)
     for width in WIDTHS:
@@ -100,6 +103,22 @@ def child(setting: str) -> dict:
     return out
 
 
+def sst2_accuracy(train_rows: int = 4000) -> dict:
+    """SST-2 dev accuracy after one epoch of one-cycle at 5e-5 on a fixed sample of train.tsv."""
+    import pandas as pd
+
+    import ktbert
+
+    folder = os.path.join(ROOT, "..", "shared", "data", "sst2")
+    train = pd.read_csv(os.path.join(folder, "train.tsv"), sep="\t").sample(train_rows, random_state=0)
+    dev = pd.read_csv(os.path.join(folder, "dev.tsv"), sep="\t")
+    settings = ktbert.TrainingSettings("sentence", "label", maxlen=64, epochs=1, lr=5e-5, verbose=0)
+    start = time.perf_counter()
+    run = ktbert.train_classifier(settings, train, test_df=dev)
+    return {"sst2_dev_accuracy": run.scores["accuracy"], "train_rows": train_rows,
+            "seconds": time.perf_counter() - start}
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--child", help=argparse.SUPPRESS)
@@ -108,7 +127,8 @@ def main(argv=None):
         print("RESULT " + json.dumps(child(args.child)))
         return 0
     results = {}
-    for setting in ("first_step_unbuilt", "first_step_built", "float32", "mixed_bfloat16"):
+    for setting in ("first_step_unbuilt", "first_step_built", "float32", "mixed_bfloat16",
+                    "accuracy_float32", "accuracy_mixed_bfloat16"):
         done = subprocess.run([sys.executable, __file__, "--child", setting], capture_output=True, text=True)
         line = [l for l in done.stdout.splitlines() if l.startswith("RESULT ")]
         if done.returncode or not line:
@@ -136,6 +156,11 @@ def main(argv=None):
         t32, tbf = f32[f"train_step_s_w{w}"], bf16[f"train_step_s_w{w}"]
         p32, pbf = f32[f"predict_batch_s_w{w}"], bf16[f"predict_batch_s_w{w}"]
         lines.append(f"| {w} | {t32:.3f} | {tbf:.3f} | {t32 / tbf:.2f}x | {p32:.3f} | {pbf:.3f} | {p32 / pbf:.2f}x |")
+    a32, abf = results["accuracy_float32"], results["accuracy_mixed_bfloat16"]
+    lines += ["", "| SST-2 dev accuracy (4,000 training sentences, 1 epoch, maxlen 64) | accuracy | seconds (whole recipe) |",
+              "|---|---|---|",
+              f"| float32 | {a32['sst2_dev_accuracy']:.4f} | {a32['seconds']:.0f} |",
+              f"| mixed_bfloat16 | {abf['sst2_dev_accuracy']:.4f} | {abf['seconds']:.0f} |"]
     with open(os.path.join(DOCS, "kernels.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
     print("\n".join(lines))

@@ -44,7 +44,6 @@ def child(setting: str) -> dict:
     import ktbert  # noqa: F401  (sets TF_ENABLE_ONEDNN_OPTS before TensorFlow loads)
     import keras
     import numpy as np
-    import tensorflow as tf
 
     from ktbert.data.texts import TokenizedTexts
     from ktbert.model.classifier import TextClassifier

@@ -21,6 +21,7 @@ import time
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import ktbert  # noqa: E402  (first, as a user's script would: it sets TensorFlow's kernel variables)
 import keras  # noqa: E402  (after the environment above)
 
 import speed_common as common  # noqa: E402
@@ -88,7 +89,8 @@ def train(task: dict, args) -> dict:
     wall = time.perf_counter() - start
     bucketing = bool(getattr(learner, "bucketing", False))
     return {"seconds": timer.seconds, "fit_call_seconds": wall, "examples": len(trn.x),
-            "bucketing": bucketing, **epoch_shapes(learner, trn, bucketing, task)}
+            "bucketing": bucketing, "precision": learner.model.backbone.dtype_policy.name,
+            **epoch_shapes(learner, trn, bucketing, task)}
 
 
 def epoch_shapes(learner, trn, bucketing: bool, task: dict) -> dict:
@@ -118,7 +120,8 @@ def predict(task: dict, args) -> dict:
     predictor.predict(texts)
     return {"seconds": time.perf_counter() - start, "texts": len(texts),
             "bucketing": bool(getattr(predictor, "bucketing", False)),
-            "long_texts": getattr(predictor, "long_texts", "truncate")}  # PyTorch truncates
+            "long_texts": getattr(predictor, "long_texts", "truncate"),  # PyTorch truncates
+            "precision": predictor.model.backbone.dtype_policy.name}
 
 
 def peak(task, args) -> dict:

@@ -79,6 +79,8 @@ def dataset_entry(task: dict, measured: dict, warmup: int, encoder: str, peak_gf
         ktbert_bucketing={"train": measured["ktbert_train"]["bucketing"],
                           "predict": measured["ktbert_predict"]["bucketing"]},
         ktbert_long_texts=measured["ktbert_predict"].get("long_texts", "truncate"),
+        ktbert_precision={"train": measured["ktbert_train"].get("precision", "float32"),
+                          "predict": measured["ktbert_predict"].get("precision", "float32")},
         train_texts=len(task["train_texts"]), predict_texts=len(task["predict_texts"]), maxlen=task["maxlen"],
         train_batch_size=task["train_batch_size"], predict_batch_size=task["predict_batch_size"], lr=task["lr"],
         warmup_batches=warmup, warmup="one full epoch" if warmup < 0 else f"{warmup} batch" + ("" if warmup == 1 else "es"),
@@ -167,7 +169,9 @@ def markdown(report: dict) -> list:
     settings = "; ".join(
         f"{name}: {r['train_texts']} training texts, {r['predict_texts']} to predict, maxlen {r['maxlen']}, "
         f"warm-up {r['warmup']}, ktbert bucketing {r['ktbert_bucketing']['train']} (train) / "
-        f"{r['ktbert_bucketing']['predict']} (predict), measured {r['measured_at']}"
+        f"{r['ktbert_bucketing']['predict']} (predict), ktbert precision "
+        f"{r.get('ktbert_precision', {}).get('train', 'float32')} (train) / "
+        f"{r.get('ktbert_precision', {}).get('predict', 'float32')} (predict), measured {r['measured_at']}"
         for name, r in rows.items()
     )
     others = max((c for r in rows.values() for c in r.get("other_cpu_cores", {}).values()), default=0.0)

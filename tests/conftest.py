@@ -14,6 +14,9 @@ import os
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("MPLBACKEND", "Agg")
+# float32 everywhere, so values agree to 1e-5 on every CPU; tests/model/test_precision.py tries
+# mixed_bfloat16 and "auto" (the library's default) on purpose.
+os.environ.setdefault("KTBERT_PRECISION", "float32")
 
 import pytest  # noqa: E402
 

@@ -8,11 +8,11 @@ import pytest
 
 PROJECT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PROBE = ("import os, sys, ktbert; print(os.environ.get('TF_ENABLE_ONEDNN_OPTS'), "
-         "'tensorflow' in sys.modules)")
+         "os.environ.get('TF_NUM_INTEROP_THREADS'), 'tensorflow' in sys.modules)")
 
 
 def run(code, **env):
-    environ = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
+    environ = {k: v for k, v in os.environ.items() if k not in ("TF_ENABLE_ONEDNN_OPTS", "TF_NUM_INTEROP_THREADS")}
     environ.update(env)
     out = subprocess.run([sys.executable, "-c", code], cwd=PROJECT, env=environ,
                          capture_output=True, text=True, check=True)
@@ -20,14 +20,16 @@ def run(code, **env):
 
 
 def test_import_ktbert_turns_the_fast_kernels_on_without_loading_tensorflow():
-    assert run(PROBE) == "1 False"
+    assert run(PROBE) == "1 1 False"
 
 
 @pytest.mark.parametrize("choice", ["0", "1"])
 def test_a_users_choice_is_kept(choice):
-    assert run(PROBE, TF_ENABLE_ONEDNN_OPTS=choice) == f"{choice} False"
+    assert run(PROBE, TF_ENABLE_ONEDNN_OPTS=choice) == f"{choice} 1 False"
+    assert run(PROBE, TF_NUM_INTEROP_THREADS="2") == "1 2 False"
 
 
 def test_nothing_is_set_once_tensorflow_has_loaded():
-    code = "import tensorflow, os, ktbert; print(os.environ.get('TF_ENABLE_ONEDNN_OPTS'))"
-    assert run(code) == "None"
+    code = ("import tensorflow, os, ktbert; print(os.environ.get('TF_ENABLE_ONEDNN_OPTS'), "
+            "os.environ.get('TF_NUM_INTEROP_THREADS'))")
+    assert run(code) == "None None"

@@ -105,6 +105,9 @@ def load_backbone_config(location: str) -> dict:
     return backbone.get_config()
 
 
-def load_backbone(spec: str | None):
-    """Builds the keras-hub `BertBackbone` of an encoder with its pretrained weights."""
-    return keras_hub.models.BertBackbone.from_preset(resolve_encoder(spec))
+def load_backbone(spec: str | None, dtype: str | None = None):
+    """Builds the keras-hub `BertBackbone` of an encoder with its pretrained weights, computing
+    in `dtype` (a Keras dtype policy name, e.g. "mixed_bfloat16"; None: the global policy)."""
+    if dtype is None:
+        return keras_hub.models.BertBackbone.from_preset(resolve_encoder(spec))
+    return keras_hub.models.BertBackbone.from_preset(resolve_encoder(spec), dtype=dtype)

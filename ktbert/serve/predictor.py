@@ -18,7 +18,8 @@ from ktbert.data.preprocessor import TextPreprocessor
 from ktbert.data.texts import TokenizedTexts
 from ktbert.evaluate.calibration import tune_binary_threshold
 from ktbert.evaluate.explain import occlusion
-from ktbert.model.classifier import TextClassifier
+from ktbert.model.classifier import TextClassifier, rebuild_classifier
+from ktbert.model.precision import check_precision
 from ktbert.serve import saving
 from ktbert.serve.decisions import DECISIONS_ATTRIBUTE, Decisions, DecisionsMixin
 
@@ -225,12 +226,20 @@ class Predictor(DecisionsMixin):
         saving.write_folder(folder, write, manifest)
 
     @classmethod
-    def load(cls, folder: str, batch_size: int = 32, bucketing: bool = True) -> "Predictor":
-        """Restores a predictor written by `save`; refuses foreign or corrupted folders."""
+    def load(cls, folder: str, batch_size: int = 32, bucketing: bool = True,
+             precision: str | None = None) -> "Predictor":
+        """Restores a predictor written by `save`; refuses foreign or corrupted folders.
+
+        `precision` ("auto", "float32", "mixed_bfloat16") overrides the saved one; by default
+        the model computes as it was saved, except that a bfloat16 model computes in float32
+        on a machine without bf16 instructions.
+        """
+        if precision is not None:
+            check_precision(precision)
         manifest = saving.read_manifest(folder)
         try:
             preproc = TextPreprocessor.load(folder)
-            model = TextClassifier.from_config(manifest["model"])
+            model = rebuild_classifier(manifest["model"], precision)
         except (KeyError, TypeError, ValueError, OSError) as err:
             raise saving.SaveFormatError(
                 f"{folder!r} could not be restored: its configuration is damaged ({err})."
@@ -271,6 +280,7 @@ def get_predictor(model, preproc: TextPreprocessor, batch_size: int = 32, **opti
     return Predictor(model, preproc, batch_size=batch_size, **config, **options)
 
 
-def load_predictor(folder: str, batch_size: int = 32, bucketing: bool = True) -> Predictor:
-    """Restores a saved predictor; ktrain's `load_predictor`."""
-    return Predictor.load(folder, batch_size=batch_size, bucketing=bucketing)
+def load_predictor(folder: str, batch_size: int = 32, bucketing: bool = True,
+                   precision: str | None = None) -> Predictor:
+    """Restores a saved predictor; ktrain's `load_predictor` (see `Predictor.load`)."""
+    return Predictor.load(folder, batch_size=batch_size, bucketing=bucketing, precision=precision)

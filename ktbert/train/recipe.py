@@ -19,6 +19,7 @@ from ktbert.evaluate.interpretation import Interpretation
 from ktbert.evaluate.metrics import scores
 from ktbert.model.classifier import check_pooling, text_classifier
 from ktbert.model.compiling import BERT_WEIGHT_DECAY
+from ktbert.model.precision import check_precision
 from ktbert.serve.predictor import Predictor, get_predictor
 from ktbert.train.class_weights import check_class_weight
 from ktbert.train.learner import Learner, get_learner
@@ -36,6 +37,8 @@ class TrainingSettings:
         label_sep: str or None. separator of several labels in one cell (multi-label).
         clean: dict or None. text clean-up, as the loaders' `clean`.
         truncation: str. "head" or "head+tail", as the loaders' `truncation`.
+        precision: str or None. "auto", "float32" or "mixed_bfloat16", as `text_classifier`
+            takes it (None: `KTBERT_PRECISION`, else "auto").
         bucketing: bool. length-bucketed batches in training and prediction (False: every
             batch padded to `maxlen`).
         val_pct: float. share of the training rows held out when no validation rows are given.
@@ -68,6 +71,7 @@ class TrainingSettings:
     label_sep: str | None = None
     clean: dict | None = None
     truncation: str = "head"
+    precision: str | None = None
     bucketing: bool = True
     val_pct: float = 0.1
     batch_size: int = 16
@@ -94,6 +98,8 @@ class TrainingSettings:
             raise ValueError("`label_columns` is required: name the label column, or one 0/1 column per class.")
         set_("maxlen", check_maxlen(self.maxlen))
         check_truncation(self.truncation)
+        if self.precision is not None:
+            check_precision(self.precision)
         set_("val_pct", check_fraction(self.val_pct, "val_pct"))
         set_("batch_size", check_count(self.batch_size, "batch_size"))
         set_("eval_batch_size", check_count(self.eval_batch_size, "eval_batch_size"))
@@ -183,7 +189,7 @@ def train_classifier(settings: TrainingSettings, train_df, val_df=None, test_df=
     if test_df is not None:  # before training, so bad test rows cost no training time
         test = tokenize_df(test_df, preproc, s.text_column, s.label_columns, s.label_sep, what="test_df")
     model = text_classifier("bert", trn, preproc, seed=s.seed, verbose=1 if s.verbose else 0,
-                            pooling=s.pooling, dropout=s.dropout)
+                            pooling=s.pooling, dropout=s.dropout, precision=s.precision)
     learner = get_learner(model, train_data=trn, val_data=val, batch_size=s.batch_size,
                           eval_batch_size=s.eval_batch_size, seed=s.seed, bucketing=s.bucketing)
     learner.set_weight_decay(s.weight_decay)

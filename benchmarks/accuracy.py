@@ -243,6 +243,8 @@ def run_dataset(name, data, smoke, verbose):
         "tfidf_scores": {k: round(v, 4) for k, v in tfidf.items()},
         "settings": {k: v for k, v in settings.to_dict().items() if k in SETTINGS_SHOWN or k in kwargs},
         "rows": {"train": len(run.train_data.x), "val": len(run.val_data.x), "test": len(run.test_data.x)},
+        "precision": run.learner.model.backbone.dtype_policy.name,
+        "bucketing": run.learner.bucketing,
         "classes": len(classes),
         "lr": run.lr,
         "ktbert_seconds": round(bert_seconds, 1),

@@ -147,6 +147,9 @@ def markdown(report: dict) -> list:
         "",
         f"## Training GFLOP/s and share of the matmul peak ({cpu['matmul_peak_gflops']:.0f} GFLOP/s)",
         "",
+        "The peak is a float32 matmul's; where ktbert computed in mixed_bfloat16 (its default on "
+        "CPUs with bf16 instructions, see the settings below) its share is of that float32 peak.",
+        "",
         "| dataset | ktbert | PyTorch padded | PyTorch best | padded tokens: ktbert / padded / best |",
         "|---|---|---|---|---|",
     ]

@@ -20,6 +20,8 @@ widths.
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 
 from ktbert.checks import check_count
@@ -115,6 +117,8 @@ def make_dataset(x: TokenizedTexts, y=None, batch_size: int = 32, shuffle: bool 
 def _bucketed_dataset(x: TokenizedTexts, y, batch_size: int, shuffle: bool, seed):
     import tensorflow as tf
 
+    if shuffle and seed is None:  # follows NumPy's global seed, as `keras.utils.set_random_seed` sets it
+        seed = int(np.random.randint(2**31 - 1))
     rng = np.random.default_rng(seed) if shuffle else None  # one stream: a new plan per epoch
     labels = None if y is None else np.asarray(y)
 
@@ -147,7 +151,7 @@ def predict_in_order(model, x, batch_size: int = 32, bucketing: bool = True) -> 
     if not isinstance(x, TokenizedTexts):
         return model.predict(make_array_dataset(x, batch_size=batch_size), verbose=0)
     if len(x) == 0:
-        raise ValueError("No texts to predict: pass at least one text.")
+        raise ValueError("`x` holds no texts to predict: pass at least one text.")
     batch_size = check_count(batch_size, "batch_size")
     step = _predict_step(model)
     out = np.concatenate([np.asarray(step(inputs)) for inputs in make_dataset(x, batch_size=batch_size, bucketing=bucketing)])
@@ -159,19 +163,24 @@ def predict_in_order(model, x, batch_size: int = 32, bucketing: bool = True) -> 
     return restored
 
 
-PREDICT_STEP = "_ktbert_predict_step"
+_PREDICT_STEPS = weakref.WeakKeyDictionary()  # model -> its traced prediction step
 
 
 def _predict_step(model):
-    """`model(inputs)` as a `tf.function` with the width left `None`: one trace, kept on the model."""
-    step = getattr(model, PREDICT_STEP, None)
+    """`model(inputs)` as a `tf.function` with the width left `None`: traced once per model.
+
+    Kept beside the model, not on it (a `tf.function` attribute would be exported with it),
+    and holding it weakly, so a model that is dropped is freed.
+    """
+    step = _PREDICT_STEPS.get(model)
     if step is None:
         import tensorflow as tf
 
+        ref = weakref.ref(model)
         width = tf.TensorSpec((None, None), tf.int32)
-        step = tf.function(lambda inputs: model(inputs, training=False), reduce_retracing=True,
+        step = tf.function(lambda inputs: ref()(inputs, training=False), reduce_retracing=True,
                            input_signature=[{"token_ids": width, "padding_mask": width}])
-        object.__setattr__(model, PREDICT_STEP, step)  # past Keras' attribute tracking
+        _PREDICT_STEPS[model] = step
     return step
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 
 import numpy as np
 
@@ -167,6 +168,8 @@ class TextPreprocessor:
             starts = list(range(0, max(len(ids) - budget, 0), stride)) + [max(len(ids) - budget, 0)]
             if len(starts) > max_windows:
                 starts = starts[:max_windows]
+                warnings.warn(f"text {i} needs more than max_windows={max_windows} windows of {self.maxlen} "
+                              "tokens: its end is not read. Raise `max_windows` to read it all.", stacklevel=2)
             bodies.extend(ids[s : s + budget] for s in starts)
             owners.extend([i] * len(starts))
         return self._framed(bodies, None, False), np.array(owners, dtype=np.int64)
@@ -235,6 +238,7 @@ class TextPreprocessor:
 
 
 def check_truncation(truncation: str) -> str:
+    """`truncation` if it is one of `TRUNCATIONS`, else a ValueError naming them."""
     if truncation not in TRUNCATIONS:
         raise ValueError(f"`truncation` must be one of {list(TRUNCATIONS)}. Received: truncation={truncation!r}")
     return truncation

@@ -63,7 +63,8 @@ def sentence_embedder(backbone) -> keras.Model:
     Examples:
     ```python
     embedder = sentence_embedder(load_backbone("default"))
-    vectors = predict_in_order(embedder, preproc.preprocess(texts))
+    ids, mask = preproc.preprocess(texts).padded()
+    vectors = embedder.predict({"token_ids": ids, "padding_mask": mask.astype("int32")})
     ```
     """
     token_ids, padding_mask = _text_inputs()
@@ -216,7 +217,7 @@ def text_classifier(name: str = "bert", train_data=None, preproc=None, multilabe
     dtype = resolve_precision(precision)
     if seed is not None:
         keras.utils.set_random_seed(seed)
-    backbone = load_backbone(preproc.encoder, dtype=None if dtype == "float32" else dtype)
+    backbone = load_backbone(preproc.encoder, dtype=dtype)
     if backbone.vocabulary_size != len(preproc.vocabulary):
         raise ValueError(
             f"the encoder's vocabulary has {backbone.vocabulary_size} tokens but `preproc`'s has "

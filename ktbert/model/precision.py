@@ -22,6 +22,7 @@ BF16_FLAGS = ("avx512_bf16", "amx_bf16")
 
 
 def check_precision(precision: str) -> str:
+    """`precision` if it is one of `PRECISIONS`, else a ValueError naming them."""
     if precision not in PRECISIONS:
         raise ValueError(f"`precision` must be one of {list(PRECISIONS)}. Received: precision={precision!r}")
     return precision
@@ -37,6 +38,12 @@ def cpu_has_bf16(cpuinfo: str = "/proc/cpuinfo") -> bool:
     except OSError:
         pass
     return False
+
+
+def gpu_visible() -> bool:
+    import tensorflow as tf
+
+    return bool(tf.config.list_physical_devices("GPU"))
 
 
 def default_precision() -> str:
@@ -57,14 +64,17 @@ def resolve_precision(precision: str | None = None, cpuinfo: str = "/proc/cpuinf
         return precision
     import tensorflow as tf
 
-    if tf.config.list_physical_devices("GPU") or not cpu_has_bf16(cpuinfo):
+    if gpu_visible() or not cpu_has_bf16(cpuinfo):
         return "float32"
     return "mixed_bfloat16"
 
 
 def loading_policy(saved: str, precision: str | None = None) -> str:
-    """The policy a saved model is rebuilt with: `precision` when given ("auto" decided for this
-    machine), else the saved one, unless that is bfloat16 and this machine would emulate it."""
+    """The policy a saved model is rebuilt with: `precision` when given, else `KTBERT_PRECISION`
+    when set ("auto" decided for this machine), else the saved one, unless that is bfloat16 and
+    this machine would emulate it or has a GPU."""
+    if precision is None and PRECISION_ENV in os.environ:
+        precision = default_precision()
     if precision is not None:
         return resolve_precision(precision)
     if saved == "mixed_bfloat16" and resolve_precision("auto") == "float32":

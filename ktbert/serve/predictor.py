@@ -42,7 +42,9 @@ class Predictor(DecisionsMixin):
             (binary models); None takes the most probable class.
         long_texts: str. texts longer than `maxlen`: "truncate" reads them as the
             preprocessor cuts them (as in training); "windows" reads every token in
-            overlapping windows of `maxlen` and pools the windows' probabilities. Saved.
+            overlapping windows of `maxlen` (64 windows per text at most, a warning names a
+            longer text) and pools the windows' probabilities; `calibrate` and the threshold
+            tuning then fit on the pooled probabilities too. Saved.
         window_stride: int or None. tokens between window starts; None: half a window. Saved.
         window_pooling: str. "mean" or "max" of the windows' probabilities. Saved.
         bucketing: bool. predict in length-bucketed batches (rows still come back in input
@@ -128,10 +130,11 @@ class Predictor(DecisionsMixin):
         proba = np.asarray(predict_in_order(self.model, x, self.batch_size, self.bucketing), dtype=np.float32)
         return self.decisions.calibrate(proba) if calibrated else proba
 
-    def _proba_windows(self, texts) -> np.ndarray:
-        """Each text's windows predicted (calibrated), then pooled per text."""
+    def _proba_windows(self, texts, calibrated: bool = True) -> np.ndarray:
+        """Each text's windows predicted, pooled per text, then calibrated once (the temperature
+        and thresholds are fitted on pooled probabilities too: see `_labelled`)."""
         windows, owners = self.preproc.windows(texts, stride=self.window_stride)
-        proba = self._proba_tokenized(windows)
+        proba = self._proba_tokenized(windows, calibrated=False)
         pooled = np.zeros((len(texts), proba.shape[1]), dtype=np.float32)
         if self.window_pooling == "mean":
             np.add.at(pooled, owners, proba)
@@ -140,7 +143,7 @@ class Predictor(DecisionsMixin):
             np.maximum.at(pooled, owners, proba)
             if not self.preproc.multilabel:  # one distribution per text again
                 pooled /= pooled.sum(axis=1, keepdims=True)
-        return pooled
+        return self.decisions.calibrate(pooled) if calibrated else pooled
 
     def prediction_config(self) -> dict:
         """How long texts are read, as saved."""
@@ -177,6 +180,11 @@ class Predictor(DecisionsMixin):
         x, y = val_data
         if not isinstance(x, TokenizedTexts):
             raise ValueError("`val_data` must be the `(x, y)` a ktbert loader returned.")
+        if self.long_texts == "windows":  # fitted on what `predict` will pool, not on truncations
+            if x.texts is None:
+                raise ValueError("`val_data` holds no raw texts, which `long_texts='windows'` needs to "
+                                 "read them whole: load it with a ktbert loader (they keep them).")
+            return self._proba_windows(x.texts, calibrated), np.asarray(y)
         return self._proba_tokenized(x, calibrated), np.asarray(y)
 
     def calibrate(self, val_data) -> float:

@@ -19,7 +19,7 @@ from safetensors import safe_open
 from safetensors.numpy import save_file
 
 FORMAT = "ktbert-predictor"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the preprocessor's `truncation`, the manifest's `prediction` (long texts)
 MANIFEST = "ktbert.json"
 WEIGHTS = "weights.safetensors"
 

@@ -95,6 +95,5 @@ def build_for_training(model, dataset) -> None:
     dataset's element spec, without running a batch.
     """
     build = getattr(model, "_symbolic_build", None)
-    if build is None or getattr(model.optimizer, "built", True):
-        return
-    build(data_batch=dataset.element_spec)
+    if build is not None:  # it builds only what is not built yet
+        build(data_batch=dataset.element_spec)

@@ -15,7 +15,14 @@ def cpuinfo(tmp_path, flags):
     return str(path)
 
 
-def test_auto_picks_bfloat16_only_where_the_cpu_has_bf16_instructions(tmp_path):
+@pytest.fixture
+def no_gpu(monkeypatch):
+    import ktbert.model.precision as precision
+
+    monkeypatch.setattr(precision, "gpu_visible", lambda: False)
+
+
+def test_auto_picks_bfloat16_only_where_the_cpu_has_bf16_instructions(tmp_path, no_gpu):
     assert cpu_has_bf16(cpuinfo(tmp_path, "avx512f avx512_bf16"))
     assert cpu_has_bf16(cpuinfo(tmp_path, "amx_bf16 amx_tile"))
     assert not cpu_has_bf16(cpuinfo(tmp_path, "avx512f"))
@@ -25,7 +32,7 @@ def test_auto_picks_bfloat16_only_where_the_cpu_has_bf16_instructions(tmp_path):
     assert resolve_precision("float32", cpuinfo(tmp_path, "avx512_bf16")) == "float32"
 
 
-def test_the_default_is_auto_unless_the_environment_says_otherwise(tmp_path, monkeypatch):
+def test_the_default_is_auto_unless_the_environment_says_otherwise(tmp_path, monkeypatch, no_gpu):
     monkeypatch.delenv("KTBERT_PRECISION")
     assert resolve_precision(None, cpuinfo(tmp_path, "avx512_bf16")) == "mixed_bfloat16"
     assert resolve_precision(None, cpuinfo(tmp_path, "avx2")) == "float32"
@@ -39,15 +46,18 @@ def test_the_default_is_auto_unless_the_environment_says_otherwise(tmp_path, mon
         resolve_precision(None)
 
 
-def test_a_saved_bfloat16_model_computes_in_float32_where_bfloat16_would_be_emulated(monkeypatch):
+def test_a_saved_bfloat16_model_computes_in_float32_where_bfloat16_would_be_emulated(monkeypatch, no_gpu):
     import ktbert.model.precision as precision
 
+    monkeypatch.delenv("KTBERT_PRECISION")
     monkeypatch.setattr(precision, "cpu_has_bf16", lambda cpuinfo="": False)
     assert loading_policy("mixed_bfloat16") == "float32"
     assert loading_policy("float32") == "float32"
     assert loading_policy("float32", "mixed_bfloat16") == "mixed_bfloat16"
     monkeypatch.setattr(precision, "cpu_has_bf16", lambda cpuinfo="": True)
     assert loading_policy("mixed_bfloat16") == "mixed_bfloat16"
+    monkeypatch.setenv("KTBERT_PRECISION", "float32")  # the environment's choice wins
+    assert loading_policy("mixed_bfloat16") == "float32"
 
 
 def test_an_unknown_precision_is_refused():
@@ -65,7 +75,11 @@ def test_float32_computes_in_float32(toy_split):
     assert model.backbone.dtype_policy.name == "float32"
 
 
-def test_mixed_bfloat16_keeps_float32_weights_and_head_and_survives_a_save(toy_split, tmp_path):
+def test_mixed_bfloat16_keeps_float32_weights_and_head_and_survives_a_save(toy_split, tmp_path, monkeypatch, no_gpu):
+    import ktbert.model.precision as precision
+
+    monkeypatch.setattr(precision, "cpu_has_bf16", lambda cpuinfo="": True)  # reloads as saved
+    monkeypatch.delenv("KTBERT_PRECISION")
     trn, val, preproc = toy_split
     model = ktbert.text_classifier("bert", trn, preproc, seed=0, verbose=0, precision="mixed_bfloat16")
     assert model.backbone.dtype_policy.name == "mixed_bfloat16"

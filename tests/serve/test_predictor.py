@@ -97,7 +97,7 @@ def test_foreign_manifest_and_newer_version(trained, tmp_path):
     manifest = json.loads((folder / "ktbert.json").read_text())
     (folder / "ktbert.json").write_text(json.dumps({**manifest, "format_version": 99}))
     with pytest.raises(SaveFormatError, match=re.escape(
-        "was saved in format version 99; this ktbert reads versions up to 1. Upgrade ktbert"
+        "was saved in format version 99; this ktbert reads versions up to 2. Upgrade ktbert"
     )):
         ktbert.Predictor.load(str(folder))
     (folder / "ktbert.json").write_text(json.dumps({"format": "something-else"}))

@@ -80,3 +80,18 @@ def test_bad_window_settings_are_refused(trained_sentiment):
         "`window_stride` must be at most maxlen - 2 = 14, or windows would skip tokens. Received: window_stride=15"
     )):
         ktbert.get_predictor(learner.model, preproc, long_texts="windows", window_stride=15)
+
+
+def test_windows_calibrate_and_tune_on_the_pooled_probabilities(trained_sentiment):
+    learner, _, val, preproc = trained_sentiment
+    predictor = ktbert.get_predictor(learner.model, preproc, long_texts="windows", window_stride=7)
+    predictor.temperature = 1.0
+    long_val = (preproc.preprocess([LONG, "good film", "awful film " * 9]), np.array([0, 1, 0]))
+    proba, _ = predictor._labelled(long_val)
+    np.testing.assert_allclose(proba, predictor.predict(long_val[0].texts, return_proba=True), atol=1e-6)
+    raw = window_probabilities(learner, preproc, LONG, 7).mean(axis=0, keepdims=True)
+    predictor.calibrate(long_val)
+    assert predictor.temperature != 1.0
+    np.testing.assert_allclose(predictor.predict([LONG], return_proba=True), predictor.decisions.calibrate(raw), atol=1e-5)
+    with pytest.raises(ValueError, match=re.escape("`val_data` holds no raw texts, which `long_texts='windows'`")):
+        predictor.calibrate((preproc.preprocess(["good"], keep_texts=False), np.array([1])))

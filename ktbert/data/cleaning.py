@@ -13,6 +13,17 @@ _HTML_BREAK = re.compile(r"<\s*br\s*/?\s*>", re.IGNORECASE)
 _MENTION = re.compile(r"(?<![\w@])@\w+")
 _HASHTAG = re.compile(r"(?<![\w#])#(\w+)")
 
+# The same three rules in RE2 syntax, for `tf.strings.regex_replace` in an exported graph. RE2
+# has no lookbehind, so the character before "@"/"#" is matched and put back (`\1`), and its
+# `\w`/`\s` are ASCII-only, so Python's Unicode classes are spelled out: `\w` is a letter, a
+# number or "_" (str.isalnum), `\s` what str.isspace accepts. tests/data/test_cleaning.py
+# checks that both spellings clean alike.
+_RE2_WORD = r"[\pL\pN_]"
+_RE2_SPACE = r"[\t\n\x{0B}\f\r\x{1C}-\x{1F}\x{85}\pZ]"
+RE2_HTML_BREAK = rf"(?i)<{_RE2_SPACE}*br{_RE2_SPACE}*/?{_RE2_SPACE}*>"
+RE2_MENTION = rf"(^|[^\pL\pN_@])@{_RE2_WORD}+"
+RE2_HASHTAG = rf"(^|[^\pL\pN_#])#({_RE2_WORD}+)"
+
 
 @dataclass(frozen=True)
 class TextCleaner:
@@ -62,6 +73,18 @@ class TextCleaner:
         if self.hashtags:
             text = _HASHTAG.sub(r"\1", text)
         return text
+
+    def graph_rules(self) -> list:
+        """The active rules as `(RE2 pattern, rewrite)` pairs, in the order `__call__` applies
+        them, for `tf.strings.regex_replace` (an exported model cleans inside its graph)."""
+        rules = []
+        if self.html_breaks:
+            rules.append((RE2_HTML_BREAK, " "))
+        if self.mentions is not None:
+            rules.append((RE2_MENTION, r"\1" + self.mentions.replace("\\", "\\\\")))
+        if self.hashtags:
+            rules.append((RE2_HASHTAG, r"\1\2"))
+        return rules
 
     def get_config(self) -> dict:
         return asdict(self)

@@ -82,18 +82,21 @@ class TextPreprocessor:
         self._tokenize_fn = None
 
     # -- tokenization ------------------------------------------------------------------------
+    def wordpiece_tokenizer(self):
+        """A new keras-hub `BertTokenizer` layer over this vocabulary (TensorFlow ops only, so
+        an exported graph tokenizes exactly as `preprocess` does)."""
+        import keras_hub
+
+        return keras_hub.models.BertTokenizer(
+            vocabulary=self.vocabulary, lowercase=self.lowercase, strip_accents=self.strip_accents,
+        )
+
     def _tokenizer(self):
         if self._tokenize_fn is None:
-            import keras_hub
             import tensorflow as tf
 
-            tokenizer = keras_hub.models.BertTokenizer(
-                vocabulary=self.vocabulary,
-                lowercase=self.lowercase,
-                strip_accents=self.strip_accents,
-            )
             self._tokenize_fn = tf.function(
-                tokenizer.tokenize,
+                self.wordpiece_tokenizer().tokenize,
                 input_signature=[tf.TensorSpec([None], tf.string)],
             )
         return self._tokenize_fn

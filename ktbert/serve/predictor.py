@@ -215,6 +215,21 @@ class Predictor(DecisionsMixin):
         return self.threshold
 
     # -- saving ------------------------------------------------------------------------------
+    def export(self, folder: str) -> str:
+        """Writes a TensorFlow SavedModel that takes raw strings and returns probabilities,
+        decisions and class names, with tokenization, truncation, clean-up, temperature and
+        thresholds inside the graph, for TensorFlow Serving or `tf.saved_model.load` without
+        ktbert. See `ktbert.serve.export.export_saved_model` and docs/serving.md.
+
+        Examples:
+        ```python
+        predictor.export("sentiment-savedmodel")
+        ```
+        """
+        from ktbert.serve.export import export_saved_model
+
+        return export_saved_model(self, folder)
+
     def save(self, folder: str) -> None:
         """Writes the predictor to `folder`: manifest, safetensors weights, vocabulary.
 
@@ -271,8 +286,9 @@ def get_predictor(model, preproc: TextPreprocessor, batch_size: int = 32, **opti
             `learner.tune_thresholds()`) carry over.
         preproc: TextPreprocessor. the preprocessor the loader returned.
         batch_size: int. texts per prediction step.
-        **options: `long_texts`, `window_stride`, `window_pooling`, `bucketing`, as `Predictor`
-            takes them.
+        **options: `long_texts`, `window_stride`, `window_pooling`, `bucketing`, and
+            `temperature`, `thresholds`, `threshold` (which replace the learner's), as
+            `Predictor` takes them.
 
     Examples:
     ```python
@@ -285,7 +301,7 @@ def get_predictor(model, preproc: TextPreprocessor, batch_size: int = 32, **opti
     # A learner keeps its decisions on its model, so `learner.model` carries them as well.
     decisions = getattr(model, DECISIONS_ATTRIBUTE, None)
     config = decisions.get_config() if isinstance(decisions, Decisions) else {}
-    return Predictor(model, preproc, batch_size=batch_size, **config, **options)
+    return Predictor(model, preproc, batch_size=batch_size, **{**config, **options})
 
 
 def load_predictor(folder: str, batch_size: int = 32, bucketing: bool = True,

@@ -91,7 +91,7 @@ def write_folder(folder: str, write_files, manifest: dict, fmt: str = FORMAT) ->
         write_files(tmp)
         files = {
             name: {"sha256": sha256(os.path.join(tmp, name)), "bytes": os.path.getsize(os.path.join(tmp, name))}
-            for name in sorted(os.listdir(tmp))
+            for name in _files_below(tmp)
         }
         full = {"format": fmt, "format_version": FORMAT_VERSION, **manifest, "files": files}
         with open(os.path.join(tmp, MANIFEST), "w", encoding="utf-8") as f:
@@ -106,6 +106,16 @@ def write_folder(folder: str, write_files, manifest: dict, fmt: str = FORMAT) ->
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def _files_below(folder: str) -> list:
+    """Every file under `folder`, as sorted "/"-joined relative paths (a SavedModel has
+    sub-folders; a predictor save has none)."""
+    found = []
+    for root, _, names in os.walk(folder):
+        rel = os.path.relpath(root, folder)
+        found.extend(name if rel == "." else f"{rel}/{name}".replace(os.sep, "/") for name in names)
+    return sorted(found)
 
 
 def read_manifest(folder: str, fmt: str = FORMAT) -> dict:

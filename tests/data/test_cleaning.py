@@ -26,3 +26,30 @@ def test_cleaning_is_saved_with_the_preprocessor(tmp_path):
     loaded = ktbert.TextPreprocessor.load(tmp_path)
     assert loaded.clean == TextCleaner(hashtags=True, html_breaks=True)
     assert loaded.preprocess(["#good<br />film"])[0].tolist() == plain.preprocess(["good film"])[0].tolist()
+
+
+@pytest.mark.parametrize("text", [
+    "@bob @ann: see #this and #that",
+    "mail me@home.org, #1 #_x x#y @@a ##b",
+    "é@ann ü#tag Ω@x _@y 3#z",           # Unicode word characters before @/# (no match in Python)
+    "—@ann «#tag» 、@x",                 # Unicode punctuation before them (a match)
+    "#été @zoë #日本 @١٢٣",              # Unicode word characters after them
+    "a<br />b<BR>c< br\t/ >d<br\u00a0/>e<br\u2028>f<bR/ >g",
+    "@a@b #a#b @a#b",
+    "",
+])
+def test_graph_rules_clean_as_python_does(text):
+    """The RE2 rules an exported model runs give the same text as the Python cleaner."""
+    import tensorflow as tf
+
+    cleaner = TextCleaner(hashtags=True, mentions="@user", html_breaks=True)
+    graph = tf.constant([text])
+    for pattern, rewrite in cleaner.graph_rules():
+        graph = tf.strings.regex_replace(graph, pattern, rewrite)
+    assert graph.numpy()[0].decode("utf-8") == cleaner(text)
+
+
+def test_graph_rules_follow_the_options():
+    assert TextCleaner().graph_rules() == []
+    rules = TextCleaner(mentions="").graph_rules()
+    assert len(rules) == 1 and rules[0][1] == r"\1"

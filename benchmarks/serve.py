@@ -1,0 +1,210 @@
+"""Throughput and latency of `ktbert serve` over loopback, with and without micro-batching.
+
+Builds a predictor (the default encoder at maxlen 64 with an untrained head: the head does not
+change the speed) or takes a saved one (`--model`), starts the service in a child process on
+127.0.0.1, and for 1, 8 and 32 concurrent clients sends `--requests` requests (one short text
+each; each client sends its next request when the last one is answered), bounded by
+`--max-seconds` per setting. Reports requests/s, p50 and p99 latency and the texts per model
+call; writes docs/benchmarks/serve.md and serve.json. The clients run on the same CPU as the
+server. Run it alone.
+
+    python benchmarks/serve.py                      # the full run (minutes)
+    python benchmarks/serve.py --smoke              # a tiny random encoder, a few requests
+"""
+
+import argparse
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+DOCS = os.path.join(ROOT, "docs", "benchmarks")
+sys.path.insert(0, HERE)
+from kernels import cpu  # noqa: E402
+
+TEXTS = [
+    "a gripping, beautifully acted film", "dull and far too long", "the plot never comes together",
+    "one of the best films of the year", "i wanted to leave after twenty minutes", "charming and funny",
+    "the actors seem bored", "a small masterpiece", "not worth the ticket", "warm, sharp and moving",
+    "the dialogue is painfully flat", "an honest, tender story",
+]
+
+
+def build_predictor(folder: str, smoke: bool) -> None:
+    """Runs in a child process: saves an untrained predictor (default encoder, maxlen 64; the
+    tests' tiny random encoder with `smoke`) into `folder`."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    sys.path.insert(0, ROOT)
+    import ktbert
+
+    with tempfile.TemporaryDirectory(prefix="ktbert_tiny_") as tiny:  # the save does not need it after
+        encoder = "default"
+        if smoke:
+            sys.path.insert(0, os.path.join(ROOT, "tests"))
+            from conftest import make_tiny_encoder
+
+            encoder = make_tiny_encoder(tiny)
+        labels = [i % 2 for i in range(len(TEXTS))]
+        trn, _, preproc = ktbert.texts_from_array(TEXTS, labels, x_test=TEXTS, y_test=labels, class_names=["neg", "pos"],
+                                                  maxlen=64, encoder=encoder, verbose=0)
+        model = ktbert.text_classifier("bert", trn, preproc, seed=0, verbose=0)
+        ktbert.get_predictor(model, preproc).save(folder)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def service(model: str, micro_batching: bool, max_wait_ms: float, start_timeout: float = 300):
+    """`ktbert.serve.service.serve` in a child process; yields its URL, stops it on exit."""
+    import httpx
+
+    port = free_port()
+    code = (f"from ktbert.serve.service import serve\n"
+            f"serve({model!r}, port={port}, micro_batching={micro_batching}, max_wait_ms={max_wait_ms}, "
+            f"log_level='warning')\n")
+    log = tempfile.TemporaryFile(mode="w+")
+    process = subprocess.Popen([sys.executable, "-c", code], stdout=log, stderr=log,
+                               env=dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="2"))
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + start_timeout
+        while True:
+            if process.poll() is not None or time.monotonic() > deadline:
+                log.seek(0)
+                raise RuntimeError(f"the service did not start:\n{log.read()[-3000:]}")
+            with contextlib.suppress(httpx.TransportError):
+                if httpx.get(f"{url}/health", timeout=5).status_code == 200:
+                    break
+            time.sleep(0.2)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(30)
+        log.close()
+
+
+def load(url: str, clients: int, requests: int, max_seconds: float) -> dict:
+    """`clients` threads in closed loops share `requests` requests of one text each, stopping
+    after `max_seconds`; returns requests/s, latency percentiles and the model calls made."""
+    import httpx
+
+    with httpx.Client(base_url=url, timeout=120) as http:  # warm-up, not counted
+        for text in TEXTS[:3]:
+            http.post("/predict", json={"texts": [text]})
+    before = httpx.get(f"{url}/health", timeout=10).json()["stats"]
+    latencies, errors, lock = [], [], threading.Lock()
+    counter = iter(range(requests))
+    stop_at = time.perf_counter() + max_seconds
+
+    def client():
+        with httpx.Client(base_url=url, timeout=120) as http:
+            for i in counter:  # shared: each request is taken once
+                if time.perf_counter() > stop_at:
+                    return
+                start = time.perf_counter()
+                response = http.post("/predict", json={"texts": [TEXTS[i % len(TEXTS)]]})
+                with lock:
+                    (latencies if response.status_code == 200 else errors).append(time.perf_counter() - start)
+
+    start = time.perf_counter()
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    seconds = time.perf_counter() - start
+    after = httpx.get(f"{url}/health", timeout=10).json()["stats"]
+    calls = after["model_calls"] - before["model_calls"]
+    ms = np.array(latencies) * 1000
+    return {"clients": clients, "requests": len(latencies), "errors": len(errors), "seconds": round(seconds, 2),
+            "requests_per_s": round(len(latencies) / seconds, 1),
+            "p50_ms": round(float(np.percentile(ms, 50)), 1) if len(ms) else None,
+            "p99_ms": round(float(np.percentile(ms, 99)), 1) if len(ms) else None,
+            "model_calls": calls, "texts_per_call": round((after["texts"] - before["texts"]) / max(calls, 1), 2)}
+
+
+def report(results: dict, out: str) -> str:
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, "serve.json"), "w") as f:
+        json.dump(results, f, indent=2)
+    info = results["cpu"]
+    lines = [
+        "# `ktbert serve`: requests/s and latency over loopback", "",
+        f"CPU: {info['model']}, {info['cores']} cores, flags {', '.join(info['flags'])}; the clients run on the "
+        f"same CPU as the server. Model: {results['model']}. One short text per request; each client sends "
+        f"its next request when the last is answered; at most {results['requests']} requests or "
+        f"{results['max_seconds']:.0f} s per row. Micro-batching waits at most {results['max_wait_ms']} ms "
+        f"for other requests. Command: `{results['command']}`.", "",
+        "| micro-batching | clients | requests | requests/s | p50 (ms) | p99 (ms) | texts per model call | errors |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for row in results["rows"]:
+        lines.append(f"| {'on' if row['micro_batching'] else 'off'} | {row['clients']} | {row['requests']} | "
+                     f"{row['requests_per_s']} | {row['p50_ms']} | {row['p99_ms']} | {row['texts_per_call']} | "
+                     f"{row['errors']} |")
+    with open(os.path.join(out, "serve.md"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", help="a saved predictor's folder; default: build one (see above)")
+    parser.add_argument("--requests", type=int, default=400, help="requests per row at most")
+    parser.add_argument("--max-seconds", type=float, default=120, help="seconds per row at most")
+    parser.add_argument("--clients", default="1,8,32", help="concurrent clients, comma-separated")
+    parser.add_argument("--max-wait-ms", type=float, default=5.0)
+    parser.add_argument("--smoke", action="store_true",
+                        help="the tests' tiny random encoder, 20 requests a row; writes to --out only if given")
+    parser.add_argument("--out", help="where serve.md and serve.json go (default docs/benchmarks; "
+                                      "with --smoke a temporary folder)")
+    parser.add_argument("--build-into", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.build_into:
+        build_predictor(args.build_into, args.smoke)
+        return 0
+    if args.smoke:
+        args.requests, args.max_seconds = min(args.requests, 20), min(args.max_seconds, 30)
+    out = args.out or (tempfile.mkdtemp(prefix="ktbert_serve_smoke_") if args.smoke else DOCS)
+    with tempfile.TemporaryDirectory(prefix="ktbert_serve_bench_") as tmp:
+        model, name = args.model, args.model
+        if model is None:
+            model = os.path.join(tmp, "predictor")
+            build = [sys.executable, __file__, "--build-into", model] + (["--smoke"] if args.smoke else [])
+            subprocess.run(build, check=True, timeout=900)
+            name = ("the tests' tiny random encoder" if args.smoke else
+                    "default encoder (all-MiniLM-L6-v2)") + ", maxlen 64, untrained head"
+        rows = []
+        for micro_batching in (True, False):
+            with service(model, micro_batching, args.max_wait_ms) as url:
+                for clients in (int(c) for c in args.clients.split(",")):
+                    row = {"micro_batching": micro_batching, **load(url, clients, args.requests, args.max_seconds)}
+                    print(json.dumps(row), flush=True)
+                    rows.append(row)
+    command = "python benchmarks/serve.py" + (" --smoke" if args.smoke else "")
+    results = {"cpu": cpu(), "model": name, "requests": args.requests, "max_seconds": args.max_seconds,
+               "max_wait_ms": args.max_wait_ms, "command": command, "rows": rows}
+    print(report(results, out))
+    print(f"written to {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

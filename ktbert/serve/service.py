@@ -1,0 +1,252 @@
+"""The HTTP JSON service behind `ktbert serve`: `POST /predict`, `GET /health`, docs at `/docs`.
+
+FastAPI and uvicorn (the `ktbert[serve]` extra) serve one predictor in one process. Concurrent
+requests are merged into one model call (`ktbert/serve/batcher.py`); limits on texts and bytes
+per request, and on requests waiting, give clear 4xx and 503 answers, never a 500 for bad input.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import functools
+import json
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from ktbert import __version__
+from ktbert.checks import check_count, check_non_negative, check_texts
+from ktbert.serve.batcher import DirectRunner, MicroBatcher, QueueFull
+from ktbert.serve.predictor import load_predictor
+
+try:
+    import fastapi
+    import uvicorn
+    from fastapi.responses import JSONResponse
+    from pydantic import BaseModel, Field
+except ImportError as err:  # the service is an optional extra
+    raise ImportError("`ktbert serve` needs FastAPI and uvicorn: pip install 'ktbert[serve]'") from err
+
+
+EXAMPLE = '{"texts": ["what a film!", "dull"]}'
+FIELDS = ("texts", "return_proba")
+JSON_TYPES = {dict: "object", list: "array", str: "string", int: "number", float: "number",
+              bool: "boolean", type(None): "null"}
+
+
+class PredictRequest(BaseModel):
+    """The body of `POST /predict` (documentation: the body is read and checked by hand, so the
+    size limit applies before JSON parsing and each mistake gets its own message)."""
+
+    texts: list[str] = Field(min_length=1, description="the texts to classify, at most `max_texts`",
+                             examples=[["what a film!", "dull"]])
+    return_proba: bool = Field(True, description="also return each text's class probabilities")
+
+
+class PredictResponse(BaseModel):
+    """The answer of `POST /predict`: one label (multi-label models: a list of labels) and one row
+    of probabilities per text, in the order the texts came."""
+
+    labels: list[str | list[str]]
+    probabilities: list[list[float]] | None = Field(None, description="absent when return_proba is false")
+    classes: list[str] = Field(description="the class names, in the order of the probability columns")
+
+
+class ErrorResponse(BaseModel):
+    """A refused request: what was wrong and how to fix it."""
+
+    detail: str
+
+
+class Refused(Exception):
+    """A request the service answers with `status` and `message` (a 4xx or 503)."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def check_limits(max_batch=64, max_wait_ms=5.0, max_texts=256, max_bytes=1_000_000, max_queue=256) -> dict:
+    """The service's limits as a dict, each checked: positive counts, a wait >= 0 ms."""
+    return {"max_batch": check_count(max_batch, "max_batch"),
+            "max_wait_ms": check_non_negative(max_wait_ms, "max_wait_ms"),
+            "max_texts": check_count(max_texts, "max_texts"),
+            "max_bytes": check_count(max_bytes, "max_bytes"),
+            "max_queue": check_count(max_queue, "max_queue")}
+
+
+def _echo(value) -> str:
+    """`value` as short JSON, with its JSON type."""
+    text = json.dumps(value, ensure_ascii=False)
+    text = text if len(text) <= 60 else text[:57] + "..."
+    return f"{text} (a JSON {JSON_TYPES.get(type(value), type(value).__name__)})"
+
+
+async def read_body(request, max_bytes: int) -> bytes:
+    """The request's body, refused with 413 once it is larger than `max_bytes` (by its declared
+    Content-Length, before reading, or while reading a body sent without one)."""
+    fix = ("Send fewer or shorter texts per request, or start the service with a larger "
+           "`max_bytes` (`ktbert serve --max-bytes`).")
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            raise Refused(400, f"the Content-Length header must be a number of bytes. Received: {declared!r}")
+        if int(declared) > max_bytes:
+            raise Refused(413, f"the request body has {int(declared)} bytes, more than max_bytes={max_bytes}. {fix}")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > max_bytes:
+            raise Refused(413, f"the request body has more than max_bytes={max_bytes} bytes. {fix}")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def parse_predict_body(body: bytes, max_texts: int) -> tuple[list, bool]:
+    """`(texts, return_proba)` from the raw body of `POST /predict`, or `Refused` saying what
+    is wrong: 400 for a body that is not JSON, 413 for more than `max_texts` texts, 422 for
+    the rest (texts are checked as the predictor checks them, with its messages)."""
+    try:
+        data = json.loads(body)
+    except ValueError as err:  # JSONDecodeError and UnicodeDecodeError both are
+        raise Refused(400, f"the request body is not valid JSON ({err}). Send a JSON object like {EXAMPLE}.") from err
+    if not isinstance(data, dict):
+        raise Refused(422, f"the request body must be a JSON object like {EXAMPLE}. Received: {_echo(data)}.")
+    unknown = sorted(set(data) - set(FIELDS))
+    if unknown:
+        raise Refused(422, f"unknown field(s) {unknown}: /predict takes `texts` (a list of strings) and "
+                           "`return_proba` (true or false).")
+    if "texts" not in data:
+        raise Refused(422, f"`texts` is missing: send a JSON object like {EXAMPLE}.")
+    texts, return_proba = data["texts"], data.get("return_proba", True)
+    if not isinstance(return_proba, bool):
+        raise Refused(422, f"`return_proba` must be true or false. Received: return_proba={_echo(return_proba)}.")
+    if not isinstance(texts, (list, str)):
+        raise Refused(422, f"`texts` must be a list of strings. Received: texts={_echo(texts)}.")
+    if isinstance(texts, list) and len(texts) > max_texts:
+        raise Refused(413, f"`texts` holds {len(texts)} texts, more than max_texts={max_texts} per request. "
+                           "Split them over several requests, or start the service with a larger "
+                           "`max_texts` (`ktbert serve --max-texts`).")
+    try:
+        return check_texts(texts), return_proba
+    except (TypeError, ValueError) as err:
+        raise Refused(422, str(err)) from err
+
+
+def predict_rows(predictor, texts: list) -> tuple[list, list]:
+    """`(labels, probabilities)` of `texts` in one predictor call, as JSON-ready lists: a label
+    per text as `predictor.predict` decides it (temperature and thresholds included)."""
+    proba = np.asarray(predictor.predict(texts, return_proba=True), dtype=np.float32)
+    return predictor.decisions.labels(proba, predictor.get_classes()), proba.tolist()
+
+
+def create_app(predictor, *, max_batch: int = 64, max_wait_ms: float = 5.0, max_texts: int = 256,
+               max_bytes: int = 1_000_000, max_queue: int = 256, micro_batching: bool = True,
+               name: str | None = None) -> "fastapi.FastAPI":
+    """The FastAPI application serving `predictor`.
+
+    Args:
+        predictor: Predictor. the model to serve (`ktbert.load_predictor(folder)`).
+        max_batch: int. texts merged into one model call at most (a larger request runs alone).
+        max_wait_ms: float. how long a request waits for others to share its model call.
+        max_texts: int. texts per request at most (413 beyond).
+        max_bytes: int. bytes per request body at most (413 beyond).
+        max_queue: int. requests waiting for the model at most (503 beyond, with Retry-After).
+        micro_batching: bool. merge concurrent requests; False runs one model call per request.
+        name: str or None. the model's name in `/health` (the folder's name under `serve`).
+
+    Returns:
+        FastAPI: run it with uvicorn; `app.state.stats` counts requests, model calls and texts.
+
+    Examples:
+    ```python
+    app = create_app(ktbert.load_predictor("sentiment"), max_wait_ms=2.0)
+    uvicorn.run(app, host="127.0.0.1", port=8000)
+    ```
+    """
+    limits = check_limits(max_batch, max_wait_ms, max_texts, max_bytes, max_queue)
+    classes = list(predictor.get_classes())
+    run = functools.partial(predict_rows, predictor)
+    runner = (MicroBatcher(run, None, limits["max_batch"], limits["max_wait_ms"], limits["max_queue"])
+              if micro_batching else DirectRunner(run, None, limits["max_queue"]))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app):
+        # One thread runs the model: calls never overlap, and each uses every core.
+        runner.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ktbert-model")
+        # The first call traces the model: done before the first request is accepted.
+        await asyncio.get_running_loop().run_in_executor(runner.executor, run, ["warm-up"])
+        await runner.start()
+        try:
+            yield
+        finally:
+            await runner.stop()
+            runner.executor.shutdown(wait=False, cancel_futures=True)
+
+    app = fastapi.FastAPI(title="ktbert", version=__version__, lifespan=lifespan,
+                          description="Classifies texts with a ktbert predictor.")
+    app.state.runner, app.state.stats, app.state.limits = runner, runner.stats, limits
+
+    @app.exception_handler(Refused)
+    async def refused(request, err: Refused):
+        headers = {"Retry-After": "1"} if err.status == 503 else None
+        return JSONResponse({"detail": err.message}, status_code=err.status, headers=headers)
+
+    @app.get("/health")
+    async def health() -> dict:
+        """The service is up: the model's name and classes, the limits and what was served."""
+        return {"status": "ok", "model": name or "predictor", "classes": classes,
+                "multilabel": bool(predictor.decisions.multilabel), "ktbert_version": __version__,
+                "micro_batching": bool(micro_batching), "limits": limits, "stats": dataclasses.asdict(runner.stats),
+                "waiting": runner.waiting}
+
+    errors = {status: {"model": ErrorResponse, "description": text} for status, text in [
+        (400, "the body is not JSON"), (413, "more than max_bytes bytes or max_texts texts"),
+        (422, "the body is JSON but not a valid request"), (503, "too many requests waiting")]}
+    body_schema = {"requestBody": {"required": True, "content": {
+        "application/json": {"schema": PredictRequest.model_json_schema()}}}}
+
+    @app.post("/predict", response_model=PredictResponse, responses=errors, openapi_extra=body_schema)
+    async def predict(request: fastapi.Request):
+        """Classifies `texts`: a label per text and, unless `return_proba` is false, the class
+        probabilities."""
+        texts, return_proba = parse_predict_body(await read_body(request, limits["max_bytes"]),
+                                                 limits["max_texts"])
+        try:
+            labels, proba = await runner.submit(texts)
+        except QueueFull as err:
+            raise Refused(503, f"{err} Or start the service with a larger `max_queue`.") from err
+        except (TypeError, ValueError) as err:  # a text the predictor refuses
+            raise Refused(422, str(err)) from err
+        answer = {"labels": list(labels), "classes": classes}
+        if return_proba:
+            answer["probabilities"] = list(proba)
+        return JSONResponse(answer)
+
+    return app
+
+
+def serve(model_dir: str, host: str = "127.0.0.1", port: int = 8000, max_batch: int = 64,
+          max_wait_ms: float = 5.0, max_texts: int = 256, max_bytes: int = 1_000_000,
+          max_queue: int = 256, micro_batching: bool = True, log_level: str = "info") -> None:
+    """Serves the predictor saved in `model_dir` over HTTP until interrupted; `ktbert serve`.
+
+    Loads the predictor once (its prediction batches hold `max_batch` texts), builds the app
+    with `create_app` and runs it with uvicorn in one process. Arguments as in `create_app`;
+    `log_level` is uvicorn's ("warning" drops the line per request).
+
+    Examples:
+    ```python
+    from ktbert.serve.service import serve
+    serve("sentiment", port=8000)   # then: curl -X POST localhost:8000/predict -d '{"texts": ["great"]}'
+    ```
+    """
+    limits = check_limits(max_batch, max_wait_ms, max_texts, max_bytes, max_queue)  # before loading
+    predictor = load_predictor(model_dir, batch_size=limits["max_batch"])
+    name = os.path.basename(os.path.normpath(os.path.abspath(model_dir)))
+    app = create_app(predictor, **limits, micro_batching=micro_batching, name=name)
+    uvicorn.run(app, host=host, port=port, workers=1, log_level=log_level)

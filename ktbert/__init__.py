@@ -39,6 +39,7 @@ __getattr__, __dir__, __all__ = attach(__name__, {
     "get_learner": "ktbert.train.learner:get_learner",
     "get_predictor": "ktbert.serve.predictor:get_predictor",
     "load_predictor": "ktbert.serve.predictor:load_predictor",
+    "read_data": "ktbert.data.reading:read_data",
     "text": "ktbert.text",
     "text_classifier": "ktbert.model.classifier:text_classifier",
     "texts_from_array": "ktbert.data.loaders:texts_from_array",

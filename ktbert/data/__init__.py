@@ -12,6 +12,7 @@ __getattr__, __dir__, __all__ = attach(__name__, {
     "TextPreprocessor": "ktbert.data.preprocessor:TextPreprocessor",
     "TokenizedTexts": "ktbert.data.texts:TokenizedTexts",
     "make_dataset": "ktbert.data.batching:make_dataset",
+    "read_data": "ktbert.data.reading:read_data",
     "read_table": "ktbert.data.tables:read_table",
     "texts_from_array": "ktbert.data.loaders:texts_from_array",
     "texts_from_csv": "ktbert.data.loaders:texts_from_csv",

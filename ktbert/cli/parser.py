@@ -1,0 +1,201 @@
+"""The `ktbert` command line's arguments: one argparse sub-command per task, each with an example.
+
+Parsing imports nothing heavy: each sub-command names its handler as "module:function", and
+`ktbert.cli.main` imports that module only when the sub-command runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+# The training recipe's defaults (`ktbert.TrainingSettings`), shown in --help; a test keeps them
+# equal, so the parser need not import the training room to know them.
+RECIPE_DEFAULTS = {
+    "maxlen": 128, "encoder": "default", "truncation": "head", "val_pct": 0.1, "batch_size": 16,
+    "epochs": 1, "lr": 5e-5, "seed": 0,
+}
+DEFAULT_LABEL_SEP = "|"
+PREDICT_BATCH_SIZE = 32  # `load_predictor`'s
+CHUNK_SIZE = 4096
+
+TRAIN_EXAMPLE = """\
+examples:
+  ktbert train reviews.csv --text-column review --label-column sentiment --output sentiment
+  ktbert train train.tsv.gz --val dev.tsv.gz --text-column sentence --label-column label \\
+      --maxlen 64 --epochs 3 --lr auto --output sst2
+  ktbert train tickets.xlsx --text-column body --label-column tags --multilabel --output tags
+  ktbert train reviews/ --output sentiment      # reviews/pos/*.txt, reviews/neg/*.txt
+
+DATA is a .csv, .tsv or .xlsx file (each may be gzip'd: .csv.gz), a text table of another
+extension (its separator is sniffed), or a folder with one sub-folder of text files per class.
+"""
+
+EVALUATE_EXAMPLE = """\
+example:
+  ktbert evaluate sentiment test.csv --text-column review --label-column sentiment
+"""
+
+PREDICT_EXAMPLE = """\
+examples:
+  ktbert predict sentiment reviews.txt > labels.csv          # one text a line
+  ktbert predict sentiment reviews.csv --text-column review --proba --output scores.csv
+  cat reviews.txt | ktbert predict sentiment --format jsonl --proba
+
+Texts are read and predicted in chunks of --chunk-size lines, so memory stays bounded
+whatever the input's size. Output rows follow the input's order, one per text; a blank
+line is a text too (predicted as the empty text), so row N answers line N.
+"""
+
+LR_FIND_EXAMPLE = """\
+example:
+  ktbert lr-find reviews.csv --text-column review --label-column sentiment --plot lr.png
+"""
+
+EXPORT_EXAMPLE = """\
+example:
+  ktbert export sentiment sentiment_savedmodel
+  # then, with TensorFlow only:  tf.saved_model.load("sentiment_savedmodel")
+"""
+
+SERVE_EXAMPLE = """\
+example:
+  ktbert serve sentiment --port 8000
+  curl -s localhost:8000/predict -H 'content-type: application/json' -d '{"texts": ["great film"]}'
+
+Needs the serve extra: pip install 'ktbert[serve]'.
+"""
+
+
+def learning_rate(value: str):
+    """--lr: a number, or "auto" for the learning-rate finder's suggestion."""
+    if value == "auto":
+        return value
+    try:
+        return float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number or 'auto'. Received: {value!r}") from None
+
+
+def _command(subparsers, name, handler, summary, example):
+    parser = subparsers.add_parser(name, help=summary, description=summary, epilog=example,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.set_defaults(handler=handler)
+    return parser
+
+
+def _data_arguments(parser, what="DATA"):
+    parser.add_argument("data", metavar=what, help="labelled data: CSV/TSV/xlsx file (gzip'd too) or class folders")
+    parser.add_argument("--text-column", default="text", metavar="C", help="the texts' column (default: text)")
+    parser.add_argument("--label-column", nargs="+", default=["label"], metavar="L",
+                        help="the class column, or one 0/1 column per class (default: label)")
+    parser.add_argument("--label-sep", default=None, metavar="S",
+                        help="separator of several labels in one cell (multi-label)")
+    parser.add_argument("--sep", default=None, help="field separator (default: by extension, else sniffed)")
+    parser.add_argument("--encoding", default="utf-8", help="text encoding of the files (default: utf-8)")
+
+
+def _recipe_arguments(parser):
+    d = RECIPE_DEFAULTS
+    parser.add_argument("--multilabel", action="store_true",
+                        help=f"a text may have several labels, joined by --label-sep (default {DEFAULT_LABEL_SEP!r})")
+    parser.add_argument("--val", default=None, metavar="DATA",
+                        help=f"validation data (default: {d['val_pct']} of DATA held out)")
+    parser.add_argument("--val-pct", type=float, default=d["val_pct"], metavar="F",
+                        help="share of DATA held out when --val is not given (default: %(default)s)")
+    parser.add_argument("--maxlen", type=int, default=d["maxlen"], metavar="N",
+                        help="tokens per text, [CLS] and [SEP] included (default: %(default)s)")
+    parser.add_argument("--encoder", default=d["encoder"], metavar="E",
+                        help="'default' (all-MiniLM-L6-v2), a BERT checkpoint folder or preset name")
+    parser.add_argument("--truncation", default=d["truncation"], choices=["head", "head+tail"],
+                        help="how long texts are cut (default: %(default)s)")
+    parser.add_argument("--batch-size", type=int, default=d["batch_size"], metavar="B",
+                        help="texts per training step (default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=d["seed"],
+                        help="seed of the split and the weights (default: %(default)s)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The `ktbert` parser, with its six sub-commands."""
+    parser = argparse.ArgumentParser(
+        prog="ktbert", description="Train, evaluate and ship BERT text classifiers.",
+        epilog="Run 'ktbert COMMAND --help' for a command's options and an example.",
+    )
+    parser.add_argument("--traceback", action="store_true",
+                        help="on an error, show the full traceback instead of the one-line message")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    d = RECIPE_DEFAULTS
+
+    train = _command(subparsers, "train", "ktbert.cli.training:train",
+                     "Train a classifier on DATA, print the validation report and save the predictor.",
+                     TRAIN_EXAMPLE)
+    _data_arguments(train)
+    _recipe_arguments(train)
+    train.add_argument("--output", required=True, metavar="DIR", help="folder to save the predictor in")
+    train.add_argument("--test", default=None, metavar="DATA", help="test data, scored once at the end")
+    train.add_argument("--epochs", type=int, default=d["epochs"], metavar="E", help="epochs (default: %(default)s)")
+    train.add_argument("--lr", type=learning_rate, default=d["lr"], metavar="X|auto",
+                       help="peak learning rate, or 'auto' to run lr_find and take its suggestion "
+                            "(default: %(default)s)")
+    train.add_argument("--class-weight", choices=["balanced"], default=None, help="weigh classes by inverse frequency")
+    train.add_argument("--calibrate", action="store_true", help="fit temperature scaling on the validation data")
+    train.add_argument("--tune-thresholds", action="store_true", help="fit per-label thresholds (multi-label)")
+    train.add_argument("--precision", default=None, choices=["auto", "float32", "mixed_bfloat16"],
+                       help="what the encoder computes in (default: KTBERT_PRECISION, else auto)")
+
+    evaluate = _command(subparsers, "evaluate", "ktbert.cli.evaluating:evaluate",
+                        "Score a saved predictor on labelled DATA and print the report.", EVALUATE_EXAMPLE)
+    evaluate.add_argument("model_dir", metavar="MODEL_DIR", help="a folder saved by 'ktbert train' or predictor.save")
+    _data_arguments(evaluate)
+    evaluate.add_argument("--batch-size", type=int, default=PREDICT_BATCH_SIZE, metavar="N",
+                          help="texts per prediction step (default: %(default)s)")
+
+    predict = _command(subparsers, "predict", "ktbert.cli.predicting:predict",
+                       "Predict the classes of texts from a file, a CSV/TSV column or stdin.", PREDICT_EXAMPLE)
+    predict.add_argument("model_dir", metavar="MODEL_DIR", help="a folder saved by 'ktbert train' or predictor.save")
+    predict.add_argument("input", metavar="INPUT", nargs="?", default="-",
+                         help="a text file, one text a line (gzip'd too), a CSV/TSV with --text-column, "
+                              "or '-' for stdin (the default)")
+    predict.add_argument("--text-column", default=None, metavar="C",
+                         help="read INPUT as a CSV/TSV and take this column")
+    predict.add_argument("--sep", default=None,
+                         help="field separator of a table INPUT (default: by extension, else sniffed)")
+    predict.add_argument("--encoding", default="utf-8", help="text encoding of INPUT (default: utf-8)")
+    predict.add_argument("--format", choices=["csv", "jsonl"], default="csv", help="output format (default: csv)")
+    predict.add_argument("--proba", action="store_true", help="also write each class's probability")
+    predict.add_argument("--label-sep", default=DEFAULT_LABEL_SEP, metavar="S",
+                         help="joins a multi-label model's labels in csv output (default: %(default)r)")
+    predict.add_argument("--output", default=None, metavar="FILE", help="write here instead of stdout")
+    predict.add_argument("--batch-size", type=int, default=PREDICT_BATCH_SIZE, metavar="N",
+                         help="texts per prediction step (default: %(default)s)")
+    predict.add_argument("--chunk-size", type=int, default=CHUNK_SIZE, metavar="N",
+                         help="texts read, predicted and written at a time (default: %(default)s)")
+    predict.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                         help="a count of texts on stderr (default: when stderr is a terminal)")
+
+    lr_find = _command(subparsers, "lr-find", "ktbert.cli.training:lr_find",
+                       "Run the learning-rate finder on DATA, save its plot and print its suggestions.",
+                       LR_FIND_EXAMPLE)
+    _data_arguments(lr_find)
+    _recipe_arguments(lr_find)
+    lr_find.add_argument("--plot", required=True, metavar="FILE", help="where to save the plot (.png, .pdf, .svg)")
+    lr_find.add_argument("--num-it", type=int, default=100, metavar="N", help="steps at most (default: %(default)s)")
+
+    export = _command(subparsers, "export", "ktbert.cli.shipping:export",
+                      "Export a saved predictor as a TensorFlow SavedModel that takes raw strings.",
+                      EXPORT_EXAMPLE)
+    export.add_argument("model_dir", metavar="MODEL_DIR", help="a folder saved by 'ktbert train' or predictor.save")
+    export.add_argument("out_dir", metavar="OUT_DIR", help="the SavedModel folder to write")
+
+    serve = _command(subparsers, "serve", "ktbert.cli.shipping:serve",
+                     "Serve a saved predictor over HTTP: POST /predict, GET /health, docs at /docs.",
+                     SERVE_EXAMPLE)
+    serve.add_argument("model_dir", metavar="MODEL_DIR", help="a folder saved by 'ktbert train' or predictor.save")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
+    serve.add_argument("--port", type=int, default=8000, help="port (default: %(default)s)")
+    serve.add_argument("--max-batch", type=int, default=None, metavar="N", help="texts per model call at most")
+    serve.add_argument("--max-wait-ms", type=float, default=None, metavar="F",
+                       help="how long a request waits for others to share its model call")
+    serve.add_argument("--max-texts", type=int, default=None, metavar="N", help="texts per request at most")
+    serve.add_argument("--max-bytes", type=int, default=None, metavar="N", help="bytes per request at most")
+    return parser

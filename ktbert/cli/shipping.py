@@ -1,0 +1,46 @@
+"""`ktbert export` and `ktbert serve`: a saved predictor as a TensorFlow SavedModel, or behind HTTP.
+
+Both start from the saved folder and load no training code; `serve` checks the folder before
+it loads the web stack, which comes with the optional `serve` extra.
+"""
+
+from __future__ import annotations
+
+from ktbert.serve.predictor import load_predictor
+from ktbert.serve.saving import read_manifest
+
+SERVE_EXTRA = ("fastapi", "uvicorn", "starlette", "pydantic")
+
+
+def export(args) -> int:
+    """`ktbert export`: `load_predictor(MODEL_DIR).export(OUT_DIR)`."""
+    folder = load_predictor(args.model_dir).export(args.out_dir)
+    print(f"exported a SavedModel to {folder}")
+    return 0
+
+
+def serve(args) -> int:
+    """`ktbert serve`: runs the HTTP service until interrupted."""
+    read_manifest(args.model_dir)  # a wrong folder is told now, not after the web stack loads
+    limits = {name: getattr(args, name) for name in ("max_batch", "max_wait_ms", "max_texts", "max_bytes")
+              if getattr(args, name) is not None}  # the service's own defaults for the rest
+    try:
+        from ktbert.serve.service import serve as run_service
+
+        run_service(args.model_dir, host=args.host, port=args.port, **limits)
+    except ImportError as err:
+        missing = _missing_extra(err)
+        if missing is None:
+            raise
+        raise ValueError(f"ktbert serve needs the serve extra: pip install 'ktbert[serve]' "
+                         f"({missing} is not installed).") from None
+    return 0
+
+
+def _missing_extra(err: ImportError):
+    """The serve extra's package whose absence caused `err` (itself or what it was raised from)."""
+    while err is not None:
+        if isinstance(err, ModuleNotFoundError) and (err.name or "").split(".")[0] in SERVE_EXTRA:
+            return err.name.split(".")[0]
+        err = err.__cause__ or err.__context__
+    return None

@@ -1,8 +1,8 @@
 """`ktbert train` and `ktbert lr-find`: DATA read into DataFrames, the arguments into
 `TrainingSettings`, and the training recipe run on them.
 
-No training logic lives here: `train` is `train_classifier`, and `lr-find` builds the learner
-with the recipe's settings and runs `Learner.lr_find`.
+No training logic lives here: `train` is `train_classifier`, and `lr-find` is the recipe's
+`build_learner` followed by `Learner.lr_find`.
 """
 
 from __future__ import annotations
@@ -11,12 +11,9 @@ import os
 
 from ktbert.cli.parser import DEFAULT_LABEL_SEP
 from ktbert.cli.reports import print_report
-from ktbert.data.loaders import texts_from_df
 from ktbert.data.reading import read_data
-from ktbert.model.classifier import text_classifier
 from ktbert.serve.saving import MANIFEST
-from ktbert.train.learner import get_learner
-from ktbert.train.recipe import TrainingSettings, train_classifier
+from ktbert.train.recipe import TrainingSettings, build_learner, train_classifier
 
 PLOT_FORMATS = (".png", ".pdf", ".svg", ".jpg", ".jpeg")
 
@@ -84,16 +81,7 @@ def lr_find(args) -> int:
     check_plot_path(args.plot)
     settings = settings_from(args)
     train_df, val_df, _ = read_frames(args, settings)
-    trn, val, preproc = texts_from_df(
-        train_df, settings.text_column, settings.label_columns, val_df=val_df, maxlen=settings.maxlen,
-        val_pct=settings.val_pct, random_state=settings.seed, verbose=settings.verbose,
-        label_sep=settings.label_sep, encoder=settings.encoder, truncation=settings.truncation,
-    )
-    model = text_classifier("bert", trn, preproc, seed=settings.seed, verbose=settings.verbose,
-                            pooling=settings.pooling, dropout=settings.dropout, precision=settings.precision)
-    learner = get_learner(model, train_data=trn, val_data=val, batch_size=settings.batch_size,
-                          eval_batch_size=settings.eval_batch_size, seed=settings.seed, bucketing=settings.bucketing)
-    learner.set_weight_decay(settings.weight_decay)
+    learner = build_learner(settings, train_df, val_df)[0]
     learner.lr_find(num_it=args.num_it, verbose=settings.verbose)
     learner.lr_plot(save_path=args.plot)
     print(f"\nsaved the plot to {args.plot}")

@@ -174,25 +174,15 @@ def train_classifier(settings: TrainingSettings, train_df, val_df=None, test_df=
     print(run.scores)
     ```
     """
-    if not isinstance(settings, TrainingSettings):
-        raise TypeError(f"`settings` must be a TrainingSettings. Received: {type(settings).__name__}")
-    s = settings
-    trn, val, preproc = texts_from_df(
-        train_df, s.text_column, s.label_columns, val_df=val_df, maxlen=s.maxlen, val_pct=s.val_pct,
-        random_state=s.seed, verbose=1 if s.verbose else 0, label_sep=s.label_sep, encoder=s.encoder,
-        clean=s.clean, truncation=s.truncation,
-    )
+    s = _checked(settings)
+    trn, val, preproc = _load(s, train_df, val_df)
     if s.tune_thresholds and not preproc.multilabel:  # checked before training, as the test rows
         raise ValueError("`tune_thresholds=True` is for multi-label data (label_sep or several 0/1 "
                          "label columns); this data is single-label. Leave it False.")
     test = None
     if test_df is not None:  # before training, so bad test rows cost no training time
         test = tokenize_df(test_df, preproc, s.text_column, s.label_columns, s.label_sep, what="test_df")
-    model = text_classifier("bert", trn, preproc, seed=s.seed, verbose=1 if s.verbose else 0,
-                            pooling=s.pooling, dropout=s.dropout, precision=s.precision)
-    learner = get_learner(model, train_data=trn, val_data=val, batch_size=s.batch_size,
-                          eval_batch_size=s.eval_batch_size, seed=s.seed, bucketing=s.bucketing)
-    learner.set_weight_decay(s.weight_decay)
+    learner = _learner(s, trn, val, preproc)
     lr = s.lr
     if lr == "auto":
         learner.lr_find(verbose=s.verbose)
@@ -211,3 +201,44 @@ def train_classifier(settings: TrainingSettings, train_df, val_df=None, test_df=
     if s.output is not None:
         predictor.save(s.output)
     return TrainingRun(s, learner, predictor, preproc, trn, val, test, float(lr), run_scores)
+
+
+def build_learner(settings: TrainingSettings, train_df, val_df=None):
+    """The recipe's first steps only: tokenize, build and wrap, as `train_classifier` does
+    before it trains (the command line's `lr-find` starts here).
+
+    Returns:
+        `(learner, trn, val, preproc)`.
+
+    Examples:
+    ```python
+    learner, trn, val, preproc = build_learner(ktbert.TrainingSettings("text", "label"), df)
+    learner.lr_find()
+    ```
+    """
+    s = _checked(settings)
+    trn, val, preproc = _load(s, train_df, val_df)
+    return _learner(s, trn, val, preproc), trn, val, preproc
+
+
+def _checked(settings) -> TrainingSettings:
+    if not isinstance(settings, TrainingSettings):
+        raise TypeError(f"`settings` must be a TrainingSettings. Received: {type(settings).__name__}")
+    return settings
+
+
+def _load(s: TrainingSettings, train_df, val_df):
+    return texts_from_df(
+        train_df, s.text_column, s.label_columns, val_df=val_df, maxlen=s.maxlen, val_pct=s.val_pct,
+        random_state=s.seed, verbose=1 if s.verbose else 0, label_sep=s.label_sep, encoder=s.encoder,
+        clean=s.clean, truncation=s.truncation,
+    )
+
+
+def _learner(s: TrainingSettings, trn, val, preproc) -> Learner:
+    model = text_classifier("bert", trn, preproc, seed=s.seed, verbose=1 if s.verbose else 0,
+                            pooling=s.pooling, dropout=s.dropout, precision=s.precision)
+    learner = get_learner(model, train_data=trn, val_data=val, batch_size=s.batch_size,
+                          eval_batch_size=s.eval_batch_size, seed=s.seed, bucketing=s.bucketing)
+    learner.set_weight_decay(s.weight_decay)
+    return learner

@@ -140,7 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--class-weight", choices=["balanced"], default=None, help="weigh classes by inverse frequency")
     train.add_argument("--calibrate", action="store_true", help="fit temperature scaling on the validation data")
     train.add_argument("--tune-thresholds", action="store_true", help="fit per-label thresholds (multi-label)")
-    train.add_argument("--precision", default=None, choices=["auto", "float32", "mixed_bfloat16"],
+    train.add_argument("--precision", default=None, choices=["auto", "float32", "mixed_bfloat16", "mixed_float16"],
                        help="what the encoder computes in (default: KTBERT_PRECISION, else auto)")
 
     evaluate = _command(subparsers, "evaluate", "ktbert.cli.evaluating:evaluate",

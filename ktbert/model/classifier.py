@@ -181,11 +181,12 @@ def text_classifier(name: str = "bert", train_data=None, preproc=None, multilabe
         pooling: str. "mean" (default; how all-MiniLM was trained) or "cls".
         dropout: float. dropout before the head.
         seed: int or None. seed of the head's initial weights.
-        precision: str or None. "auto" (mixed_bfloat16 where the CPU has bf16 instructions
-            and no GPU is visible, else float32), "float32", or "mixed_bfloat16" (the encoder
-            computes in bfloat16, weights and head stay float32: 1.1-1.6x faster on CPUs with
-            AVX-512 bf16 or AMX, far slower on others). None: `KTBERT_PRECISION` from the
-            environment, else "auto". Saved with the model.
+        precision: str or None. "auto" (mixed_float16 where a GPU is visible, else
+            mixed_bfloat16 where the CPU has bf16 instructions, else float32), "float32",
+            "mixed_bfloat16" (the encoder computes in bfloat16, weights and head stay float32:
+            1.1-1.6x faster on CPUs with AVX-512 bf16 or AMX, far slower on others) or
+            "mixed_float16" (float16 on a GPU's tensor cores, the loss scaled). None:
+            `KTBERT_PRECISION` from the environment, else "auto". Saved with the model.
 
     Examples:
     ```python

@@ -66,6 +66,10 @@ def default_metrics(num_classes: int, multilabel: bool) -> list:
 def compile_classifier(model, learning_rate: float = 2e-5, weight_decay: float = 0.0, metrics=None):
     """Compiles with AdamW (decay never on biases, LayerNorm, embeddings) and the matching loss.
 
+    Under mixed_float16 the AdamW is wrapped in a `keras.optimizers.LossScaleOptimizer` (a
+    dynamic loss scale, as Keras does for a mixed_float16 model); its hyperparameters stay on
+    the AdamW (`ktbert.train.hyperparameters.base_optimizer`).
+
     Args:
         model: TextClassifier. the classifier.
         learning_rate: float. the starting rate (schedules set it every step).
@@ -75,6 +79,8 @@ def compile_classifier(model, learning_rate: float = 2e-5, weight_decay: float =
     """
     optimizer = keras.optimizers.AdamW(learning_rate=learning_rate, weight_decay=weight_decay)
     optimizer.exclude_from_weight_decay(var_names=NO_DECAY)
+    if model.backbone.compute_dtype == "float16":  # mixed_float16: small gradients underflow without a loss scale
+        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
     if model.multilabel:
         loss = keras.losses.BinaryCrossentropy()
     else:

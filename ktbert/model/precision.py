@@ -1,14 +1,16 @@
-"""Which number format the encoder computes in: float32, or mixed bfloat16 on CPUs made for it.
+"""Which number format the encoder computes in: float32, mixed bfloat16 on CPUs made for it, or
+mixed float16 on GPUs.
 
 Measured on a 2-core AMD EPYC with AVX-512 bf16 (`benchmarks/kernels.py`, docs/benchmarks/kernels.md):
 mixed_bfloat16 made a training step 1.07-1.49x and a prediction batch 1.19-1.64x faster, and
 SST-2 dev accuracy held (0.8234 against 0.8211). Weights stay float32 (only the arithmetic is
 bfloat16) and the classifier head always computes in float32.
 
-The default is "auto": mixed_bfloat16 where the CPU has bf16 instructions (`avx512_bf16` or
-`amx_bf16`) and no GPU is visible, float32 elsewhere (bfloat16 arithmetic without those
-instructions is emulated, and slow). `precision="float32"` (or `KTBERT_PRECISION=float32` in
-the environment, for every model a process builds) switches it off; float32 results agree to
+The default is "auto": mixed_float16 where a GPU is visible (its tensor cores compute float16;
+the optimizer then scales the loss, `ktbert.model.compiling`), mixed_bfloat16 where the CPU has
+bf16 instructions (`avx512_bf16` or `amx_bf16`), float32 elsewhere (bfloat16 arithmetic without
+those instructions is emulated, and slow). `precision="float32"` (or `KTBERT_PRECISION=float32`
+in the environment, for every model a process builds) switches it off; float32 results agree to
 1e-5 across batchings and machines, bfloat16 ones to about 1e-2.
 """
 
@@ -16,7 +18,7 @@ from __future__ import annotations
 
 import os
 
-PRECISIONS = ("float32", "mixed_bfloat16", "auto")
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16", "auto")
 PRECISION_ENV = "KTBERT_PRECISION"  # the default precision of every model a process builds
 BF16_FLAGS = ("avx512_bf16", "amx_bf16")
 
@@ -62,21 +64,20 @@ def resolve_precision(precision: str | None = None, cpuinfo: str = "/proc/cpuinf
         precision = default_precision()
     if check_precision(precision) != "auto":
         return precision
-    import tensorflow as tf
-
-    if gpu_visible() or not cpu_has_bf16(cpuinfo):
-        return "float32"
-    return "mixed_bfloat16"
+    if gpu_visible():
+        return "mixed_float16"
+    return "mixed_bfloat16" if cpu_has_bf16(cpuinfo) else "float32"
 
 
 def loading_policy(saved: str, precision: str | None = None) -> str:
     """The policy a saved model is rebuilt with: `precision` when given, else `KTBERT_PRECISION`
-    when set ("auto" decided for this machine), else the saved one, unless that is bfloat16 and
-    this machine would emulate it or has a GPU."""
+    when set ("auto" decided for this machine), else the saved one, unless that is a mixed
+    precision this machine would not choose by itself (bfloat16 where it would be emulated or a
+    GPU is visible, float16 without a GPU): then the machine's own choice ("auto")."""
     if precision is None and PRECISION_ENV in os.environ:
         precision = default_precision()
     if precision is not None:
         return resolve_precision(precision)
-    if saved == "mixed_bfloat16" and resolve_precision("auto") == "float32":
-        return "float32"
+    if saved in ("mixed_bfloat16", "mixed_float16"):
+        return resolve_precision("auto")
     return saved

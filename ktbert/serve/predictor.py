@@ -253,9 +253,9 @@ class Predictor(DecisionsMixin):
              precision: str | None = None) -> "Predictor":
         """Restores a predictor written by `save`; refuses foreign or corrupted folders.
 
-        `precision` ("auto", "float32", "mixed_bfloat16") overrides the saved one; by default
-        the model computes as it was saved, except that a bfloat16 model computes in float32
-        on a machine without bf16 instructions.
+        `precision` ("auto", "float32", "mixed_bfloat16", "mixed_float16") overrides the saved
+        one; by default the model computes as it was saved, except that a mixed-precision model
+        computes as "auto" chooses on a machine that would emulate its half-precision type.
         """
         if precision is not None:
             check_precision(precision)

@@ -11,7 +11,7 @@ import keras
 
 from ktbert.checks import check_count, check_rate
 from ktbert.evaluate import plots
-from ktbert.train import hyperparameters, lr_finder
+from ktbert.train import distribute, hyperparameters, lr_finder
 from ktbert.train.callbacks import StepSchedule, TriangularSchedule
 from ktbert.train.schedules import constant_schedule, one_cycle_momentum, one_cycle_schedule, sgdr_schedule
 from ktbert.train.training_state import TrainingState
@@ -185,12 +185,14 @@ class FitMixin:
         dataset, steps = self._epoch_dataset()
         if max_epochs is not None:
             num_it = min(num_it, check_count(max_epochs, "max_epochs") * steps)
-        state = TrainingState.capture(self.model)
+        with distribute.scope(self.strategy):  # the snapshot may build the optimizer's variables
+            state = TrainingState.capture(self.model)
         lr_before = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
         try:
             result = lr_finder.run_range_test(
                 self.model, dataset, start_lr, end_lr,
                 num_it, stop_factor=stop_factor, beta=beta, verbose=verbose,
+                strategy=self.strategy, loop=self.training_loop,
             )
         finally:
             state.restore()

@@ -14,17 +14,24 @@ def _is_variable(value) -> bool:
     return isinstance(value, keras.Variable)
 
 
+def base_optimizer(optimizer):
+    """The optimizer holding the hyperparameters: the one a `LossScaleOptimizer` (mixed_float16)
+    wraps, else `optimizer` itself."""
+    return getattr(optimizer, "inner_optimizer", optimizer)
+
+
 def make_schedulable(model) -> None:
     """Turns the optimizer's `beta_1` (Adam family) and `weight_decay` into variables."""
-    optimizer = model.optimizer
+    optimizer = base_optimizer(model.optimizer)
     changed = False
-    if hasattr(optimizer, "beta_1") and not _is_variable(optimizer.beta_1) and not callable(optimizer.beta_1):
-        optimizer.beta_1 = keras.Variable(float(optimizer.beta_1), trainable=False, name="beta_1", dtype="float32")
-        changed = True
-    if not _is_variable(optimizer.weight_decay):
-        value = 0.0 if optimizer.weight_decay is None else float(optimizer.weight_decay)
-        optimizer.weight_decay = keras.Variable(value, trainable=False, name="weight_decay", dtype="float32")
-        changed = True
+    with model.distribute_strategy.scope():  # a tf.distribute strategy's variables are made in its scope
+        if hasattr(optimizer, "beta_1") and not _is_variable(optimizer.beta_1) and not callable(optimizer.beta_1):
+            optimizer.beta_1 = keras.Variable(float(optimizer.beta_1), trainable=False, name="beta_1", dtype="float32")
+            changed = True
+        if not _is_variable(optimizer.weight_decay):
+            value = 0.0 if optimizer.weight_decay is None else float(optimizer.weight_decay)
+            optimizer.weight_decay = keras.Variable(value, trainable=False, name="weight_decay", dtype="float32")
+            changed = True
     if changed:
         # A step traced before the swap still holds the floats; trace it again on next use.
         model.train_function = None
@@ -32,7 +39,7 @@ def make_schedulable(model) -> None:
 
 def get_momentum(optimizer):
     """Adam's `beta_1` as a float, or None for optimizers without it."""
-    value = getattr(optimizer, "beta_1", None)
+    value = getattr(base_optimizer(optimizer), "beta_1", None)
     if _is_variable(value):
         return float(keras.ops.convert_to_numpy(value))
     if isinstance(value, (int, float)):
@@ -41,18 +48,18 @@ def get_momentum(optimizer):
 
 
 def set_momentum(optimizer, value: float) -> None:
-    optimizer.beta_1.assign(value)
+    base_optimizer(optimizer).beta_1.assign(value)
 
 
 def get_weight_decay(optimizer) -> float:
-    value = optimizer.weight_decay
+    value = base_optimizer(optimizer).weight_decay
     if value is None:
         return 0.0
     return float(keras.ops.convert_to_numpy(value)) if _is_variable(value) else float(value)
 
 
 def set_weight_decay(optimizer, value: float) -> None:
-    optimizer.weight_decay.assign(value)
+    base_optimizer(optimizer).weight_decay.assign(value)
 
 
 def plain_config(optimizer) -> dict:
@@ -64,25 +71,41 @@ def plain_config(optimizer) -> dict:
     return config
 
 
-def recompile_with_fresh_optimizer(model) -> None:
-    """Compiles `model` again as it was, with a new optimizer of the same settings.
+def recompile_with_fresh_optimizer(model, source=None) -> None:
+    """Compiles `model` again as it was (or as `source` was), with a new optimizer of the same settings.
 
     Freezing changes the trainable variables, and a Keras optimizer keeps slots for the ones it
-    was built with, so it must be replaced. Keras 3 exposes neither the compile arguments nor
-    the weight-decay exclusions publicly: this is the one place that reads them
-    (`model._compile_config`, `optimizer._exclude_from_weight_decay_pattern`), and
+    was built with, so it must be replaced. A model rebuilt under a tf.distribute strategy
+    (`ktbert.train.distribute.place_model`) is compiled as its `source` was, with new metrics of
+    the same settings too, all made under the strategy's scope. Keras 3 exposes neither the
+    compile arguments nor the weight-decay exclusions publicly: this is the one place that reads
+    them (`model._compile_config`, `optimizer._exclude_from_weight_decay_pattern`), and
     tests/train/test_keras_internals.py fails loudly if a Keras upgrade removes them.
     """
-    old = model.optimizer
-    new = type(old).from_config(plain_config(old))
-    # Keras sets the pattern only once exclusions were given.
-    pattern = getattr(old, "_exclude_from_weight_decay_pattern", None)
-    if pattern is not None:
-        new.exclude_from_weight_decay(var_names=[pattern.pattern])
-    config = dict(model._compile_config.config)
-    config["optimizer"] = new
-    model.compile(**config)
+    source = model if source is None else source
+    old = base_optimizer(source.optimizer)
+    with model.distribute_strategy.scope():
+        new = type(old).from_config(plain_config(old))
+        # Keras sets the pattern only once exclusions were given.
+        pattern = getattr(old, "_exclude_from_weight_decay_pattern", None)
+        if pattern is not None:
+            new.exclude_from_weight_decay(var_names=[pattern.pattern])
+        if old is not source.optimizer:  # wrapped for mixed_float16: the new one is too
+            scaler = source.optimizer
+            new = type(scaler)(new, initial_scale=scaler.initial_scale,
+                               dynamic_growth_steps=scaler.dynamic_growth_steps)
+        config = dict(source._compile_config.config)
+        config["optimizer"] = new
+        if source is not model:  # metrics hold variables: the source's belong to the source
+            for key in ("metrics", "weighted_metrics"):
+                config[key] = keras.tree.map_structure(_fresh_metric, config.get(key))
+        model.compile(**config)
     make_schedulable(model)
+
+
+def _fresh_metric(metric):
+    """A new metric of `metric`'s settings; names of metrics ("accuracy") stay names."""
+    return type(metric).from_config(metric.get_config()) if isinstance(metric, keras.metrics.Metric) else metric
 
 
 def build_for_training(model, dataset) -> None:
@@ -96,4 +119,5 @@ def build_for_training(model, dataset) -> None:
     """
     build = getattr(model, "_symbolic_build", None)
     if build is not None:  # it builds only what is not built yet
-        build(data_batch=dataset.element_spec)
+        with model.distribute_strategy.scope():
+            build(data_batch=dataset.element_spec)

@@ -15,7 +15,7 @@ from ktbert.data.batching import count_batches, num_examples, predict_in_order, 
 from ktbert.data.texts import TextData
 from ktbert.evaluate.metrics import lower_is_better
 from ktbert.serve.decisions import DECISIONS_ATTRIBUTE, Decisions, DecisionsMixin
-from ktbert.train import checkpoints, hyperparameters
+from ktbert.train import checkpoints, distribute, hyperparameters
 from ktbert.train.callbacks import StepSchedule
 from ktbert.train.class_weights import resolve_class_weight
 from ktbert.train.controls import ControlsMixin
@@ -62,6 +62,11 @@ class Learner(FitMixin, ControlsMixin, EvaluationMixin, DecisionsMixin):
         seed: int or None. seed of the per-epoch shuffling.
         bucketing: bool. length-bucketed batches (each padded to its longest text) for
             training, evaluation and prediction; False pads every batch to `maxlen`.
+        strategy: tf.distribute.Strategy or None. trains on several devices or machines
+            (docs/distributed.md); None takes the enclosing `strategy.scope()`'s, if any.
+            `batch_size` and `eval_batch_size` are global: each batch is shared among the
+            replicas. A model built outside the strategy's scope is rebuilt inside it, so
+            `learner.model` is the model that trains.
 
     Attributes:
         history: keras.callbacks.History or None. the last fit's history: per epoch the
@@ -72,15 +77,20 @@ class Learner(FitMixin, ControlsMixin, EvaluationMixin, DecisionsMixin):
         lr_suggestions: dict. the last `lr_find`'s suggested rates by name.
         decisions: Decisions. temperature (`calibrate`) and thresholds (`tune_thresholds`),
             applied by `predict` and carried to `get_predictor(learner, preproc)`.
+        strategy: tf.distribute.Strategy or None. the strategy it trains under.
+        training_loop: str. "auto" (Keras' `fit`, or ktbert's own loop under
+            MultiWorkerMirroredStrategy, where `fit` fails), "keras" or "ktbert".
     """
 
     def __init__(self, model, train_data, val_data=None, batch_size: int = 32,
-                 eval_batch_size: int = 32, seed: int | None = None, bucketing: bool = True):
+                 eval_batch_size: int = 32, seed: int | None = None, bucketing: bool = True, strategy=None):
         if not isinstance(model, keras.Model):
             raise TypeError(f"`model` must be a compiled keras.Model. Received: {type(model).__name__}")
         if getattr(model, "optimizer", None) is None or not getattr(model, "compiled", True):
             raise ValueError("`model` must be compiled: build it with `ktbert.text_classifier` or call model.compile().")
-        self.model = model
+        self.strategy = distribute.resolve_strategy(strategy)
+        self.training_loop = "auto"
+        self.model = distribute.place_model(model, self.strategy)
         self.train_data = check_data(train_data, "train_data")
         if self.train_data is None:
             raise ValueError("`train_data` is required: pass the training `(x, y)`.")
@@ -95,8 +105,14 @@ class Learner(FitMixin, ControlsMixin, EvaluationMixin, DecisionsMixin):
         self.lr_find_result = None
         self.lr_suggestions: dict = {}
         y = self.train_data.y
-        self.decisions = Decisions(_num_outputs(model, y), multilabel=y.ndim == 2)
-        hyperparameters.make_schedulable(model)
+        self.decisions = Decisions(_num_outputs(self.model, y), multilabel=y.ndim == 2)
+        hyperparameters.make_schedulable(self.model)
+
+    @property
+    def is_chief(self) -> bool:
+        """Whether this process writes checkpoints and should save the model: True unless it is
+        a worker other than the chief under MultiWorkerMirroredStrategy."""
+        return distribute.is_chief(self.strategy)
 
     @property
     def decisions(self) -> Decisions:
@@ -109,8 +125,8 @@ class Learner(FitMixin, ControlsMixin, EvaluationMixin, DecisionsMixin):
 
     # -- datasets ----------------------------------------------------------------------------
     def _train_dataset(self):
-        return to_dataset(self.train_data.x, self.train_data.y, self.batch_size, shuffle=True, seed=self.seed,
-                          bucketing=self.bucketing)
+        return to_dataset(self.train_data.x, self.train_data.y, self.batch_size, shuffle=True,
+                          seed=distribute.shuffle_seed(self.strategy, self.seed), bucketing=self.bucketing)
 
     def _val_dataset(self):
         if self.val_data is None:
@@ -145,12 +161,13 @@ class Learner(FitMixin, ControlsMixin, EvaluationMixin, DecisionsMixin):
     # -- the training loop -------------------------------------------------------------------
     def _run(self, dataset, stepper: StepSchedule, epochs: int, callbacks=None, verbose: int = 1,
              class_weight=None, checkpoint_folder=None, early_stopping=None, monitor="val_loss"):
-        """Runs `model.fit` on `dataset` with the schedule `stepper` and the requested extras."""
+        """Trains on `dataset` with the schedule `stepper` and the requested extras: `model.fit`,
+        or under a tf.distribute strategy the loop that works there (`distribute.fit`)."""
         extra = []
         needs_f1 = monitor == "val_macro_f1" or checkpoint_folder is not None
         if needs_f1 and self.val_data is not None:
             extra.append(checkpoints.MacroF1(lambda: self.predict(calibrated=False), self.val_data.y))
-        if checkpoint_folder is not None:
+        if checkpoint_folder is not None and self.is_chief:  # one writer per run
             extra.append(checkpoints.EpochCheckpoint(checkpoint_folder))
         if early_stopping:
             self._require_val(f"early_stopping monitors {monitor!r}")
@@ -158,15 +175,13 @@ class Learner(FitMixin, ControlsMixin, EvaluationMixin, DecisionsMixin):
                 monitor=monitor, patience=int(early_stopping), restore_best_weights=True,
                 mode="min" if lower_is_better(monitor) else "max", verbose=1 if verbose else 0,
             ))
-        hyperparameters.build_for_training(self.model, dataset)  # one trace of the step, not two
-        history = self.model.fit(
-            dataset,
+        history = distribute.fit(
+            self.model, dataset, self.strategy, self.training_loop,
             validation_data=self._val_dataset(),
             epochs=epochs,
             callbacks=[stepper] + extra + list(callbacks or []),
             verbose=verbose,
             class_weight=resolve_class_weight(class_weight, self.train_data.y),
-            shuffle=False,  # the dataset reshuffles itself every epoch
         )
         self.history = _per_step_history(history, stepper)
         self.lr_history = stepper.lrs
@@ -189,7 +204,7 @@ class Learner(FitMixin, ControlsMixin, EvaluationMixin, DecisionsMixin):
         """Loss and metrics of the model (uncalibrated) on `data` (default: validation data)."""
         data = self._eval_data(data)
         ds = to_dataset(data.x, data.y, self.eval_batch_size, bucketing=self.bucketing)
-        return self.model.evaluate(ds, verbose=0, return_dict=True)
+        return distribute.evaluate(self.model, ds, self.strategy, self.training_loop)
 
 
 def _per_step_history(history, stepper: StepSchedule):
@@ -211,7 +226,7 @@ def _per_step_history(history, stepper: StepSchedule):
 
 def get_learner(model, train_data=None, val_data=None, batch_size: int = 32,
                 eval_batch_size: int = 32, workers: int = 1, use_multiprocessing: bool = False,
-                seed: int | None = None, bucketing: bool = True) -> Learner:
+                seed: int | None = None, bucketing: bool = True, strategy=None) -> Learner:
     """Wraps a model and its data for training; ktrain's `get_learner`.
 
     Args:
@@ -225,6 +240,10 @@ def get_learner(model, train_data=None, val_data=None, batch_size: int = 32,
         seed: int or None. seed of the per-epoch shuffling.
         bucketing: bool. group texts of similar length into batches, each padded only to its
             longest text (much faster on short texts); False pads every batch to `maxlen`.
+        strategy: tf.distribute.Strategy or None. train on several GPUs or CPU devices
+            (`MirroredStrategy`) or machines (`MultiWorkerMirroredStrategy`), see
+            docs/distributed.md; None takes the enclosing `strategy.scope()`'s, if any.
+            `batch_size` is then the global batch, shared among the replicas.
 
     Examples:
     ```python
@@ -233,4 +252,4 @@ def get_learner(model, train_data=None, val_data=None, batch_size: int = 32,
     ```
     """
     return Learner(model, train_data, val_data, batch_size=batch_size,
-                   eval_batch_size=eval_batch_size, seed=seed, bucketing=bucketing)
+                   eval_batch_size=eval_batch_size, seed=seed, bucketing=bucketing, strategy=strategy)

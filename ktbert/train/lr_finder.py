@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import keras
 
-from ktbert.train import hyperparameters
+from ktbert.train import distribute
 from ktbert.train.lr_suggestions import SUGGESTIONS
 from ktbert.train.schedules import exponential_rates
 
@@ -101,7 +101,8 @@ class RangeTest(keras.callbacks.Callback):
 
 
 def run_range_test(model, dataset, start_lr: float, end_lr: float, num_it: int,
-                   stop_factor: float = 4.0, beta: float = 0.98, verbose: int = 1) -> LRFindResult:
+                   stop_factor: float = 4.0, beta: float = 0.98, verbose: int = 1,
+                   strategy=None, loop: str = "auto") -> LRFindResult:
     """Trains `model` one batch per rate and records the losses; does not restore the model.
 
     Args:
@@ -112,10 +113,12 @@ def run_range_test(model, dataset, start_lr: float, end_lr: float, num_it: int,
         stop_factor: float. stop when the smoothed loss exceeds this times its minimum.
         beta: float. smoothing factor.
         verbose: int. 1 shows a progress bar.
+        strategy: tf.distribute.Strategy or None. the strategy the model was built under.
+        loop: str. which training loop runs under `strategy` (`ktbert.train.distribute.fit`).
     """
     test = RangeTest(exponential_rates(start_lr, end_lr, num_it), stop_factor, beta, verbose)
-    hyperparameters.build_for_training(model, dataset)
-    model.fit(dataset.repeat(), steps_per_epoch=num_it, epochs=1, callbacks=[test], verbose=0, shuffle=False)
+    distribute.fit(model, dataset.repeat(), strategy, loop, steps_per_epoch=num_it, epochs=1, callbacks=[test],
+                   verbose=0)
     if test.bar is not None and test.reason != "completed":
         why = "became NaN" if test.reason == "nan" else f"exceeded {stop_factor:g} x its minimum"
         print(f"\nstopped after {len(test.lrs)} steps: the smoothed loss {why}")

@@ -37,7 +37,7 @@ class TrainingSettings:
         label_sep: str or None. separator of several labels in one cell (multi-label).
         clean: dict or None. text clean-up, as the loaders' `clean`.
         truncation: str. "head" or "head+tail", as the loaders' `truncation`.
-        precision: str or None. "auto", "float32" or "mixed_bfloat16", as `text_classifier`
+        precision: str or None. "auto", "float32", "mixed_bfloat16" or "mixed_float16", as `text_classifier`
             takes it (None: `KTBERT_PRECISION`, else "auto").
         bucketing: bool. length-bucketed batches in training and prediction (False: every
             batch padded to `maxlen`).
@@ -198,7 +198,7 @@ def train_classifier(settings: TrainingSettings, train_df, val_df=None, test_df=
     d = learner.decisions
     run_scores = scores(evaluated.y, learner.predict(evaluated), d.multilabel, d.thresholds, d.threshold)
     predictor = get_predictor(learner, preproc, batch_size=s.eval_batch_size, bucketing=s.bucketing)
-    if s.output is not None:
+    if s.output is not None and learner.is_chief:  # one writer when several machines train
         predictor.save(s.output)
     return TrainingRun(s, learner, predictor, preproc, trn, val, test, float(lr), run_scores)
 

@@ -1,7 +1,9 @@
-"""float32 by default; mixed_bfloat16 on request (or "auto" on CPUs with bf16 instructions)."""
+"""float32 by default; mixed_bfloat16 or mixed_float16 on request (or "auto": mixed_float16 on
+GPUs, mixed_bfloat16 on CPUs with bf16 instructions)."""
 
 import re
 
+import keras
 import numpy as np
 import pytest
 
@@ -40,7 +42,8 @@ def test_the_default_is_auto_unless_the_environment_says_otherwise(tmp_path, mon
     assert resolve_precision(None, cpuinfo(tmp_path, "avx512_bf16")) == "float32"
     monkeypatch.setenv("KTBERT_PRECISION", "bf16")
     with pytest.raises(ValueError, match=re.escape(
-        "The environment variable KTBERT_PRECISION must be one of ['float32', 'mixed_bfloat16', 'auto']. "
+        "The environment variable KTBERT_PRECISION must be one of ['float32', 'mixed_bfloat16', 'mixed_float16', "
+        "'auto']. "
         "Received: KTBERT_PRECISION='bf16'"
     )):
         resolve_precision(None)
@@ -62,7 +65,8 @@ def test_a_saved_bfloat16_model_computes_in_float32_where_bfloat16_would_be_emul
 
 def test_an_unknown_precision_is_refused():
     with pytest.raises(ValueError, match=re.escape(
-        "`precision` must be one of ['float32', 'mixed_bfloat16', 'auto']. Received: precision='float16'"
+        "`precision` must be one of ['float32', 'mixed_bfloat16', 'mixed_float16', 'auto']. "
+        "Received: precision='float16'"
     )):
         resolve_precision("float16")
     with pytest.raises(ValueError, match=re.escape("Received: precision='fp8'")):
@@ -102,3 +106,65 @@ def test_mixed_bfloat16_keeps_float32_weights_and_head_and_survives_a_save(toy_s
     np.testing.assert_allclose(as_float32.predict(texts, return_proba=True), proba, atol=0.05)
     with pytest.raises(ValueError, match=re.escape("Received: precision='half'")):
         ktbert.load_predictor(str(tmp_path / "p"), precision="half")
+
+
+@pytest.fixture
+def a_gpu(monkeypatch):
+    import ktbert.model.precision as precision
+
+    monkeypatch.setattr(precision, "gpu_visible", lambda: True)
+
+
+def test_auto_picks_mixed_float16_where_a_gpu_is_visible(tmp_path, a_gpu):
+    assert resolve_precision("auto", cpuinfo(tmp_path, "avx512_bf16")) == "mixed_float16"
+    assert resolve_precision("auto", cpuinfo(tmp_path, "avx2")) == "mixed_float16"
+    assert resolve_precision("mixed_float16") == "mixed_float16"
+    assert resolve_precision("float32") == "float32"
+
+
+def test_a_saved_mixed_precision_follows_the_machine(monkeypatch, no_gpu):
+    import ktbert.model.precision as precision
+
+    monkeypatch.delenv("KTBERT_PRECISION")
+    monkeypatch.setattr(precision, "cpu_has_bf16", lambda cpuinfo="": False)
+    assert loading_policy("mixed_float16") == "float32"  # float16 without a GPU: emulated
+    assert loading_policy("mixed_float16", "mixed_float16") == "mixed_float16"
+    monkeypatch.setattr(precision, "cpu_has_bf16", lambda cpuinfo="": True)
+    assert loading_policy("mixed_float16") == "mixed_bfloat16"
+    monkeypatch.setattr(precision, "gpu_visible", lambda: True)
+    assert loading_policy("mixed_float16") == "mixed_float16"
+    assert loading_policy("mixed_bfloat16") == "mixed_float16"
+    assert loading_policy("float32") == "float32"
+
+
+def test_mixed_float16_scales_the_loss_keeps_float32_weights_and_head_and_trains(toy_split):
+    from conftest import read_learning_rate
+
+    from ktbert.train.hyperparameters import base_optimizer
+    from ktbert.train.schedules import one_cycle_momentum, one_cycle_schedule
+
+    trn, val, preproc = toy_split
+    model = ktbert.text_classifier("bert", trn, preproc, seed=0, verbose=0, precision="mixed_float16")
+    assert model.backbone.dtype_policy.name == "mixed_float16"
+    assert model.backbone.compute_dtype == "float16"
+    assert {v.dtype for v in model.trainable_variables} == {"float32"}
+    assert model.get_layer("classifier").compute_dtype == "float32"
+    assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
+    assert isinstance(base_optimizer(model.optimizer), keras.optimizers.AdamW)
+    learner = ktbert.get_learner(model, train_data=trn, val_data=val, batch_size=16)
+    learner.set_weight_decay(0.01)
+    assert learner.get_weight_decay() == pytest.approx(0.01)
+    history = learner.fit_onecycle(5e-3, 1, verbose=0)
+    assert np.isfinite(history.history["loss"]).all() and np.isfinite(history.history["val_loss"]).all()
+    assert history.history["lr"] == [one_cycle_schedule(5e-3, 4)(i) for i in range(4)]
+    assert history.history["momentum"] == [one_cycle_momentum(4, 0.25, (0.95, 0.85, 0.95))(i) for i in range(4)]
+    assert float(base_optimizer(model.optimizer).beta_1.numpy()) == pytest.approx(history.history["momentum"][-1])
+    assert read_learning_rate(model.optimizer) == pytest.approx(history.history["lr"][-1])
+    # A step whose scaled gradients overflow is skipped and halves the scale: every step is one or the other.
+    skipped = np.log2(model.optimizer.initial_scale / float(model.optimizer.dynamic_scale.numpy()))
+    assert int(model.optimizer.iterations.numpy()) + skipped == 4
+    proba = learner.predict()
+    assert proba.dtype == np.float32 and np.allclose(proba.sum(axis=1), 1.0, atol=1e-5)
+    learner.freeze()  # a fresh optimizer: scaled again, with the same settings
+    assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
+    assert learner.get_weight_decay() == pytest.approx(0.01)

@@ -198,4 +198,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="how long a request waits for others to share its model call")
     serve.add_argument("--max-texts", type=int, default=None, metavar="N", help="texts per request at most")
     serve.add_argument("--max-bytes", type=int, default=None, metavar="N", help="bytes per request at most")
+    serve.add_argument("--max-queue", type=int, default=None, metavar="N",
+                       help="requests waiting at most; beyond them the service answers 503 at once")
+    serve.add_argument("--no-micro-batching", dest="micro_batching", action="store_false",
+                       help="one model call per request instead of merging concurrent ones")
     return parser

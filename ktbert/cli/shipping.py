@@ -6,6 +6,8 @@ it loads the web stack, which comes with the optional `serve` extra.
 
 from __future__ import annotations
 
+import os
+
 from ktbert.serve.predictor import load_predictor
 from ktbert.serve.saving import read_manifest
 
@@ -14,6 +16,9 @@ SERVE_EXTRA = ("fastapi", "uvicorn", "starlette", "pydantic")
 
 def export(args) -> int:
     """`ktbert export`: `load_predictor(MODEL_DIR).export(OUT_DIR)`."""
+    if os.path.abspath(args.out_dir) == os.path.abspath(args.model_dir):
+        raise ValueError(f"OUT_DIR is MODEL_DIR ({args.model_dir!r}): the export would replace the saved "
+                         "predictor. Give another folder.")
     folder = load_predictor(args.model_dir).export(args.out_dir)
     print(f"exported a SavedModel to {folder}")
     return 0
@@ -22,12 +27,12 @@ def export(args) -> int:
 def serve(args) -> int:
     """`ktbert serve`: runs the HTTP service until interrupted."""
     read_manifest(args.model_dir)  # a wrong folder is told now, not after the web stack loads
-    limits = {name: getattr(args, name) for name in ("max_batch", "max_wait_ms", "max_texts", "max_bytes")
+    limits = {name: getattr(args, name) for name in ("max_batch", "max_wait_ms", "max_texts", "max_bytes", "max_queue")
               if getattr(args, name) is not None}  # the service's own defaults for the rest
     try:
         from ktbert.serve.service import serve as run_service
 
-        run_service(args.model_dir, host=args.host, port=args.port, **limits)
+        run_service(args.model_dir, host=args.host, port=args.port, micro_batching=args.micro_batching, **limits)
     except ImportError as err:
         missing = _missing_extra(err)
         if missing is None:

@@ -69,7 +69,7 @@ class TextCleaner:
         if self.html_breaks:
             text = _HTML_BREAK.sub(" ", text)
         if self.mentions is not None:
-            text = _MENTION.sub(self.mentions, text)
+            text = _MENTION.sub(lambda _: self.mentions, text)  # literally, backslashes too
         if self.hashtags:
             text = _HASHTAG.sub(r"\1", text)
         return text

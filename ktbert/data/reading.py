@@ -49,8 +49,17 @@ def base_extension(path: str) -> str:
     return os.path.splitext(name)[1]
 
 
+def _opener(path):
+    """`open` for the file's compression (gzip, bz2, xz), so it reads decompressed bytes."""
+    import bz2
+    import lzma
+
+    name = str(path).lower()
+    return next((o for ext, o in ((".gz", gzip.open), (".bz2", bz2.open), (".xz", lzma.open)) if name.endswith(ext)), open)
+
+
 def _sniff_separator(path) -> str:
-    opener = gzip.open if str(path).endswith(".gz") else open
+    opener = _opener(path)
     try:
         with opener(path, "rb") as f:
             sample = f.read(SNIFF_BYTES).decode("utf-8", errors="replace")
@@ -107,11 +116,16 @@ def _read_excel(path):
     import pandas as pd
 
     try:
-        if path.endswith(".gz"):  # pandas decompresses text tables only
-            with gzip.open(path, "rb") as f:
+        if path.lower().endswith((".zip", ".zst")):
+            raise ValueError(f"{path!r}: a workbook compressed as .zip or .zst cannot be read; "
+                             "decompress it, or compress it with gzip (.xlsx.gz).")
+        if _opener(path) is not open:  # pandas decompresses text tables only
+            with _opener(path)(path, "rb") as f:
                 return pd.read_excel(io.BytesIO(f.read()), engine="openpyxl")
         return pd.read_excel(path, engine="openpyxl")
-    except (zipfile.BadZipFile, gzip.BadGzipFile) as err:
+    except FileNotFoundError:
+        raise
+    except (zipfile.BadZipFile, OSError) as err:  # gzip's and bz2's bad data are OSErrors
         raise ValueError(f"{path!r} is not an Excel workbook ({err}): save it as .xlsx, or as CSV.") from err
 
 

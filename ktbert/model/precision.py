@@ -72,12 +72,13 @@ def resolve_precision(precision: str | None = None, cpuinfo: str = "/proc/cpuinf
 def loading_policy(saved: str, precision: str | None = None) -> str:
     """The policy a saved model is rebuilt with: `precision` when given, else `KTBERT_PRECISION`
     when set ("auto" decided for this machine), else the saved one, unless that is a mixed
-    precision this machine would not choose by itself (bfloat16 where it would be emulated or a
-    GPU is visible, float16 without a GPU): then the machine's own choice ("auto")."""
+    precision this machine would not choose by itself ("auto" picks another): then float32. A
+    model never moves from one half type to the other: activations of a bfloat16-trained model
+    can overflow float16's far smaller range."""
     if precision is None and PRECISION_ENV in os.environ:
         precision = default_precision()
     if precision is not None:
         return resolve_precision(precision)
     if saved in ("mixed_bfloat16", "mixed_float16"):
-        return resolve_precision("auto")
+        return saved if resolve_precision("auto") == saved else "float32"
     return saved

@@ -50,6 +50,9 @@ class _Request:
 
 def _split(outputs: tuple, sizes: Sequence[int]) -> list:
     """`outputs` (sequences of rows) cut into one tuple of slices per request."""
+    rows = [len(output) for output in outputs]
+    if any(n != sum(sizes) for n in rows):
+        raise RuntimeError(f"the model answered {rows} rows for {sum(sizes)} texts; nothing was returned.")
     parts, start = [], 0
     for size in sizes:
         parts.append(tuple(rows[start:start + size] for rows in outputs))
@@ -135,6 +138,7 @@ class MicroBatcher(DirectRunner):
         self.max_batch = check_count(max_batch, "max_batch")
         self.max_wait_ms = check_non_negative(max_wait_ms, "max_wait_ms")
         self._pending: collections.deque = collections.deque()
+        self._current: list = []  # the requests of the call under way
         self._arrived: asyncio.Event | None = None
         self._worker: asyncio.Task | None = None
 
@@ -149,7 +153,8 @@ class MicroBatcher(DirectRunner):
         self._worker = asyncio.get_running_loop().create_task(self._work())
 
     async def stop(self) -> None:
-        """Stops the worker; requests still queued are answered with an error."""
+        """Stops the worker; requests still queued or in the call under way are answered
+        with an error."""
         if self._worker is not None:
             self._worker.cancel()
             try:
@@ -157,10 +162,8 @@ class MicroBatcher(DirectRunner):
             except asyncio.CancelledError:
                 pass
             self._worker = None
-        while self._pending:
-            request = self._pending.popleft()
-            if not request.future.done():
-                request.future.set_exception(RuntimeError("the service stopped before this request ran."))
+        self._fail([*self._current, *self._pending], RuntimeError("the service stopped before this request ran."))
+        self._current, self._pending = [], collections.deque()
 
     async def submit(self, texts: list) -> tuple:
         """The rows of `texts`, computed in a model call shared with other requests."""
@@ -177,9 +180,19 @@ class MicroBatcher(DirectRunner):
             while not self._pending:
                 self._arrived.clear()
                 await self._arrived.wait()
-            batch = await self._gather()
-            if batch:
-                await self._run(batch)
+            try:
+                self._current = await self._gather()
+                if self._current:
+                    await self._run(self._current)
+            except Exception as err:  # noqa: BLE001  (a failing pass answers its requests; the worker lives on)
+                self._fail(self._current, err)
+            self._current = []
+
+    @staticmethod
+    def _fail(requests, error) -> None:
+        for request in requests:
+            if not request.future.done():
+                request.future.set_exception(error)
 
     async def _gather(self) -> list:
         """The next call's requests: the first waiting one and those that fit within `max_batch`
@@ -216,7 +229,8 @@ class MicroBatcher(DirectRunner):
                 self._answer(batch, None, err)
             else:
                 for request in batch:  # alone, each request gets its own answer or error
-                    await self._run([request])
+                    if not request.future.done():  # unless its client went away
+                        await self._run([request])
             return
         self.stats.count_call(len(texts), len(batch))
         self._answer(batch, _split(outputs, [len(r.texts) for r in batch]), None)

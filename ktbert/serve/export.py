@@ -153,12 +153,13 @@ def _calibrated(tf, proba, temperature: float, multilabel: bool):
 
 def _decided(tf, proba, decisions, multilabel: bool):
     """`Decisions.decide` in the graph, as 0/1 rows `(n, classes)`."""
-    wide = tf.cast(proba, tf.float64)  # compared in float64, as NumPy compares there
+    # Compared as NumPy compares in `predicted_classes`: the thresholds' float64 array against
+    # float32 probabilities in float64, one Python float against them in float32.
     if multilabel:
         cut = 0.5 if decisions.thresholds is None else tf.constant(decisions.thresholds, tf.float64)[None, :]
-        return tf.cast(wide >= cut, tf.int32)
+        return tf.cast(tf.cast(proba, tf.float64) >= cut, tf.int32)
     if decisions.threshold is not None:
-        chosen = tf.cast(wide[:, 1] >= decisions.threshold, tf.int32)
+        chosen = tf.cast(proba[:, 1] >= tf.constant(decisions.threshold, tf.float32), tf.int32)
     else:
         chosen = tf.argmax(proba, axis=1, output_type=tf.int32)
     return tf.one_hot(chosen, tf.shape(proba)[1], dtype=tf.int32)

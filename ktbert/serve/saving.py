@@ -84,6 +84,13 @@ def write_folder(folder: str, write_files, manifest: dict, fmt: str = FORMAT) ->
                 f"{folder!r} exists and holds files that are not a ktbert save "
                 f"({sorted(os.listdir(folder))[:5]}); choose another folder so nothing is lost."
             )
+        if os.listdir(folder):
+            found = _format_of(folder)
+            if found != fmt:
+                raise FileExistsError(
+                    f"{folder!r} holds a ktbert save of another kind (format {found!r}); writing a "
+                    f"{fmt!r} there would replace it. Choose another folder so nothing is lost."
+                )
     parent = os.path.dirname(folder)
     os.makedirs(parent, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix=".ktbert-save-", dir=parent)
@@ -106,6 +113,16 @@ def write_folder(folder: str, write_files, manifest: dict, fmt: str = FORMAT) ->
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def _format_of(folder: str):
+    """The `format` a folder's manifest names, or None when it cannot be read."""
+    try:
+        with open(os.path.join(folder, MANIFEST), encoding="utf-8") as f:
+            manifest = json.load(f)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return manifest.get("format") if isinstance(manifest, dict) else None
 
 
 def _files_below(folder: str) -> list:

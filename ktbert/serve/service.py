@@ -178,10 +178,10 @@ def create_app(predictor, *, max_batch: int = 64, max_wait_ms: float = 5.0, max_
     async def lifespan(app):
         # One thread runs the model: calls never overlap, and each uses every core.
         runner.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ktbert-model")
-        # The first call traces the model: done before the first request is accepted.
-        await asyncio.get_running_loop().run_in_executor(runner.executor, run, ["warm-up"])
-        await runner.start()
         try:
+            # The first call traces the model: done before the first request is accepted.
+            await asyncio.get_running_loop().run_in_executor(runner.executor, run, ["warm-up"])
+            await runner.start()
             yield
         finally:
             await runner.stop()

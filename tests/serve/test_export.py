@@ -25,6 +25,7 @@ TEXTS = [
     "   \t ",
     "good " * 40 + "bad " * 40,
     "good" + "x" * 2000 + " bad " + "y" * 2000 + " hate it",
+    "good " + "é" * 700 + " bad " + "😀" * 700 + " hate it",  # the cap counts characters, not bytes
     "@bob said #boring <br /> then #great<BR/>film",
     "é@ann #x#y @@a good",
 ]
@@ -123,6 +124,21 @@ def test_export_refuses_a_folder_holding_other_files(single_label, tmp_path):
     with pytest.raises(FileExistsError, match="holds files that are not a ktbert save"):
         single_label.export(str(tmp_path))
     assert (tmp_path / "notes.txt").read_text() == "precious"
+
+
+def test_an_export_and_a_saved_predictor_never_replace_each_other(single_label, tmp_path):
+    saved, exported = tmp_path / "saved", tmp_path / "exported"
+    single_label.save(str(saved))
+    single_label.export(str(exported))
+    with pytest.raises(FileExistsError, match=re.escape(
+        f"{str(saved)!r} holds a ktbert save of another kind (format 'ktbert-predictor'); writing a "
+        "'ktbert-export' there would replace it. Choose another folder so nothing is lost."
+    )):
+        single_label.export(str(saved))
+    with pytest.raises(FileExistsError, match=re.escape("(format 'ktbert-export'); writing a 'ktbert-predictor'")):
+        single_label.save(str(exported))
+    ktbert.load_predictor(str(saved))  # both intact
+    saving.read_manifest(str(exported), fmt="ktbert-export")
 
 
 def test_export_refuses_sliding_windows_and_says_how_to_export(single_label, tmp_path):

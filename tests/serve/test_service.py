@@ -117,17 +117,17 @@ def free_port():
 
 def test_serve_answers_200_requests_from_16_clients_as_the_predictor(predictor, saved, tmp_path):
     port = free_port()
-    code = (f"from ktbert.serve.service import serve\n"
-            f"serve({saved!r}, host='127.0.0.1', port={port}, max_wait_ms=10, log_level='warning')\n")
+    command = [sys.executable, "-m", "ktbert", "serve", saved, "--host", "127.0.0.1", "--port", str(port),
+               "--max-wait-ms", "10"]  # `ktbert serve`, as a user starts it
     log = open(tmp_path / "server.log", "w+")
-    process = subprocess.Popen([sys.executable, "-c", code], cwd=str(tmp_path), stdout=log, stderr=log,
+    process = subprocess.Popen(command, cwd=str(tmp_path), stdout=log, stderr=log,
                                env=dict(os.environ, PYTHONPATH=PROJECT))
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 180
         while True:
-            assert process.poll() is None, "serve() exited: " + open(tmp_path / "server.log").read()
-            assert time.monotonic() < deadline, "serve() did not answer /health within 180 s"
+            assert process.poll() is None, "ktbert serve exited: " + open(tmp_path / "server.log").read()
+            assert time.monotonic() < deadline, "ktbert serve did not answer /health within 180 s"
             with contextlib.suppress(httpx.TransportError):
                 if httpx.get(f"{url}/health", timeout=5).status_code == 200:
                     break

@@ -12,6 +12,8 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
+import time
 
 import keras
 import numpy as np
@@ -162,19 +164,30 @@ def test_ktbert_loop_trains_as_keras_fit_with_class_weights_and_validation(quiet
 def run_processes(commands, timeout=TIMEOUT):
     """Starts every `(argv, env)` at once and waits for all; kills them all on a timeout or a
     failure, and fails naming the process and the end of its output."""
-    procs = [subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                              start_new_session=True) for argv, env in commands]
+    # Output goes to files, not pipes: a chatty process must not block on a full pipe while
+    # the test waits on another one.
+    logs = [tempfile.TemporaryFile(mode="w+") for _ in commands]
+    procs = [subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, text=True,
+                              start_new_session=True) for (argv, env), log in zip(commands, logs)]
+    deadline, timed_out = time.monotonic() + timeout, False
     try:
-        outputs = [proc.communicate(timeout=timeout)[0] for proc in procs]
+        for proc in procs:
+            proc.wait(timeout=max(deadline - time.monotonic(), 1))
     except subprocess.TimeoutExpired:
-        outputs = None
+        timed_out = True
     finally:
         for proc in procs:
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
-    if outputs is None:
-        pytest.fail(f"the distributed runs took longer than {timeout} s and were stopped")
+    outputs = []
+    for log in logs:
+        log.seek(0)
+        outputs.append(log.read())
+        log.close()
+    if timed_out:
+        tails = "\n".join(f"process {i}:\n{out[-2000:]}" for i, out in enumerate(outputs))
+        pytest.fail(f"the distributed runs took longer than {timeout} s and were stopped\n{tails}")
     for i, (proc, output) in enumerate(zip(procs, outputs)):
         assert proc.returncode == 0, f"process {i} exited with {proc.returncode}:\n{output[-4000:]}"
 

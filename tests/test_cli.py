@@ -341,4 +341,17 @@ def test_serve_passes_only_the_limits_given(cli_model, monkeypatch, capsys):
     monkeypatch.setattr(ktbert.serve.service, "serve", lambda model_dir, **kw: calls.append((model_dir, kw)))
     code, _, err = run(["serve", cli_model[0], "--port", 8123, "--max-batch", 16, "--max-wait-ms", 2.5], capsys)
     assert code == 0, err
-    assert calls == [(cli_model[0], {"host": "127.0.0.1", "port": 8123, "max_batch": 16, "max_wait_ms": 2.5})]
+    assert calls == [(cli_model[0], {"host": "127.0.0.1", "port": 8123, "micro_batching": True,
+                                     "max_batch": 16, "max_wait_ms": 2.5})]
+    code, _, err = run(["serve", cli_model[0], "--max-queue", 8, "--no-micro-batching"], capsys)
+    assert code == 0, err
+    assert calls[1] == (cli_model[0], {"host": "127.0.0.1", "port": 8000, "micro_batching": False, "max_queue": 8})
+
+
+def test_export_refuses_to_write_over_the_model_it_reads(cli_model, capsys):
+    code, _, err = run(["export", cli_model[0], cli_model[0]], capsys)
+    assert code == 2
+    assert err.rstrip().splitlines()[-1] == (
+        f"ktbert export: error: OUT_DIR is MODEL_DIR ({cli_model[0]!r}): the export would replace the "
+        "saved predictor. Give another folder.")
+    ktbert.load_predictor(cli_model[0])  # untouched

@@ -28,23 +28,14 @@ import time
 
 import numpy as np
 
+from kernels import cpu  # noqa: E402  (benchmarks/ is on the path when run as a script)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 PROJECT = os.path.dirname(HERE)
 DOCS = os.path.join(PROJECT, "docs", "benchmarks")
 BOUND_GIB = 2.0
 WORDS = ("the film was good great fine wonderful bad awful poor boring plot acting movie it is "
          "and a this really quite not very story music scene end start actor director").split()
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def write_lines(path: str, n: int, seed: int = 0) -> None:
@@ -170,7 +161,7 @@ def main(argv=None):
         "wall_seconds": round(measured["seconds"], 2),
         "lines_per_s_overall": round(args.lines / measured["seconds"], 1),
         "steady_texts_per_s": measured["steady_texts_per_s"],
-        "cpu": cpu_model(), "cores": os.cpu_count(), "python": platform.python_version(),
+        "cpu": cpu()["model"], "cores": os.cpu_count(), "python": platform.python_version(),
         "tensorflow": tf.__version__, "precision": os.environ.get("KTBERT_PRECISION", "auto (default)"),
     }
     r = result

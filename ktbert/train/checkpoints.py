@@ -6,6 +6,7 @@ Each epoch's weights go to `epoch-NNN.safetensors` in the checkpoint folder, and
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 
@@ -57,13 +58,28 @@ class EpochCheckpoint(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         name = f"epoch-{epoch + 1:03d}.safetensors"
-        saving.save_weights(self.model, os.path.join(self.folder, name))
+        # Each file is written aside and renamed into place: Ctrl-C or a crash never leaves
+        # a truncated checkpoint or index behind.
+        with _replaced(os.path.join(self.folder, name)) as tmp:
+            saving.save_weights(self.model, tmp)
         records = read_index(self.folder) if os.path.isfile(os.path.join(self.folder, INDEX)) else []
         records = [r for r in records if r["epoch"] != epoch + 1]
         records.append({"epoch": epoch + 1, "file": name,
                         "logs": {k: float(v) for k, v in (logs or {}).items()}})
-        with open(os.path.join(self.folder, INDEX), "w", encoding="utf-8") as f:
+        with _replaced(os.path.join(self.folder, INDEX)) as tmp, open(tmp, "w", encoding="utf-8") as f:
             json.dump(sorted(records, key=lambda r: r["epoch"]), f, indent=2)
+
+
+@contextlib.contextmanager
+def _replaced(path: str):
+    """Yields a temporary path beside `path`; renames it onto `path` once the block is done."""
+    tmp = f"{path}.partial"
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
 
 
 def read_index(folder: str) -> list:

@@ -13,6 +13,7 @@ from ktbert.checks import check_count, check_rate
 from ktbert.evaluate import plots
 from ktbert.train import distribute, hyperparameters, lr_finder
 from ktbert.train.callbacks import StepSchedule, TriangularSchedule
+from ktbert.train.faults import deferred_interrupts, report_interrupt
 from ktbert.train.schedules import constant_schedule, one_cycle_momentum, one_cycle_schedule, sgdr_schedule
 from ktbert.train.training_state import TrainingState
 
@@ -194,9 +195,14 @@ class FitMixin:
                 num_it, stop_factor=stop_factor, beta=beta, verbose=verbose,
                 strategy=self.strategy, loop=self.training_loop,
             )
+        except KeyboardInterrupt:
+            report_interrupt("lr_find", "The weights and optimizer state from before lr_find are restored now; "
+                             "the learner is as it was. Run lr_find again, or with a smaller `num_it`.")
+            raise
         finally:
-            state.restore()
-            self.model.optimizer.learning_rate = lr_before
+            with deferred_interrupts():
+                state.restore()
+                self.model.optimizer.learning_rate = lr_before
         self.lr_find_result = result
         self.lr_suggestions = dict(result.suggestions)
         if verbose and result.suggestions:

@@ -7,6 +7,8 @@ the loop and the history. Decisions (temperature, thresholds) live in `ktbert.se
 
 from __future__ import annotations
 
+import contextlib
+
 import keras
 import numpy as np
 
@@ -20,6 +22,7 @@ from ktbert.train.callbacks import StepSchedule
 from ktbert.train.class_weights import resolve_class_weight
 from ktbert.train.controls import ControlsMixin
 from ktbert.train.evaluation import EvaluationMixin
+from ktbert.train.faults import DEFAULT_SNAPSHOT_OVERHEAD, NonFiniteGuard, TrainingDiverged, report_interrupt
 from ktbert.train.fitting import FitMixin
 
 
@@ -80,6 +83,13 @@ class Learner(FitMixin, ControlsMixin, EvaluationMixin, DecisionsMixin):
         strategy: tf.distribute.Strategy or None. the strategy it trains under.
         training_loop: str. "auto" (Keras' `fit`, or ktbert's own loop under
             MultiWorkerMirroredStrategy, where `fit` fails), "keras" or "ktbert".
+        snapshot_overhead: float. share of training time spent copying the weights, so a loss
+            that turns NaN or infinite can restore the last good ones (default 0.02; 1.0
+            copies after every step; `ktbert.train.faults.NonFiniteGuard`).
+
+    A fit whose loss turns NaN or infinite stops, restores the last good weights and raises
+    `TrainingDiverged`. Ctrl-C during a fit leaves the weights of the last completed step and
+    the history up to there (`history`, `lr_history`), says so, and raises KeyboardInterrupt.
     """
 
     def __init__(self, model, train_data, val_data=None, batch_size: int = 32,
@@ -90,6 +100,7 @@ class Learner(FitMixin, ControlsMixin, EvaluationMixin, DecisionsMixin):
             raise ValueError("`model` must be compiled: build it with `ktbert.text_classifier` or call model.compile().")
         self.strategy = distribute.resolve_strategy(strategy)
         self.training_loop = "auto"
+        self.snapshot_overhead = DEFAULT_SNAPSHOT_OVERHEAD
         self.model = distribute.place_model(model, self.strategy)
         self.train_data = check_data(train_data, "train_data")
         if self.train_data is None:
@@ -175,18 +186,43 @@ class Learner(FitMixin, ControlsMixin, EvaluationMixin, DecisionsMixin):
                 monitor=monitor, patience=int(early_stopping), restore_best_weights=True,
                 mode="min" if lower_is_better(monitor) else "max", verbose=1 if verbose else 0,
             ))
-        history = distribute.fit(
-            self.model, dataset, self.strategy, self.training_loop,
-            validation_data=self._val_dataset(),
-            epochs=epochs,
-            callbacks=[stepper] + extra + list(callbacks or []),
-            verbose=verbose,
-            class_weight=resolve_class_weight(class_weight, self.train_data.y),
-        )
-        self.history = _per_step_history(history, stepper)
+        guard = NonFiniteGuard(self.snapshot_overhead)
+        record = keras.callbacks.History()
+        steps_before = int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
+        try:
+            distribute.fit(
+                self.model, dataset, self.strategy, self.training_loop,
+                validation_data=self._val_dataset(),
+                epochs=epochs,
+                callbacks=[stepper, guard] + extra + list(callbacks or []) + [record],
+                verbose=verbose,
+                class_weight=resolve_class_weight(class_weight, self.train_data.y),
+            )
+        except KeyboardInterrupt:
+            done = int(keras.ops.convert_to_numpy(self.model.optimizer.iterations)) - steps_before
+            if done == len(stepper.lrs) + 1:  # the step ran; Ctrl-C came before its callbacks
+                stepper.on_train_batch_end(done - 1)
+            self._keep_history(record, stepper)
+            report_interrupt("Training", (
+                f"The learner keeps the weights after step {len(self.lr_history)} of this fit and the "
+                f"history up to there ({len(record.epoch)} complete epoch(s) in `learner.history`, "
+                "each step's rate in `learner.lr_history`); fit again to go on."))
+            raise
+        self._keep_history(record, stepper)
+        if guard.failed_step is not None:
+            lr = stepper.lrs[guard.failed_step - 1] if len(stepper.lrs) >= guard.failed_step else None
+            raise TrainingDiverged(guard.message(lr))
+        return self.history
+
+    def _keep_history(self, record, stepper: StepSchedule) -> None:
+        """The fit's history in ktrain's layout, also when it ended early."""
+        if not hasattr(record, "epoch"):  # interrupted before training began
+            record.epoch = []
+        if record.model is None:
+            record.set_model(self.model)
+        self.history = _per_step_history(record, stepper)
         self.lr_history = stepper.lrs
         self.momentum_history = stepper.moms
-        return self.history
 
     # -- prediction --------------------------------------------------------------------------
     def predict(self, data=None, calibrated: bool = True) -> np.ndarray:
@@ -197,14 +233,27 @@ class Learner(FitMixin, ControlsMixin, EvaluationMixin, DecisionsMixin):
         `calibrated=False` gives the model's raw outputs.
         """
         data = self._eval_data(data)
-        proba = predict_in_order(self.model, data.x, self.eval_batch_size, self.bucketing)
+        with _reported_interrupt():
+            proba = predict_in_order(self.model, data.x, self.eval_batch_size, self.bucketing)
         return self.decisions.calibrate(proba) if calibrated else proba
 
     def evaluate(self, data=None) -> dict:
         """Loss and metrics of the model (uncalibrated) on `data` (default: validation data)."""
         data = self._eval_data(data)
         ds = to_dataset(data.x, data.y, self.eval_batch_size, bucketing=self.bucketing)
-        return distribute.evaluate(self.model, ds, self.strategy, self.training_loop)
+        with _reported_interrupt():
+            return distribute.evaluate(self.model, ds, self.strategy, self.training_loop)
+
+
+@contextlib.contextmanager
+def _reported_interrupt():
+    """Ctrl-C while predicting or evaluating changes nothing; says so and lets it through."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        report_interrupt("Evaluation", "Nothing was changed: the learner's weights, history and "
+                         "decisions are as they were.")
+        raise
 
 
 def _per_step_history(history, stepper: StepSchedule):

@@ -64,11 +64,61 @@ def check_maxlen(maxlen, limit: int = MAX_MAXLEN) -> int:
     return int(maxlen)
 
 
+def check_seed(value, what: str = "seed"):
+    """An integer seed (0 to 2**32 - 1), or None for an unseeded run."""
+    if value is None:
+        return None
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or not 0 <= value < 2**32:
+        raise TypeError(f"`{what}` must be an integer from 0 to 2**32 - 1, or None. Received: {what}={echo(value)}")
+    return int(value)
+
+
+def cut(value, limit: int = 80) -> str:
+    """`repr(value)`, cut to `limit` characters."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit - 3]}..."
+
+
+def echo(value, limit: int = 80) -> str:
+    """`repr(value)` cut to `limit` characters, with its type when that is not obvious."""
+    text = cut(value, limit)
+    if isinstance(value, (str, int, float, bool, type(None))):
+        return text
+    return f"{text} ({type(value).__name__})"
+
+
+def _fix_surrogates(text: str) -> str:
+    """`text` with lone UTF-16 surrogates (not encodable as UTF-8) replaced by U+FFFD."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
 def check_texts(texts, what: str = "texts", allow_empty: bool = True) -> list:
-    """Returns `texts` as a list of str, or raises naming the first bad entries by position."""
+    """Returns `texts` as a list of str, or raises naming the first bad entries by position.
+
+    Lone surrogates (from JSON escapes or `surrogateescape` decoding) cannot be encoded as
+    UTF-8; they become U+FFFD, as a browser shows them.
+    """
     if isinstance(texts, str):
-        raise TypeError(f"`{what}` must be a list of strings, not one string. Received: {texts[:60]!r}")
-    texts = list(texts)
+        raise TypeError(f"`{what}` must be a list of strings, not one string. Received: {texts[:60]!r}. "
+                        "Wrap it in a list: [text].")
+    if isinstance(texts, (bytes, bytearray)):
+        raise TypeError(f"`{what}` must be a list of strings, not bytes. Received: {what}={echo(texts)}. "
+                        "Decode it first, e.g. [data.decode('utf-8')].")
+    if isinstance(texts, dict):
+        raise TypeError(f"`{what}` must be a list of strings, not a dict. Received: {what}={echo(texts)}. "
+                        "Pass its values, e.g. list(d.values()).")
+    if getattr(texts, "ndim", 1) != 1:
+        raise TypeError(f"`{what}` must be a flat list of strings; it has {texts.ndim} dimensions. "
+                        f"Received: {what}={echo(texts)}. Pass one column, e.g. df['text'].")
+    try:
+        texts = list(texts)
+    except TypeError:
+        raise TypeError(f"`{what}` must be a list of strings. Received: {what}={echo(texts)}. "
+                        "Pass e.g. ['a first text', 'a second one'].") from None
     missing = [i for i, t in enumerate(texts) if is_missing(t)]
     if missing:
         raise ValueError(
@@ -78,10 +128,15 @@ def check_texts(texts, what: str = "texts", allow_empty: bool = True) -> list:
     wrong = [i for i, t in enumerate(texts) if not isinstance(t, str)]
     if wrong:
         i = wrong[0]
+        kind = type(texts[i]).__name__
+        fix = {"bytes": "Decode them first, e.g. [t.decode('utf-8') for t in texts].",
+               "list": "Pass one flat list of strings, not a list of lists.",
+               "tuple": "Pass one flat list of strings, not a list of tuples."}.get(
+            kind, "Convert the column with .astype(str) if that is what you mean.")
         raise TypeError(
-            f"`{what}` must hold strings; position {i} holds {type(texts[i]).__name__} "
-            f"{texts[i]!r}. Convert the column with .astype(str) if that is what you mean."
+            f"`{what}` must hold strings; position {i} holds {kind} {cut(texts[i])}. {fix}"
         )
+    texts = [_fix_surrogates(t) for t in texts]
     if not allow_empty:
         empty = [i for i, t in enumerate(texts) if not t.strip()]
         if empty:

@@ -15,6 +15,7 @@ from ktbert.data.folders import read_class_folders
 from ktbert.data.ktrain_arguments import check_preprocess_mode, warn_ignored
 from ktbert.data.labels import encode_array_labels, encode_single_column
 from ktbert.data.preprocessor import TextPreprocessor
+from ktbert.data.reading import text_separator
 from ktbert.data.splitting import split_indices, subset_labels
 from ktbert.data.tables import read_table, texts_and_labels
 from ktbert.data.texts import TextData
@@ -156,7 +157,7 @@ def texts_from_csv(
     preprocess_mode: str = "bert",
     encoding: str = "utf-8",
     lang=None,
-    sep: str = ",",
+    sep: str | None = None,
     is_regression: bool = False,
     random_state=None,
     verbose: int = 1,
@@ -174,7 +175,9 @@ def texts_from_csv(
         text_column: str or int. the text column's name, or its position when `header=None`.
         label_columns: str, int or list. as in `texts_from_df`.
         val_filepath: str or None. a validation file of the same layout.
-        sep: str. the field separator; "\\t" for TSV.
+        sep: str or None. the field separator, e.g. "\\t" for TSV; None (the default) takes it
+            from the extension (`.csv` ",", `.tsv` tab) or, for other names, sniffs it from
+            the first 64 KB (",", tab, ";" or "|").
         encoding: str. the files' text encoding.
         header: "infer", int or None. None for files without a header row (columns are then
             numbered 0, 1, ...).
@@ -188,10 +191,12 @@ def texts_from_csv(
     """
     if is_regression:
         raise ValueError("`is_regression=True` is not supported: ktbert trains classifiers.")
-    train_df = read_table(train_filepath, sep, encoding, header, read_csv_kwargs)
+    train_df = read_table(train_filepath, text_separator(train_filepath, sep, "train_filepath"), encoding, header,
+                          read_csv_kwargs)
     val_df = None
     if val_filepath is not None:
-        val_df = read_table(val_filepath, sep, encoding, header, read_csv_kwargs)
+        val_df = read_table(val_filepath, text_separator(val_filepath, sep, "val_filepath"), encoding, header,
+                            read_csv_kwargs)
     return texts_from_df(
         train_df, text_column, label_columns, val_df=val_df, max_features=max_features,
         maxlen=maxlen, val_pct=val_pct, ngram_range=ngram_range, preprocess_mode=preprocess_mode,

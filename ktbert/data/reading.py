@@ -39,6 +39,24 @@ def table_format(path: str, sep: str | None = None) -> tuple:
     return "text", _sniff_separator(path)
 
 
+def text_separator(path, sep, what: str = "train_filepath") -> str:
+    """The separator of a CSV/TSV file: `sep` when given, else by extension or sniffed.
+
+    An Excel file is refused with the way to read it.
+    """
+    if sep is not None and (not isinstance(sep, str) or not sep):
+        raise TypeError(f"`sep` must be a non-empty string such as ',' or '\\t', or None to detect it. "
+                        f"Received: sep={sep!r}")
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"`{what}` must be a file path (str). Received: {what}={path!r} ({type(path).__name__})")
+    kind, found = table_format(path, sep)
+    if kind == "excel":
+        raise ValueError(f"`{what}` {str(path)!r} is an Excel workbook, not a CSV/TSV file: read it with "
+                         "`ktbert.read_data(path, text_column, label_column)` and pass the frame to "
+                         "`ktbert.texts_from_df`.")
+    return found
+
+
 def base_extension(path: str) -> str:
     """The extension under any compression's, lower-cased: ".tsv" for "Dev.TSV.gz"."""
     name = os.path.basename(str(path)).lower()

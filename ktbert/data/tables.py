@@ -21,7 +21,15 @@ def read_table(path, sep=",", encoding="utf-8", header="infer", read_csv_kwargs=
     if not os.path.isfile(path):
         raise FileNotFoundError(f"No such file: {path!r}")
     try:
-        return pd.read_csv(path, sep=sep, encoding=encoding, header=header, **(read_csv_kwargs or {}))
+        frame = pd.read_csv(path, sep=sep, encoding=encoding, header=header, **(read_csv_kwargs or {}))
+        if sep == "\t" and "quoting" not in (read_csv_kwargs or {}) and _merged_lines(frame):
+            return _read_unquoted(path, frame, encoding, header, read_csv_kwargs)
+        return frame
+    except pd.errors.ParserError as err:
+        raise ValueError(
+            f"{path!r} could not be read as a table separated by {sep!r}: {str(err).strip()}. Pass the file's "
+            "separator, e.g. sep='\\t' for tab-separated files, or sep=None to detect it."
+        ) from err
     except UnicodeDecodeError as err:
         where = _first_bad_line(path, encoding or "utf-8")
         raise ValueError(
@@ -29,6 +37,35 @@ def read_table(path, sep=",", encoding="utf-8", header="infer", read_csv_kwargs=
             f"{err.object[err.start:err.start + 1]!r} cannot be decoded{where}. Pass the file's "
             "encoding, e.g. encoding='latin-1' or encoding='cp1252'."
         ) from err
+
+
+def _merged_lines(frame) -> int:
+    """Cells holding a line break and a tab: rows that an unmatched quote glued together."""
+    merged = 0
+    for column in frame.columns:
+        values = frame[column]
+        if values.dtype == object or str(values.dtype) in ("str", "string"):
+            merged += int(values.map(lambda v: isinstance(v, str) and "\n" in v and "\t" in v).sum())
+    return merged
+
+
+def _read_unquoted(path, quoted, encoding, header, read_csv_kwargs):
+    """A tab-separated file read again without quote processing (TSV has no quoting), when a
+    quote character opened a cell that swallowed the following lines; says so."""
+    import csv
+    import warnings
+
+    import pandas as pd
+
+    frame = pd.read_csv(path, sep="\t", encoding=encoding, header=header, quoting=csv.QUOTE_NONE,
+                        **(read_csv_kwargs or {}))
+    warnings.warn(
+        f"{path!r}: a double quote (\") opened a cell that swallowed the lines after it, so pandas read "
+        f"{len(quoted)} rows; read again without quote processing, as tab-separated files are written: "
+        f"{len(frame)} rows. Pass read_csv_kwargs={{'quoting': csv.QUOTE_MINIMAL}} to keep pandas' reading.",
+        UserWarning, stacklevel=3,
+    )
+    return frame
 
 
 def _first_bad_line(path, encoding) -> str:

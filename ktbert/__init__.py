@@ -33,6 +33,7 @@ __getattr__, __dir__, __all__ = attach(__name__, {
     "TextData": "ktbert.data.texts:TextData",
     "TextPreprocessor": "ktbert.data.preprocessor:TextPreprocessor",
     "TokenizedTexts": "ktbert.data.texts:TokenizedTexts",
+    "TrainingDiverged": "ktbert.train.faults:TrainingDiverged",
     "TrainingRun": "ktbert.train.recipe:TrainingRun",
     "TrainingSettings": "ktbert.train.recipe:TrainingSettings",
     "compare": "ktbert.evaluate.baselines:compare",

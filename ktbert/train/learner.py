@@ -12,10 +12,11 @@ import contextlib
 import keras
 import numpy as np
 
-from ktbert.checks import check_count
+from ktbert.checks import check_count, check_seed
 from ktbert.data.batching import count_batches, num_examples, predict_in_order, to_dataset, with_cardinality
 from ktbert.data.texts import TextData
 from ktbert.evaluate.metrics import lower_is_better
+from ktbert.model.classifier import SEED_ATTRIBUTE
 from ktbert.serve.decisions import DECISIONS_ATTRIBUTE, Decisions, DecisionsMixin
 from ktbert.train import checkpoints, distribute, hyperparameters
 from ktbert.train.callbacks import StepSchedule
@@ -62,7 +63,8 @@ class Learner(FitMixin, ControlsMixin, EvaluationMixin, DecisionsMixin):
         val_data: `(x, y)` or None. evaluated after each epoch.
         batch_size: int. examples per training step.
         eval_batch_size: int. examples per evaluation step.
-        seed: int or None. seed of the per-epoch shuffling.
+        seed: int or None. seed of the per-epoch shuffling; None takes the seed the classifier
+            was built with (`text_classifier(seed=)`), if any.
         bucketing: bool. length-bucketed batches (each padded to its longest text) for
             training, evaluation and prediction; False pads every batch to `maxlen`.
         strategy: tf.distribute.Strategy or None. trains on several devices or machines
@@ -108,7 +110,9 @@ class Learner(FitMixin, ControlsMixin, EvaluationMixin, DecisionsMixin):
         self.val_data = check_data(val_data, "val_data")
         self.batch_size = check_count(batch_size, "batch_size")
         self.eval_batch_size = check_count(eval_batch_size, "eval_batch_size")
-        self.seed = seed
+        # unseeded, the learner shuffles with the classifier's seed, so one seed covers a run
+        self.seed = check_seed(seed) if seed is not None else getattr(model, SEED_ATTRIBUTE, None)
+        setattr(self.model, SEED_ATTRIBUTE, self.seed)
         self.bucketing = bool(bucketing)
         self.history = None
         self.lr_history: list = []
@@ -286,7 +290,9 @@ def get_learner(model, train_data=None, val_data=None, batch_size: int = 32,
         batch_size: int. examples per training step.
         eval_batch_size: int. examples per evaluation step.
         workers, use_multiprocessing: accepted for ktrain compatibility; tf.data does the work.
-        seed: int or None. seed of the per-epoch shuffling.
+        seed: int or None. seed of the per-epoch shuffling; None takes the classifier's seed.
+            With the same seeds (`random_state=` of the loader, `seed=` here and on
+            `text_classifier`), two runs on one machine give identical weights and histories.
         bucketing: bool. group texts of similar length into batches, each padded only to its
             longest text (much faster on short texts); False pads every batch to `maxlen`.
         strategy: tf.distribute.Strategy or None. train on several GPUs or CPU devices

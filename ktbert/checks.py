@@ -73,6 +73,29 @@ def check_seed(value, what: str = "seed"):
     return int(value)
 
 
+def check_flag(value, what: str) -> bool:
+    """True or False (NumPy's bools too); never a truthy string such as "no"."""
+    if not isinstance(value, bool) and type(value).__name__ != "bool_":
+        raise TypeError(f"`{what}` must be True or False. Received: {what}={echo(value)}")
+    return bool(value)
+
+
+def check_verbose(value) -> int:
+    """0 (quiet), 1 or 2, as Keras takes `verbose`; True and False count as 1 and 0."""
+    if value not in (0, 1, 2) or not isinstance(value, (int, bool)):
+        raise TypeError(f"`verbose` must be 0, 1 or 2. Received: verbose={echo(value)}")
+    return int(value)
+
+
+def check_path(value, what: str, kind: str = "file"):
+    """A path (str or os.PathLike) to a file or folder, returned as str; nothing is opened."""
+    import os
+
+    if isinstance(value, bool) or not isinstance(value, (str, os.PathLike)) or value == "":
+        raise TypeError(f"`{what}` must be a {kind} path (str). Received: {what}={echo(value)}")
+    return os.fspath(value)
+
+
 def cut(value, limit: int = 80) -> str:
     """`repr(value)`, cut to `limit` characters."""
     text = repr(value)

@@ -10,7 +10,7 @@ import os
 
 import numpy as np
 
-from ktbert.checks import check_fraction, check_maxlen, check_texts
+from ktbert.checks import check_fraction, check_maxlen, check_path, check_seed, check_texts
 from ktbert.data.folders import read_class_folders
 from ktbert.data.ktrain_arguments import check_preprocess_mode, warn_ignored
 from ktbert.data.labels import encode_array_labels, encode_single_column
@@ -26,7 +26,7 @@ DEFAULT_MAXLEN = 128
 
 def _split_and_build(texts, labels, val_pct, random_state, maxlen, encoder, verbose, **text_options):
     """Holds out `val_pct` of the rows (stratified), then tokenizes both parts."""
-    trn_idx, val_idx = split_indices(labels, check_fraction(val_pct, "val_pct"), random_state)
+    trn_idx, val_idx = split_indices(labels, check_fraction(val_pct, "val_pct"), check_seed(random_state, "random_state"))
     return _build(
         [texts[i] for i in trn_idx], subset_labels(labels, trn_idx),
         [texts[i] for i in val_idx], subset_labels(labels, val_idx),
@@ -236,6 +236,7 @@ def texts_from_folder(
     """
     check_preprocess_mode(preprocess_mode)
     warn_ignored(max_features=max_features, ngram_range=ngram_range, lang=lang)
+    datadir = check_path(datadir, "datadir", "folder")
     if not os.path.isdir(datadir):
         raise FileNotFoundError(f"`datadir` is not a folder. Received: datadir={datadir!r}")
     train_name, test_name = train_test_names

@@ -13,6 +13,7 @@ import io
 import os
 import zipfile
 
+from ktbert.checks import check_path
 from ktbert.data.folders import read_class_folders
 from ktbert.data.tables import read_table
 
@@ -47,8 +48,7 @@ def text_separator(path, sep, what: str = "train_filepath") -> str:
     if sep is not None and (not isinstance(sep, str) or not sep):
         raise TypeError(f"`sep` must be a non-empty string such as ',' or '\\t', or None to detect it. "
                         f"Received: sep={sep!r}")
-    if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"`{what}` must be a file path (str). Received: {what}={path!r} ({type(path).__name__})")
+    path = check_path(path, what)
     kind, found = table_format(path, sep)
     if kind == "excel":
         raise ValueError(f"`{what}` {str(path)!r} is an Excel workbook, not a CSV/TSV file: read it with "
@@ -111,7 +111,7 @@ def read_data(path, text_column: str = "text", label_column: str = "label", sep:
     """
     import pandas as pd
 
-    path = os.fspath(path)
+    path = check_path(path, "path", "file or folder")
     if os.path.isdir(path):
         return _read_folder(path, text_column, label_column, encoding)
     if not os.path.isfile(path):

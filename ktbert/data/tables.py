@@ -9,7 +9,7 @@ from __future__ import annotations
 import gzip
 import os
 
-from ktbert.checks import check_texts
+from ktbert.checks import check_texts, echo
 from ktbert.data.labels import encode_indicator_columns, encode_single_column
 from ktbert.data.texts import TextData
 
@@ -86,13 +86,19 @@ def _first_bad_line(path, encoding) -> str:
 
 def texts_and_labels(frame, text_column, label_columns, label_sep, what, class_names=None, multilabel=None):
     """Reads texts and labels out of a DataFrame, checking the column names first."""
+    if not hasattr(frame, "columns") or not hasattr(frame, "iloc"):
+        raise TypeError(f"`{what}` must be a pandas DataFrame. Received: {echo(frame)}. Read a file with "
+                        "`ktbert.read_data(path)` or `pandas.read_csv(path)` first.")
     columns = list(frame.columns)
     if text_column not in columns:
         raise ValueError(
             f"`text_column` {text_column!r} is not a column of {what}. Columns present: {columns}"
         )
-    if isinstance(label_columns, (str, int)):
+    if isinstance(label_columns, (str, int)) and not isinstance(label_columns, bool):
         label_columns = [label_columns]
+    if label_columns is not None and not isinstance(label_columns, (list, tuple)):
+        raise TypeError(f"`label_columns` must be a column name or a list of names. Received: "
+                        f"label_columns={echo(label_columns)}. Pass e.g. label_columns='label'.")
     label_columns = list(label_columns or [])
     if not label_columns:
         raise ValueError(

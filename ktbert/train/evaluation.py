@@ -7,6 +7,7 @@ probabilities, class names and texts to an `Interpretation`.
 
 from __future__ import annotations
 
+from ktbert.checks import check_count
 from ktbert.evaluate.interpretation import Interpretation
 from ktbert.evaluate.metrics import expected_calibration_error
 
@@ -64,6 +65,7 @@ class EvaluationMixin:
 
     def top_losses(self, n: int = 8, val_data=None, preproc=None) -> list:
         """The `n` validation examples with the highest loss: `(index, loss, true, predicted)`."""
+        n = check_count(n, "n")
         return self.interpret(val_data, preproc).top_losses(n)
 
     def view_top_losses(self, n: int = 8, preproc=None, val_data=None, max_chars: int = 300) -> list:
@@ -72,6 +74,7 @@ class EvaluationMixin:
         Each shows the index in the validation data, the loss, the true and predicted class
         and the text, shortened to `max_chars` characters.
         """
+        n, max_chars = check_count(n, "n"), check_count(max_chars, "max_chars")
         interp = self.interpret(val_data, preproc)
         rows = []
         for index, loss, true, predicted in interp.top_losses(n):

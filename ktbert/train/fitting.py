@@ -222,6 +222,8 @@ class FitMixin:
     # -- history -----------------------------------------------------------------------------
     def plot(self, plot_type: str = "loss", save_path: str | None = None):
         """Plots the last fit: "loss" (per epoch, validation too), "lr" or "momentum" (per step)."""
+        if plot_type not in ("loss", "lr", "momentum"):
+            raise ValueError(f"`plot_type` must be 'loss', 'lr' or 'momentum'. Received: plot_type={plot_type!r}")
         if self.history is None:
             raise ValueError("No training history: fit the model first.")
         if plot_type == "loss":

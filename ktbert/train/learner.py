@@ -12,7 +12,7 @@ import contextlib
 import keras
 import numpy as np
 
-from ktbert.checks import check_count, check_seed
+from ktbert.checks import check_count, check_flag, check_seed, check_verbose, echo
 from ktbert.data.batching import count_batches, num_examples, predict_in_order, to_dataset, with_cardinality
 from ktbert.data.texts import TextData
 from ktbert.evaluate.metrics import lower_is_better
@@ -27,13 +27,16 @@ from ktbert.train.faults import DEFAULT_SNAPSHOT_OVERHEAD, NonFiniteGuard, Train
 from ktbert.train.fitting import FitMixin
 
 
+MONITORS = ("val_loss", "val_accuracy", "val_macro_f1")
+
+
 def check_data(data, what: str):
     """`(x, y)` as `TextData`, checked for matching lengths; None stays None."""
     if data is None:
         return None
     if not isinstance(data, tuple) or len(data) != 2:
         raise TypeError(
-            f"`{what}` must be an `(x, y)` pair, as the ktbert loaders return. Received: {type(data).__name__}"
+            f"`{what}` must be an `(x, y)` pair, as the ktbert loaders return. Received: {echo(data)}"
         )
     x, y = data
     y = np.asarray(y)
@@ -97,7 +100,8 @@ class Learner(FitMixin, ControlsMixin, EvaluationMixin, DecisionsMixin):
     def __init__(self, model, train_data, val_data=None, batch_size: int = 32,
                  eval_batch_size: int = 32, seed: int | None = None, bucketing: bool = True, strategy=None):
         if not isinstance(model, keras.Model):
-            raise TypeError(f"`model` must be a compiled keras.Model. Received: {type(model).__name__}")
+            raise TypeError(f"`model` must be a compiled keras.Model. Received: {echo(model)}. Build one with "
+                            "`ktbert.text_classifier('bert', trn, preproc)`.")
         if getattr(model, "optimizer", None) is None or not getattr(model, "compiled", True):
             raise ValueError("`model` must be compiled: build it with `ktbert.text_classifier` or call model.compile().")
         self.strategy = distribute.resolve_strategy(strategy)
@@ -113,7 +117,7 @@ class Learner(FitMixin, ControlsMixin, EvaluationMixin, DecisionsMixin):
         # unseeded, the learner shuffles with the classifier's seed, so one seed covers a run
         self.seed = check_seed(seed) if seed is not None else getattr(model, SEED_ATTRIBUTE, None)
         setattr(self.model, SEED_ATTRIBUTE, self.seed)
-        self.bucketing = bool(bucketing)
+        self.bucketing = check_flag(bucketing, "bucketing")
         self.history = None
         self.lr_history: list = []
         self.momentum_history: list = []
@@ -178,6 +182,10 @@ class Learner(FitMixin, ControlsMixin, EvaluationMixin, DecisionsMixin):
              class_weight=None, checkpoint_folder=None, early_stopping=None, monitor="val_loss"):
         """Trains on `dataset` with the schedule `stepper` and the requested extras: `model.fit`,
         or under a tf.distribute strategy the loop that works there (`distribute.fit`)."""
+        callbacks = _check_callbacks(callbacks)
+        verbose = check_verbose(verbose)
+        if monitor not in MONITORS:
+            raise ValueError(f"`monitor` must be one of {list(MONITORS)}. Received: monitor={echo(monitor)}")
         extra = []
         needs_f1 = monitor == "val_macro_f1" or checkpoint_folder is not None
         if needs_f1 and self.val_data is not None:
@@ -247,6 +255,15 @@ class Learner(FitMixin, ControlsMixin, EvaluationMixin, DecisionsMixin):
         ds = to_dataset(data.x, data.y, self.eval_batch_size, bucketing=self.bucketing)
         with _reported_interrupt():
             return distribute.evaluate(self.model, ds, self.strategy, self.training_loop)
+
+
+def _check_callbacks(callbacks) -> list:
+    if callbacks is None:
+        return []
+    if not isinstance(callbacks, (list, tuple)) or not all(isinstance(c, keras.callbacks.Callback) for c in callbacks):
+        raise TypeError(f"`callbacks` must be a list of keras.callbacks.Callback objects, or None. Received: "
+                        f"{echo(callbacks)}. Pass e.g. callbacks=[keras.callbacks.CSVLogger('log.csv')].")
+    return list(callbacks)
 
 
 @contextlib.contextmanager

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import numbers
 
-from ktbert.checks import check_count, check_fraction, check_maxlen, check_non_negative, check_rate
+from ktbert.checks import check_count, check_fraction, check_maxlen, check_non_negative, check_rate, check_seed, echo
 from ktbert.data.loaders import texts_from_df
 from ktbert.data.preprocessor import TextPreprocessor, check_truncation
 from ktbert.data.tables import tokenize_df
@@ -111,8 +111,7 @@ class TrainingSettings:
         if not isinstance(self.dropout, numbers.Real) or not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"`dropout` must be in [0, 1). Received: dropout={self.dropout!r}")
         check_class_weight(self.class_weight)
-        if self.seed is not None and (not isinstance(self.seed, numbers.Integral) or isinstance(self.seed, bool)):
-            raise TypeError(f"`seed` must be an integer or None. Received: seed={self.seed!r}")
+        set_("seed", check_seed(self.seed))
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -223,7 +222,8 @@ def build_learner(settings: TrainingSettings, train_df, val_df=None):
 
 def _checked(settings) -> TrainingSettings:
     if not isinstance(settings, TrainingSettings):
-        raise TypeError(f"`settings` must be a TrainingSettings. Received: {type(settings).__name__}")
+        raise TypeError(f"`settings` must be a ktbert.TrainingSettings. Received: {echo(settings)}. Make one "
+                        "with ktbert.TrainingSettings(text_column, label_columns, ...).")
     return settings
 
 

@@ -21,7 +21,7 @@ from conftest import sentiment_frame
     ({"pooling": "max"}, ValueError, "`pooling` must be one of ('mean', 'cls'). Received: pooling='max'"),
     ({"dropout": 1.0}, ValueError, "`dropout` must be in [0, 1). Received: dropout=1.0"),
     ({"class_weight": "even"}, ValueError, "`class_weight` must be 'balanced', a dict or None. Received: class_weight='even'"),
-    ({"seed": "0"}, TypeError, "`seed` must be an integer or None. Received: seed='0'"),
+    ({"seed": "0"}, TypeError, "`seed` must be an integer from 0 to 2**32 - 1, or None. Received: seed='0'"),
 ])
 def test_settings_refuse_bad_values_by_name(kwargs, error, message):
     with pytest.raises(error, match=re.escape(message)):

@@ -6,6 +6,7 @@ names and whether the task is multi-label. It saves as JSON plus a vocabulary fi
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import warnings
@@ -224,10 +225,24 @@ class TextPreprocessor:
 
     @classmethod
     def load(cls, folder: str) -> "TextPreprocessor":
-        """Reads a preprocessor written by `save`."""
-        with open(os.path.join(folder, CONFIG_FILE), encoding="utf-8") as f:
-            config = json.load(f)
-        with open(os.path.join(folder, VOCAB_FILE), encoding="utf-8") as f:
+        """Reads a preprocessor written by `save`; refuses links and keys `__init__` does not take."""
+        config_path, vocab_path = os.path.join(folder, CONFIG_FILE), os.path.join(folder, VOCAB_FILE)
+        for path in (config_path, vocab_path):
+            if os.path.islink(path):
+                raise ValueError(f"{path!r} is a symbolic link: a saved preprocessor's files are its "
+                                 "folder's own. Save the preprocessor again.")
+        try:
+            with open(config_path, encoding="utf-8") as f:
+                config = json.load(f)
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
+            raise ValueError(f"{config_path!r} is not valid JSON ({type(err).__name__}). "
+                             "Save the preprocessor again.") from err
+        allowed = set(inspect.signature(cls.__init__).parameters) - {"self", "vocabulary"}
+        if not isinstance(config, dict) or not set(config) <= allowed:
+            received = sorted(config) if isinstance(config, dict) else type(config).__name__
+            raise ValueError(f"{config_path!r} is not a preprocessor config: it must hold some of "
+                             f"{sorted(allowed)}. Received: {received}. Save the preprocessor again.")
+        with open(vocab_path, encoding="utf-8") as f:
             vocabulary = f.read().split("\n")
         if vocabulary and vocabulary[-1] == "":
             vocabulary.pop()

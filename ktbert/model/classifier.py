@@ -14,7 +14,7 @@ import keras
 import keras_hub
 from keras import ops
 
-from ktbert.checks import check_seed
+from ktbert.checks import check_seed, echo
 from ktbert.model.compiling import compile_classifier
 from ktbert.model.encoders import load_backbone
 from ktbert.model.precision import loading_policy, resolve_precision
@@ -329,6 +329,15 @@ def text_classifier(name: str = "bert", train_data=None, preproc=None, multilabe
             "`preproc` is required: pass the preprocessor the data loader returned, as in "
             "`trn, val, preproc = texts_from_df(...); text_classifier('bert', trn, preproc)`."
         )
+    if not all(hasattr(preproc, a) for a in ("get_classes", "vocabulary", "multilabel", "encoder")):
+        raise TypeError(f"`preproc` must be the TextPreprocessor the data loader returned. Received: "
+                        f"{echo(preproc)}. Use `trn, val, preproc = ktbert.texts_from_df(...)`.")
+    if train_data is not None and not (isinstance(train_data, tuple) and len(train_data) == 2
+                                       and hasattr(train_data[1], "ndim")):
+        raise TypeError(f"`train_data` must be the `(x, y)` training data a loader returned. Received: "
+                        f"{echo(train_data)}.")
+    if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
+        raise ValueError(f"`dropout` must be a number in [0, 1). Received: dropout={echo(dropout)}")
     if multilabel is None:
         multilabel = preproc.multilabel
     num_classes = len(preproc.get_classes())

@@ -12,13 +12,13 @@ import os
 import numpy as np
 
 from ktbert import __version__
-from ktbert.checks import check_count
+from ktbert.checks import check_count, check_flag, check_path, check_seed, echo
 from ktbert.data.batching import predict_in_order
-from ktbert.data.preprocessor import TextPreprocessor
+from ktbert.data.preprocessor import CONFIG_FILE, VOCAB_FILE, TextPreprocessor
 from ktbert.data.texts import TokenizedTexts
 from ktbert.evaluate.calibration import tune_binary_threshold
 from ktbert.evaluate.explain import occlusion
-from ktbert.model.classifier import TextClassifier, rebuild_classifier
+from ktbert.model.classifier import SEED_ATTRIBUTE, TextClassifier, check_classifier_config, rebuild_classifier
 from ktbert.model.precision import check_precision
 from ktbert.serve import saving
 from ktbert.serve.decisions import DECISIONS_ATTRIBUTE, Decisions, DecisionsMixin
@@ -65,10 +65,10 @@ class Predictor(DecisionsMixin):
         if not isinstance(model, TextClassifier):
             raise TypeError(
                 "`model` must be a classifier built by `ktbert.text_classifier`. "
-                f"Received: {type(model).__name__}"
+                f"Received: {echo(model)}"
             )
         if not isinstance(preproc, TextPreprocessor):
-            raise TypeError(f"`preproc` must be a TextPreprocessor. Received: {type(preproc).__name__}")
+            raise TypeError(f"`preproc` must be a TextPreprocessor (the loader's third result). Received: {echo(preproc)}")
         if model.num_classes != len(preproc.get_classes()):
             raise ValueError(
                 f"`model` has {model.num_classes} outputs but `preproc` names "
@@ -76,6 +76,7 @@ class Predictor(DecisionsMixin):
             )
         self.model = model
         self.preproc = preproc
+        self.seed = getattr(model, SEED_ATTRIBUTE, None)  # saved, so a save says how it was trained
         self.batch_size = check_count(batch_size, "batch_size")
         if long_texts not in LONG_TEXTS:
             raise ValueError(f"`long_texts` must be one of {list(LONG_TEXTS)}. Received: long_texts={long_texts!r}")
@@ -90,7 +91,7 @@ class Predictor(DecisionsMixin):
         self.long_texts = long_texts
         self.window_stride = window_stride
         self.window_pooling = window_pooling
-        self.bucketing = bool(bucketing)
+        self.bucketing = check_flag(bucketing, "bucketing")
         self.decisions = Decisions(model.num_classes, preproc.multilabel, temperature, thresholds, threshold)
 
     def get_classes(self) -> list:
@@ -114,6 +115,7 @@ class Predictor(DecisionsMixin):
             `return_proba`, a float array `(n, classes)` (`(classes,)` for one string), after
             temperature scaling.
         """
+        return_proba = check_flag(return_proba, "return_proba")
         single = isinstance(texts, str)
         proba = self._proba([texts] if single else texts)
         if return_proba:
@@ -163,6 +165,8 @@ class Predictor(DecisionsMixin):
             Explanation: `.pairs` gives `(word, score)` in text order, `.top(k)` the strongest,
             `.html()` (shown inline in notebooks) the text with words highlighted.
         """
+        if not isinstance(text, str):
+            raise TypeError(f"`text` must be one string: explain one text at a time. Received: text={echo(text)}")
         names = self.get_classes()
         if class_name is not None:
             if class_name not in names:
@@ -228,7 +232,7 @@ class Predictor(DecisionsMixin):
         """
         from ktbert.serve.export import export_saved_model
 
-        return export_saved_model(self, folder)
+        return export_saved_model(self, check_path(folder, "folder", "folder"))
 
     def save(self, folder: str) -> None:
         """Writes the predictor to `folder`: manifest, safetensors weights, vocabulary.
@@ -236,6 +240,8 @@ class Predictor(DecisionsMixin):
         An existing ktbert save at `folder` is replaced atomically; a folder holding anything
         else is refused.
         """
+        folder = check_path(folder, "folder", "folder")
+
         def write(tmp):
             self.preproc.save(tmp)
             saving.save_weights(self.model, os.path.join(tmp, saving.WEIGHTS))
@@ -245,6 +251,7 @@ class Predictor(DecisionsMixin):
             "model": json.loads(json.dumps(self.model.get_config())),
             "decision": self.decision_config(),
             "prediction": self.prediction_config(),
+            "training": {"seed": self.seed},
         }
         saving.write_folder(folder, write, manifest)
 
@@ -257,24 +264,47 @@ class Predictor(DecisionsMixin):
         one; by default the model computes as it was saved, except that a mixed-precision model
         computes as "auto" chooses on a machine that would emulate its half-precision type.
         """
+        folder = check_path(folder, "folder", "folder")
         if precision is not None:
             check_precision(precision)
-        manifest = saving.read_manifest(folder)
-        try:
-            preproc = TextPreprocessor.load(folder)
-            model = rebuild_classifier(manifest["model"], precision)
-        except (KeyError, TypeError, ValueError, OSError) as err:
-            raise saving.SaveFormatError(
-                f"{folder!r} could not be restored: its configuration is damaged ({err})."
-            ) from err
-        saving.load_weights(model, os.path.join(folder, saving.WEIGHTS))
+        check_count(batch_size, "batch_size")  # the caller's mistake, not the save's: told as such
+        with saving.reading(folder):  # no save swaps the folder while its files are read
+            manifest = saving.read_manifest(folder, required=(CONFIG_FILE, VOCAB_FILE, saving.WEIGHTS))
+            try:  # before anything is built: the model config may name only a TextClassifier's parts
+                check_classifier_config(manifest.get("model"))
+            except ValueError as err:
+                raise saving.SaveFormatError(
+                    f"{os.path.join(folder, saving.MANIFEST)!r} is refused: {str(err).rstrip('.')}. It was not "
+                    "written by ktbert's `Predictor.save` (or was edited since): load only saves you trust, or "
+                    "save the predictor again."
+                ) from err
+            try:
+                preproc = TextPreprocessor.load(folder)
+                model = rebuild_classifier(manifest["model"], precision)
+            except (KeyError, TypeError, ValueError, OSError) as err:
+                raise saving.SaveFormatError(
+                    f"{folder!r} could not be restored: its configuration is damaged ({err})."
+                ) from err
+            saving.load_weights(model, os.path.join(folder, saving.WEIGHTS))
         decision = manifest.get("decision", {})
         prediction = manifest.get("prediction", {})  # older saves have none: texts truncated
-        return cls(model, preproc, batch_size=batch_size, temperature=decision.get("temperature", 1.0),
-                   thresholds=decision.get("thresholds"), threshold=decision.get("threshold"),
-                   long_texts=prediction.get("long_texts", "truncate"),
-                   window_stride=prediction.get("window_stride"),
-                   window_pooling=prediction.get("window_pooling", "mean"), bucketing=bucketing)
+        try:
+            if not isinstance(decision, dict) or not isinstance(prediction, dict):
+                raise TypeError("`decision` and `prediction` must be JSON objects")
+            training = manifest.get("training", {})  # format version 2 saves before 0.1.0 have none
+            if not isinstance(training, dict):
+                raise TypeError("`training` must be a JSON object")
+            setattr(model, SEED_ATTRIBUTE, check_seed(training.get("seed"), "training.seed"))
+            return cls(model, preproc, batch_size=batch_size, temperature=decision.get("temperature", 1.0),
+                       thresholds=decision.get("thresholds"), threshold=decision.get("threshold"),
+                       long_texts=prediction.get("long_texts", "truncate"),
+                       window_stride=prediction.get("window_stride"),
+                       window_pooling=prediction.get("window_pooling", "mean"), bucketing=bucketing)
+        except (TypeError, ValueError) as err:
+            raise saving.SaveFormatError(
+                f"{os.path.join(folder, saving.MANIFEST)!r} holds decisions or settings this ktbert cannot use "
+                f"({err}). Save the predictor again."
+            ) from err
 
 
 def get_predictor(model, preproc: TextPreprocessor, batch_size: int = 32, **options) -> Predictor:

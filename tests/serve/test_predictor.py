@@ -140,6 +140,6 @@ def test_multilabel_predict_returns_label_lists(tiny_encoder):
 
 def test_get_predictor_checks_its_arguments(trained):
     with pytest.raises(TypeError, match=re.escape(
-        "`model` must be a classifier built by `ktbert.text_classifier`. Received: str"
+        "`model` must be a classifier built by `ktbert.text_classifier`. Received: 'model'"
     )):
         ktbert.get_predictor("model", trained.preproc)

@@ -105,6 +105,16 @@ def test_train_prints_the_validation_report_and_saves(cli_model):
     assert predictor.get_classes() == ["neg", "pos"] and predictor.preproc.maxlen == 16
 
 
+def test_train_at_a_diverging_rate_stops_with_the_advice_and_saves_nothing(workdir, tiny_encoder, capsys):
+    code, out, err = run(["train", workdir / "train.csv", "--text-column", "text", "--label-column", "label",
+                          "--encoder", tiny_encoder, "--maxlen", "16", "--epochs", "2", "--lr", "1e12",
+                          "--batch-size", "16", "--quiet", "--output", workdir / "diverged"], capsys)
+    assert code == 2
+    assert err.startswith("ktbert train: error: The training loss became ")
+    assert "Lower the learning rate" in err
+    assert not (workdir / "diverged").exists()
+
+
 def test_evaluate_prints_the_report_of_the_saved_predictor(cli_model, workdir, capsys):
     code, out, err = run(["evaluate", cli_model[0], workdir / "test.csv", "--text-column", "text",
                           "--label-column", "label"], capsys)

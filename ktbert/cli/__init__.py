@@ -22,7 +22,7 @@ from ktbert.cli.parser import build_parser
 # What bad input raises in the library: shown as one line, exit code 2. Anything else is a bug
 # and keeps its traceback.
 USER_ERRORS = (ValueError, TypeError, FileNotFoundError, FileExistsError, IsADirectoryError,
-               NotADirectoryError, PermissionError)
+               NotADirectoryError, PermissionError, FloatingPointError)  # the last: a diverged fit
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 EXIT_BROKEN_PIPE = 141  # as a shell reports a process ended by SIGPIPE (`ktbert predict ... | head`)

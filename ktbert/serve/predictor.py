@@ -20,7 +20,7 @@ from ktbert.evaluate.calibration import tune_binary_threshold
 from ktbert.evaluate.explain import occlusion
 from ktbert.model.classifier import SEED_ATTRIBUTE, TextClassifier, check_classifier_config, rebuild_classifier
 from ktbert.model.precision import check_precision
-from ktbert.serve import saving
+from ktbert.serve import folder_writes, saving, weights_file
 from ktbert.serve.decisions import DECISIONS_ATTRIBUTE, Decisions, DecisionsMixin
 
 
@@ -244,7 +244,7 @@ class Predictor(DecisionsMixin):
 
         def write(tmp):
             self.preproc.save(tmp)
-            saving.save_weights(self.model, os.path.join(tmp, saving.WEIGHTS))
+            weights_file.save_weights(self.model, os.path.join(tmp, saving.WEIGHTS))
 
         manifest = {
             "ktbert_version": __version__,
@@ -268,7 +268,7 @@ class Predictor(DecisionsMixin):
         if precision is not None:
             check_precision(precision)
         check_count(batch_size, "batch_size")  # the caller's mistake, not the save's: told as such
-        with saving.reading(folder):  # no save swaps the folder while its files are read
+        with folder_writes.reading(folder):  # no save swaps the folder while its files are read
             manifest = saving.read_manifest(folder, required=(CONFIG_FILE, VOCAB_FILE, saving.WEIGHTS))
             try:  # before anything is built: the model config may name only a TextClassifier's parts
                 check_classifier_config(manifest.get("model"))
@@ -285,7 +285,7 @@ class Predictor(DecisionsMixin):
                 raise saving.SaveFormatError(
                     f"{folder!r} could not be restored: its configuration is damaged ({err})."
                 ) from err
-            saving.load_weights(model, os.path.join(folder, saving.WEIGHTS))
+            weights_file.load_weights(model, os.path.join(folder, saving.WEIGHTS))
         decision = manifest.get("decision", {})
         prediction = manifest.get("prediction", {})  # older saves have none: texts truncated
         try:

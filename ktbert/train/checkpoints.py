@@ -14,7 +14,7 @@ import keras
 import numpy as np
 
 from ktbert.evaluate import metrics
-from ktbert.serve import saving
+from ktbert.serve import weights_file
 
 INDEX = "checkpoints.json"
 
@@ -61,7 +61,7 @@ class EpochCheckpoint(keras.callbacks.Callback):
         # Each file is written aside and renamed into place: Ctrl-C or a crash never leaves
         # a truncated checkpoint or index behind.
         with _replaced(os.path.join(self.folder, name)) as tmp:
-            saving.save_weights(self.model, tmp)
+            weights_file.save_weights(self.model, tmp)
         records = read_index(self.folder) if os.path.isfile(os.path.join(self.folder, INDEX)) else []
         records = [r for r in records if r["epoch"] != epoch + 1]
         records.append({"epoch": epoch + 1, "file": name,

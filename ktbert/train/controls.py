@@ -7,7 +7,7 @@ import os
 
 from ktbert.checks import check_count, check_non_negative
 from ktbert.model.compiling import BERT_WEIGHT_DECAY
-from ktbert.serve import saving
+from ktbert.serve import saving, weights_file
 from ktbert.train import checkpoints, freezing, hyperparameters
 
 MODEL_FORMAT = "ktbert-model"
@@ -66,7 +66,7 @@ class ControlsMixin:
         config = self.model.get_config() if hasattr(self.model, "get_config") else {}
 
         def write(tmp):
-            saving.save_weights(self.model, os.path.join(tmp, saving.WEIGHTS))
+            weights_file.save_weights(self.model, os.path.join(tmp, saving.WEIGHTS))
 
         manifest = {"model_class": type(self.model).__name__, "model": json.loads(json.dumps(config, default=repr))}
         saving.write_folder(folder, write, manifest, fmt=MODEL_FORMAT)
@@ -79,14 +79,14 @@ class ControlsMixin:
                 f"{folder!r} holds a {manifest.get('model_class')} but this learner's model is a "
                 f"{type(self.model).__name__}."
             )
-        saving.load_weights(self.model, os.path.join(folder, saving.WEIGHTS))
+        weights_file.load_weights(self.model, os.path.join(folder, saving.WEIGHTS))
 
     def load_checkpoint(self, folder: str, epoch: int) -> None:
         """Loads the weights saved at the end of `epoch` (1-based) into the model."""
         records = {r["epoch"]: r for r in checkpoints.read_index(folder)}
         if epoch not in records:
             raise ValueError(f"no checkpoint for epoch {epoch} in {folder!r}; saved epochs: {sorted(records)}")
-        saving.load_weights(self.model, os.path.join(folder, records[epoch]["file"]))
+        weights_file.load_weights(self.model, os.path.join(folder, records[epoch]["file"]))
 
     def load_best(self, folder: str, monitor: str = "val_loss") -> dict:
         """Loads the epoch with the best `monitor` ("val_loss", "val_accuracy", "val_macro_f1").

@@ -69,11 +69,11 @@ def test_one_predictor_answers_8_threads_at_once_as_it_answers_one(sources):
 # `rounds` times, without loading TensorFlow (so both writers start in a fraction of a second).
 RACER = """
 import json, os, shutil, sys, time
-from ktbert.serve import saving
+from ktbert.serve import folder_writes, saving
 
 folder, source, rounds, go, locks = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5]
 if locks == "off":
-    saving.fcntl = None  # as on a file system without flock
+    folder_writes.fcntl = None  # as on a file system without flock
 manifest = json.load(open(os.path.join(source, "ktbert.json")))
 files = manifest.pop("files")
 

@@ -19,7 +19,7 @@ from safetensors import safe_open
 from safetensors.numpy import save_file
 
 import ktbert
-from ktbert.serve import saving
+from ktbert.serve import saving, weights_file
 from ktbert.serve.saving import SaveFormatError
 
 TEXTS = ["the film was wonderful and great", "awful plot", "the acting was poor"]
@@ -420,6 +420,6 @@ def test_a_refused_weight_file_leaves_the_model_as_it_was(save, predictor):
     model = rebuild_classifier(read_manifest_json(save)["model"])
     before = [v.numpy().copy() for v in model.weights]
     with pytest.raises(SaveFormatError, match=re.escape(repr(str(save / "weights.safetensors")))):
-        saving.load_weights(model, str(save / "weights.safetensors"))
+        weights_file.load_weights(model, str(save / "weights.safetensors"))
     for variable, value in zip(model.weights, before):
         np.testing.assert_array_equal(variable.numpy(), value)

@@ -53,13 +53,13 @@ def leftovers(parent):
 KILLED_BETWEEN_FILES = """
 import os, signal, sys
 import ktbert
-from ktbert.serve import saving
+from ktbert.serve import weights_file
 
 def killed(model, path):  # preprocessor.json and vocab.txt are written, the weights are not
     os.kill(os.getpid(), signal.SIGKILL)
 
 predictor = ktbert.load_predictor(sys.argv[1])
-saving.save_weights = killed
+weights_file.save_weights = killed
 predictor.save(sys.argv[2])
 """
 

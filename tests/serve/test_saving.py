@@ -9,8 +9,8 @@ import keras
 import numpy as np
 import pytest
 
-from ktbert.serve.saving import (FORMAT_VERSION, SaveFormatError, load_weights, read_manifest, save_weights,
-                                 write_folder)
+from ktbert.serve.saving import FORMAT_VERSION, SaveFormatError, read_manifest, write_folder
+from ktbert.serve.weights_file import load_weights, save_weights
 
 
 def model(hidden=3, layers=2, seed=0):

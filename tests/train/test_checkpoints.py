@@ -8,7 +8,7 @@ import keras
 import numpy as np
 import pytest
 
-from ktbert.serve.saving import load_weights
+from ktbert.serve.weights_file import load_weights
 from ktbert.train.checkpoints import EpochCheckpoint, best_checkpoint
 
 

@@ -13,7 +13,6 @@ import keras
 import numpy as np
 import pytest
 
-import ktbert
 from ktbert.train import lr_finder
 from ktbert.train.faults import TrainingDiverged, deferred_interrupts
 from conftest import weights_by_path
@@ -219,7 +218,7 @@ def test_deferred_interrupts_hold_ctrl_c_until_the_block_ends():
 
 
 def test_checkpoints_are_written_aside_then_renamed(split, make_learner, tmp_path, monkeypatch):
-    from ktbert.serve import saving
+    from ktbert.serve import weights_file
 
     learner = make_learner(split, batch_size=16)
     learner.fit(1e-3, 1, verbose=0, checkpoint_folder=str(tmp_path))
@@ -230,7 +229,7 @@ def test_checkpoints_are_written_aside_then_renamed(split, make_learner, tmp_pat
             f.write(b"\x00" * 10)
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(saving, "save_weights", killed_half_way)
+    monkeypatch.setattr(weights_file, "save_weights", killed_half_way)
     with pytest.raises(KeyboardInterrupt):
         learner.fit(1e-3, 1, verbose=0, checkpoint_folder=str(tmp_path))
     assert sorted(os.listdir(tmp_path)) == good  # no truncated file, no leftovers

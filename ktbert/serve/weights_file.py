@@ -1,0 +1,152 @@
+"""The safetensors weights file of a save: every model variable, checked before it is read.
+
+`save_weights` writes the variables in `model.weights` order, their Keras paths in the file's
+metadata. `load_weights` checks the file's header (its size, and every tensor's name, path,
+dtype, shape and byte range) against the file and the model before a tensor is read or a
+variable changed. Every refusal is a `SaveFormatError` naming the file.
+
+Imports run one way: weights_file > saving > folder_writes. This module takes
+`SaveFormatError` from `ktbert.serve.saving`, which never imports it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+
+import numpy as np
+from safetensors import SafetensorError, safe_open
+from safetensors.numpy import save_file
+
+from ktbert.serve.saving import SaveFormatError
+
+# ktbert's own weight headers are tens of kilobytes; this bound keeps a crafted file from making
+# a load read gigabytes before it is refused.
+MAX_HEADER_BYTES = 16 << 20
+# safetensors dtype names -> (numpy/Keras dtype name, bytes per element)
+SAFETENSORS_DTYPES = {
+    "BOOL": ("bool", 1), "U8": ("uint8", 1), "I8": ("int8", 1), "I16": ("int16", 2), "U16": ("uint16", 2),
+    "F16": ("float16", 2), "BF16": ("bfloat16", 2), "I32": ("int32", 4), "U32": ("uint32", 4),
+    "F32": ("float32", 4), "I64": ("int64", 8), "U64": ("uint64", 8), "F64": ("float64", 8),
+}
+
+
+def save_weights(model, path: str) -> None:
+    """Writes every model variable, in `model.weights` order, to a safetensors file."""
+    tensors, paths = {}, []
+    for i, variable in enumerate(model.weights):
+        tensors[f"{i:04d}"] = np.ascontiguousarray(np.asarray(variable.numpy()))
+        paths.append(variable.path)
+    save_file(tensors, path, metadata={"paths": json.dumps(paths)})
+
+
+def read_safetensors_header(path: str) -> dict:
+    """The JSON header of a safetensors file, checked before anything else is read: its
+    length against the file's size and `MAX_HEADER_BYTES`, and every tensor's dtype, shape
+    and byte range against the data that follows it."""
+    size = os.path.getsize(path)
+    with open(path, "rb") as f:
+        length = int.from_bytes(f.read(8).ljust(8, b"\0"), "little")
+        if size < 8 or length > MAX_HEADER_BYTES or 8 + length > size:
+            raise SaveFormatError(
+                f"{path!r} is not a valid safetensors file: its header claims {length:,} bytes, but the "
+                f"file holds {size:,} bytes in all and a header may hold at most {MAX_HEADER_BYTES:,}. "
+                f"It is truncated or crafted: save the model again."
+            )
+        raw = f.read(length)
+    try:
+        header = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
+        raise SaveFormatError(f"{path!r} is not a valid safetensors file: its header is not JSON "
+                              f"({type(err).__name__}). Save the model again.") from err
+    if not isinstance(header, dict):
+        raise SaveFormatError(f"{path!r} is not a valid safetensors file: its header is a "
+                              f"{type(header).__name__}, not a JSON object. Save the model again.")
+    data = size - 8 - length
+    for key, entry in header.items():
+        if key == "__metadata__":
+            if not isinstance(entry, dict) or not all(isinstance(v, str) for v in entry.values()):
+                raise SaveFormatError(f"{path!r}: its `__metadata__` must map names to strings. "
+                                      "Save the model again.")
+            continue
+        dtype = entry.get("dtype") if isinstance(entry, dict) else None
+        shape = entry.get("shape") if isinstance(entry, dict) else None
+        offsets = entry.get("data_offsets") if isinstance(entry, dict) else None
+        valid = (dtype in SAFETENSORS_DTYPES and isinstance(shape, list) and isinstance(offsets, list)
+                 and all(type(n) is int and n >= 0 for n in shape + offsets) and len(offsets) == 2
+                 and offsets[0] <= offsets[1] <= data
+                 and offsets[1] - offsets[0] == math.prod(shape) * SAFETENSORS_DTYPES[dtype][1])
+        if not valid:
+            raise SaveFormatError(
+                f"{path!r}: tensor {key!r} is described as {json.dumps(entry)[:200]}, which is not a "
+                f"dtype, shape and byte range within the file's {data:,} data bytes. The file is "
+                "corrupted or crafted: save the model again."
+            )
+    return header
+
+
+def _saved_paths(path: str, header: dict, count: int):
+    """The variable paths `save_weights` wrote into the metadata, or None (files without them)."""
+    text = header.get("__metadata__", {}).get("paths")
+    if text is None:
+        return None
+    try:
+        paths = json.loads(text)
+    except (json.JSONDecodeError, RecursionError):
+        paths = None
+    if not isinstance(paths, list) or len(paths) != count or not all(isinstance(p, str) for p in paths):
+        raise SaveFormatError(f"{path!r}: its metadata `paths` is not a list of {count} variable paths. "
+                              "The file is corrupted or crafted: save the model again.")
+    return paths
+
+
+def load_weights(model, path: str) -> None:
+    """Assigns the weights written by `save_weights`, checking every tensor's name, path,
+    dtype and shape against the model before a tensor is read or a variable changed."""
+    import keras
+
+    header = read_safetensors_header(path)
+    variables = model.weights
+    expected = [f"{i:04d}" for i in range(len(variables))]
+    names = [k for k in header if k != "__metadata__"]
+    if sorted(names) == sorted(expected):
+        keys = expected  # in variable order: "10000" sorts before "1001" as text
+    else:
+        keys = sorted(names)
+    if keys != expected:
+        missing = sorted(set(expected) - set(keys))
+        extra = sorted(set(keys) - set(expected))
+        start = (f"{path!r} holds {len(keys)} weight tensors but the model has {len(variables)}"
+                 if len(keys) != len(variables) else f"{path!r} holds tensors the model does not have")
+        raise SaveFormatError(
+            f"{start}: the file belongs to another model. Missing: {missing[:5]}; unexpected: "
+            f"{extra[:5]}. Load it into the model it was saved from."
+        )
+    paths = _saved_paths(path, header, len(keys))
+    for i, (key, variable) in enumerate(zip(keys, variables)):
+        entry = header[key]
+        if paths is not None and paths[i] != variable.path:
+            raise SaveFormatError(
+                f"{path!r}: tensor {key} is weight {paths[i]} in the file but {variable.path} in the "
+                "model: the file belongs to another model, or its tensors were reordered. Load it into "
+                "the model it was saved from."
+            )
+        saved_dtype = SAFETENSORS_DTYPES[entry["dtype"]][0]
+        if saved_dtype != keras.backend.standardize_dtype(variable.dtype):
+            raise SaveFormatError(
+                f"{path!r}: weight {variable.path} is {saved_dtype} in the file but {variable.dtype} in the "
+                "model: the file belongs to another model. Load it into the model it was saved from."
+            )
+        if tuple(entry["shape"]) != tuple(variable.shape):
+            raise SaveFormatError(
+                f"{path!r}: weight {variable.path} has shape {tuple(entry['shape'])} in the file but "
+                f"{tuple(variable.shape)} in the model: the file belongs to another model."
+            )
+    try:
+        with safe_open(path, framework="numpy") as f:
+            arrays = [f.get_tensor(k) for k in keys]
+    except SafetensorError as err:
+        raise SaveFormatError(f"{path!r} could not be read as safetensors ({err}). Save the model again.") from err
+    for variable, array in zip(variables, arrays):
+        variable.assign(array)

@@ -20,16 +20,21 @@ def read_table(path, sep=",", encoding="utf-8", header="infer", read_csv_kwargs=
 
     if not os.path.isfile(path):
         raise FileNotFoundError(f"No such file: {path!r}")
+    unquoted_retry = sep == "\t" and "quoting" not in (read_csv_kwargs or {})
     try:
-        frame = pd.read_csv(path, sep=sep, encoding=encoding, header=header, **(read_csv_kwargs or {}))
-        if sep == "\t" and "quoting" not in (read_csv_kwargs or {}) and _merged_lines(frame):
-            return _read_unquoted(path, frame, encoding, header, read_csv_kwargs)
+        try:
+            frame = pd.read_csv(path, sep=sep, encoding=encoding, header=header, **(read_csv_kwargs or {}))
+        except pd.errors.ParserError as err:
+            retried = _read_unquoted(path, None, encoding, header, read_csv_kwargs) if unquoted_retry else None
+            if retried is None:
+                raise ValueError(
+                    f"{path!r} could not be read as a table separated by {sep!r}: {str(err).strip()}. Pass the "
+                    "file's separator, e.g. sep='\\t' for tab-separated files, or sep=None to detect it."
+                ) from err
+            return retried
+        if unquoted_retry and _swallowed_records(frame):
+            frame = _read_unquoted(path, frame, encoding, header, read_csv_kwargs)
         return frame
-    except pd.errors.ParserError as err:
-        raise ValueError(
-            f"{path!r} could not be read as a table separated by {sep!r}: {str(err).strip()}. Pass the file's "
-            "separator, e.g. sep='\\t' for tab-separated files, or sep=None to detect it."
-        ) from err
     except UnicodeDecodeError as err:
         where = _first_bad_line(path, encoding or "utf-8")
         raise ValueError(
@@ -39,30 +44,42 @@ def read_table(path, sep=",", encoding="utf-8", header="infer", read_csv_kwargs=
         ) from err
 
 
-def _merged_lines(frame) -> int:
-    """Cells holding a line break and a tab: rows that an unmatched quote glued together."""
-    merged = 0
-    for column in frame.columns:
-        values = frame[column]
-        if values.dtype == object or str(values.dtype) in ("str", "string"):
-            merged += int(values.map(lambda v: isinstance(v, str) and "\n" in v and "\t" in v).sum())
-    return merged
+def _swallowed_records(frame) -> int:
+    """Cells in which a later line is itself a whole record (as many tabs as the table has
+    separators): rows that an unmatched quote glued together, not a quoted multi-line cell."""
+    separators = len(frame.columns) - 1
+    if separators < 1:
+        return 0
+
+    def swallowed(value) -> bool:
+        return isinstance(value, str) and any(line.count("\t") == separators for line in value.split("\n")[1:])
+
+    return sum(int(frame[c].map(swallowed).sum()) for c in frame.columns
+               if frame[c].dtype == object or str(frame[c].dtype) in ("str", "string"))
 
 
 def _read_unquoted(path, quoted, encoding, header, read_csv_kwargs):
-    """A tab-separated file read again without quote processing (TSV has no quoting), when a
-    quote character opened a cell that swallowed the following lines; says so."""
+    """A tab-separated file read again without quote processing, when a stray double quote
+    opened a cell that swallowed whole records after it (`quoted`: pandas' frame), or ran to the
+    end of the file (`quoted` None); says so. Returns pandas' reading (None if there was none)
+    when the file does not read better that way."""
     import csv
     import warnings
 
     import pandas as pd
 
-    frame = pd.read_csv(path, sep="\t", encoding=encoding, header=header, quoting=csv.QUOTE_NONE,
-                        **(read_csv_kwargs or {}))
+    try:
+        frame = pd.read_csv(path, sep="\t", encoding=encoding, header=header, quoting=csv.QUOTE_NONE,
+                            **(read_csv_kwargs or {}))
+    except pd.errors.ParserError:
+        return quoted
+    if quoted is not None and len(frame) <= len(quoted):
+        return quoted
+    before = "could not read it" if quoted is None else f"read {len(quoted)} rows"
     warnings.warn(
-        f"{path!r}: a double quote (\") opened a cell that swallowed the lines after it, so pandas read "
-        f"{len(quoted)} rows; read again without quote processing, as tab-separated files are written: "
-        f"{len(frame)} rows. Pass read_csv_kwargs={{'quoting': csv.QUOTE_MINIMAL}} to keep pandas' reading.",
+        f"{path!r}: a double quote (\") opened a cell that swallowed the records after it, so pandas {before}; "
+        f"read again without quote processing: {len(frame)} rows. Pass "
+        "read_csv_kwargs={'quoting': csv.QUOTE_MINIMAL} to keep pandas' reading.",
         UserWarning, stacklevel=3,
     )
     return frame

@@ -68,22 +68,27 @@ def check_seed(value, what: str = "seed"):
     """An integer seed (0 to 2**32 - 1), or None for an unseeded run."""
     if value is None:
         return None
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or not 0 <= value < 2**32:
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool):
         raise TypeError(f"`{what}` must be an integer from 0 to 2**32 - 1, or None. Received: {what}={echo(value)}")
+    if not 0 <= value < 2**32:
+        raise ValueError(f"`{what}` must be an integer from 0 to 2**32 - 1, or None. Received: {what}={value}")
     return int(value)
 
 
 def check_flag(value, what: str) -> bool:
     """True or False (NumPy's bools too); never a truthy string such as "no"."""
-    if not isinstance(value, bool) and type(value).__name__ != "bool_":
+    numpy_bool = type(value).__module__ == "numpy" and getattr(value, "dtype", None) == bool and value.ndim == 0
+    if not isinstance(value, bool) and not numpy_bool:
         raise TypeError(f"`{what}` must be True or False. Received: {what}={echo(value)}")
     return bool(value)
 
 
 def check_verbose(value) -> int:
     """0 (quiet), 1 or 2, as Keras takes `verbose`; True and False count as 1 and 0."""
-    if value not in (0, 1, 2) or not isinstance(value, (int, bool)):
+    if not isinstance(value, numbers.Integral):
         raise TypeError(f"`verbose` must be 0, 1 or 2. Received: verbose={echo(value)}")
+    if value not in (0, 1, 2):
+        raise ValueError(f"`verbose` must be 0, 1 or 2. Received: verbose={value}")
     return int(value)
 
 
@@ -131,6 +136,9 @@ def check_texts(texts, what: str = "texts", allow_empty: bool = True) -> list:
     if isinstance(texts, (bytes, bytearray)):
         raise TypeError(f"`{what}` must be a list of strings, not bytes. Received: {what}={echo(texts)}. "
                         "Decode it first, e.g. [data.decode('utf-8')].")
+    if isinstance(texts, (set, frozenset)):
+        raise TypeError(f"`{what}` must be a list of strings, not a set: a set has no order, so the answers "
+                        f"could not be matched to the texts. Received: {what}={echo(texts)}. Pass a list.")
     if isinstance(texts, dict):
         raise TypeError(f"`{what}` must be a list of strings, not a dict. Received: {what}={echo(texts)}. "
                         "Pass its values, e.g. list(d.values()).")

@@ -18,6 +18,9 @@ def read_table(path, sep=",", encoding="utf-8", header="infer", read_csv_kwargs=
     """Reads a CSV/TSV file (gzip and other compressions by extension), naming the fix for bad bytes."""
     import pandas as pd
 
+    if encoding is not None and not isinstance(encoding, str):
+        raise TypeError(f"`encoding` must be the name of a text encoding, e.g. 'utf-8' or 'latin-1'. "
+                        f"Received: encoding={echo(encoding)}")
     if not os.path.isfile(path):
         raise FileNotFoundError(f"No such file: {path!r}")
     unquoted_retry = sep == "\t" and "quoting" not in (read_csv_kwargs or {})

@@ -8,11 +8,12 @@ from a learner takes the learner's over. Saved in the predictor's manifest.
 from __future__ import annotations
 
 import dataclasses
+import numbers
 import warnings
 
 import numpy as np
 
-from ktbert.checks import check_fraction, check_rate
+from ktbert.checks import check_fraction, check_rate, echo
 from ktbert.evaluate.calibration import apply_temperature, fit_temperature, tune_label_thresholds
 from ktbert.evaluate.metrics import predicted_classes
 
@@ -54,6 +55,10 @@ class Decisions:
         set_field = object.__setattr__  # the dataclass is frozen; this is its validating constructor
         set_field(self, "temperature", check_rate(self.temperature, "temperature"))
         if self.thresholds is not None:
+            if isinstance(self.thresholds, (str, bytes)) or not hasattr(self.thresholds, "__len__") or not all(
+                    isinstance(t, numbers.Real) and not isinstance(t, bool) for t in self.thresholds):
+                raise TypeError(f"`thresholds` must be a list of numbers, one per label. Received: "
+                                f"thresholds={echo(self.thresholds)}")
             thresholds = [float(t) for t in self.thresholds]
             if not self.multilabel or len(thresholds) != self.num_classes:
                 raise ValueError(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 
 import keras
@@ -57,6 +58,8 @@ class EpochCheckpoint(keras.callbacks.Callback):
         os.makedirs(folder, exist_ok=True)
 
     def on_epoch_end(self, epoch, logs=None):
+        if not all(math.isfinite(float(v)) for v in (logs or {}).values()):
+            return  # a diverged epoch (its weights were restored by the fault guard) is no checkpoint
         name = f"epoch-{epoch + 1:03d}.safetensors"
         # Each file is written aside and renamed into place: Ctrl-C or a crash never leaves
         # a truncated checkpoint or index behind.

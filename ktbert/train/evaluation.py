@@ -7,7 +7,7 @@ probabilities, class names and texts to an `Interpretation`.
 
 from __future__ import annotations
 
-from ktbert.checks import check_count
+from ktbert.checks import check_count, check_flag, check_verbose
 from ktbert.evaluate.interpretation import Interpretation
 from ktbert.evaluate.metrics import expected_calibration_error
 
@@ -15,9 +15,9 @@ from ktbert.evaluate.metrics import expected_calibration_error
 class EvaluationMixin:
     """Reports, worst examples and decision fitting on labelled data; mixed into `Learner`."""
 
-    def _interpretation(self, data=None, preproc=None, class_names=None):
+    def _interpretation(self, data=None, preproc=None, class_names=None, what: str = "data"):
         """`(Interpretation of the calibrated probabilities, the raw probabilities)`."""
-        data = self._eval_data(data)
+        data = self._eval_data(data, what)
         raw = self.predict(data, calibrated=False)
         if class_names is None and preproc is not None:
             class_names = preproc.get_classes()
@@ -50,7 +50,8 @@ class EvaluationMixin:
             numpy array. the confusion matrix (rows true, columns predicted); per label 2x2
             matrices for multi-label data.
         """
-        interp, raw = self._interpretation(val_data, preproc, class_names)
+        print_report = check_flag(print_report, "print_report")
+        interp, raw = self._interpretation(val_data, preproc, class_names, "val_data")
         if print_report:
             print(interp.classification_report())
             if interp.multilabel:
@@ -93,7 +94,8 @@ class EvaluationMixin:
         Returns:
             float. the temperature (1.0 means the model was already calibrated).
         """
-        data = self._eval_data(val_data)
+        verbose = check_verbose(verbose)
+        data = self._eval_data(val_data, "val_data")
         raw = self.predict(data, calibrated=False)
         self.decisions = self.decisions.fit_temperature(raw, data.y)
         if verbose:
@@ -107,6 +109,6 @@ class EvaluationMixin:
 
         `get_predictor(learner, preproc)` keeps them, and `validate` uses them.
         """
-        data = self._eval_data(val_data)
+        data = self._eval_data(val_data, "val_data")
         self.decisions = self.decisions.fit_thresholds(self.predict(data, calibrated=False), data.y)
         return self.thresholds

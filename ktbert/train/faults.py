@@ -38,13 +38,17 @@ def deferred_interrupts():
         yield
         return
     received = []
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(frame))
     try:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
-    if received:
-        raise KeyboardInterrupt
+    if not received or previous == signal.SIG_IGN:
+        return
+    if callable(previous) and previous is not signal.default_int_handler:
+        previous(signal.SIGINT, received[0])  # the program's own handler decides
+        return
+    raise KeyboardInterrupt
 
 
 def _finite_loss(logs) -> bool:
@@ -86,6 +90,7 @@ class NonFiniteGuard(keras.callbacks.Callback):
         self.failed_step = None
         self.failed_loss = None
         self.restored_step = None
+        self.weights_failed = False
         self._steps = 0
         self._copy_seconds = 0.0
         self._last_copy = 0.0
@@ -100,16 +105,26 @@ class NonFiniteGuard(keras.callbacks.Callback):
             self.failed_step = self._steps
             self.failed_loss = float(np.asarray(logs["loss"]))
             self.model.stop_training = True
-            with deferred_interrupts():
-                self.good.restore()
-            self.restored_step = self.good_step + 1
-            self.pending = None
+            self._restore()
             return
         if self.pending is not None and self.pending_step == self._steps - 1:
             # the step run from the pending copy had a finite loss: the copy is good
             self.good, self.good_step, self.pending = self.pending, self.pending_step, None
         if self._due():
             self.pending, self.pending_step = self._take(), self._steps
+
+    def on_train_end(self, logs=None):
+        """The last step's update is seen by no loss: its weights are checked here."""
+        if self.failed_step is None and not all(
+                np.isfinite(keras.ops.convert_to_numpy(v)).all() for v in self.model.trainable_variables):
+            self.failed_step, self.weights_failed = self._steps, True
+            self._restore()
+
+    def _restore(self) -> None:
+        with deferred_interrupts():
+            self.good.restore()
+        self.restored_step = self.good_step + 1
+        self.pending = None
 
     def _due(self) -> bool:
         if self.max_overhead >= 1:
@@ -130,8 +145,10 @@ class NonFiniteGuard(keras.callbacks.Callback):
         at = f" at learning rate {lr:.3g}" if lr is not None else ""
         kept = ("the weights from the start of this fit" if self.restored_step == 1
                 else f"the weights from before step {self.restored_step}")
+        what = ("The weights became NaN or infinite" if self.weights_failed
+                else f"The training loss became {self.failed_loss}")
         return (
-            f"The training loss became {self.failed_loss} at step {self.failed_step}{at}, so training "
+            f"{what} at step {self.failed_step}{at}, so training "
             f"stopped and {kept} were restored (optimizer state too). Lower the learning rate "
             "(e.g. by 10x, or choose one with `learner.lr_find()`) and fit again."
         )

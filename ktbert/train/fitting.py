@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import keras
 
-from ktbert.checks import check_count, check_rate
+from ktbert.checks import check_count, check_flag, check_rate
 from ktbert.evaluate import plots
 from ktbert.train import distribute, hyperparameters, lr_finder
 from ktbert.train.callbacks import StepSchedule, TriangularSchedule
@@ -146,6 +146,8 @@ class FitMixin:
                 print(f"training until {monitor} stops improving: early_stopping={early_stopping}, "
                       f"reduce_on_plateau={reduce_on_plateau}")
         epochs = check_count(epochs, "epochs")
+        if reduce_on_plateau not in (None, 0):
+            reduce_on_plateau = check_count(reduce_on_plateau, "reduce_on_plateau")
         if reduce_on_plateau:
             self._require_val(f"reduce_on_plateau monitors {monitor!r}")
         moms = _momentum_range((max_momentum, min_momentum, max_momentum))[:2]
@@ -215,6 +217,7 @@ class FitMixin:
     def lr_plot(self, suggest: bool = True, n_skip_beginning: int = 0, n_skip_end: int = 0,
                 save_path: str | None = None):
         """Plots the last `lr_find`'s smoothed loss against the rate; returns the figure."""
+        suggest = check_flag(suggest, "suggest")
         if self.lr_find_result is None:
             raise ValueError("No learning-rate finder results: run `learner.lr_find()` first.")
         return plots.plot_lr_find(self.lr_find_result, suggest, n_skip_beginning, n_skip_end, save_path)

@@ -12,11 +12,11 @@ import contextlib
 import keras
 import numpy as np
 
-from ktbert.checks import check_count, check_flag, check_seed, check_verbose, echo
+from ktbert.checks import check_count, check_flag, check_path, check_seed, check_verbose, echo
 from ktbert.data.batching import count_batches, num_examples, predict_in_order, to_dataset, with_cardinality
 from ktbert.data.texts import TextData
 from ktbert.evaluate.metrics import lower_is_better
-from ktbert.model.classifier import SEED_ATTRIBUTE
+from ktbert.model.classifier import SEED_ATTRIBUTE, SHUFFLE_SEED_ATTRIBUTE
 from ktbert.serve.decisions import DECISIONS_ATTRIBUTE, Decisions, DecisionsMixin
 from ktbert.train import checkpoints, distribute, hyperparameters
 from ktbert.train.callbacks import StepSchedule
@@ -116,7 +116,9 @@ class Learner(FitMixin, ControlsMixin, EvaluationMixin, DecisionsMixin):
         self.eval_batch_size = check_count(eval_batch_size, "eval_batch_size")
         # unseeded, the learner shuffles with the classifier's seed, so one seed covers a run
         self.seed = check_seed(seed) if seed is not None else getattr(model, SEED_ATTRIBUTE, None)
-        setattr(self.model, SEED_ATTRIBUTE, self.seed)
+        # both seeds ride on the model (a copy rebuilt for a strategy too), so its save records them
+        setattr(self.model, SEED_ATTRIBUTE, getattr(model, SEED_ATTRIBUTE, None))
+        setattr(self.model, SHUFFLE_SEED_ATTRIBUTE, self.seed)
         self.bucketing = check_flag(bucketing, "bucketing")
         self.history = None
         self.lr_history: list = []
@@ -167,8 +169,8 @@ class Learner(FitMixin, ControlsMixin, EvaluationMixin, DecisionsMixin):
             dataset = with_cardinality(dataset, steps)
         return dataset, steps
 
-    def _eval_data(self, data):
-        data = check_data(data, "data") if data is not None else self.val_data
+    def _eval_data(self, data, what: str = "data"):
+        data = check_data(data, what) if data is not None else self.val_data
         if data is None:
             raise ValueError("No data to evaluate: pass `data` or give `val_data` to get_learner.")
         return data
@@ -184,6 +186,9 @@ class Learner(FitMixin, ControlsMixin, EvaluationMixin, DecisionsMixin):
         or under a tf.distribute strategy the loop that works there (`distribute.fit`)."""
         callbacks = _check_callbacks(callbacks)
         verbose = check_verbose(verbose)
+        early_stopping = None if early_stopping in (None, 0) else check_count(early_stopping, "early_stopping")
+        if checkpoint_folder is not None:
+            checkpoint_folder = check_path(checkpoint_folder, "checkpoint_folder", "folder")
         if monitor not in MONITORS:
             raise ValueError(f"`monitor` must be one of {list(MONITORS)}. Received: monitor={echo(monitor)}")
         extra = []

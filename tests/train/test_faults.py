@@ -113,6 +113,25 @@ def test_nan_with_snapshots_only_at_the_start_restores_the_initial_weights(split
     assert iterations(learner.model) == 0
 
 
+def test_weights_made_non_finite_by_the_last_step_are_caught_at_the_end(split, make_learner):
+    learner = make_learner(split, batch_size=16)
+    learner.snapshot_overhead = 1.0
+    with pytest.raises(TrainingDiverged, match=r"^The weights became NaN or infinite at step 4 at learning rate "
+                                               r"0.001, so training stopped and the weights from before step 4"):
+        learner.fit(1e-3, 1, verbose=0, callbacks=[AtStep(4, poison, when="end")])
+    replay = make_learner(split, batch_size=16)
+    replay.fit(1e-3, 1, verbose=0, callbacks=[StopAfter(3)])
+    assert_same_weights(learner.model, replay.model)
+
+
+def test_a_diverged_epoch_writes_no_checkpoint(split, make_learner, tmp_path):
+    learner = make_learner(split, batch_size=16)
+    with pytest.raises(TrainingDiverged):
+        learner.fit(1e-3, 3, verbose=0, checkpoint_folder=str(tmp_path), callbacks=[AtStep(6, poison)])
+    assert sorted(os.listdir(tmp_path)) == ["checkpoints.json", "epoch-001.safetensors"]
+    learner.load_best(str(tmp_path))
+
+
 def interrupt(model=None):
     signal.raise_signal(signal.SIGINT)
 
@@ -206,6 +225,35 @@ def test_ctrl_c_during_validate_changes_nothing(split, make_learner, capsys, mon
     np.testing.assert_array_equal(learner.validate(print_report=False), report)
 
 
+def test_ctrl_c_during_calibrate_leaves_the_decisions_as_they_were(split, make_learner, capsys, monkeypatch):
+    learner = make_learner(split, batch_size=16)
+    learner.fit(1e-3, 1, verbose=0)
+    learner.calibrate(verbose=0)
+    decisions = learner.decisions
+    import ktbert.train.learner as learner_module
+
+    monkeypatch.setattr(learner_module, "predict_in_order", lambda *a, **k: interrupt())
+    with pytest.raises(KeyboardInterrupt):
+        learner.calibrate(verbose=0)
+    assert "Evaluation interrupted (Ctrl-C). Nothing was changed" in capsys.readouterr().err
+    assert learner.decisions is decisions
+
+
+def test_deferred_interrupts_leave_a_program_s_own_handler_in_charge():
+    calls = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: calls.append(signum))
+    try:
+        with deferred_interrupts():
+            interrupt()
+            assert calls == []  # held back during the block
+        assert calls == [signal.SIGINT]  # then handed to the program's handler, not raised
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        with deferred_interrupts():
+            interrupt()  # ignored before, ignored after
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def test_deferred_interrupts_hold_ctrl_c_until_the_block_ends():
     done = []
     with pytest.raises(KeyboardInterrupt):
@@ -223,6 +271,7 @@ def test_checkpoints_are_written_aside_then_renamed(split, make_learner, tmp_pat
     learner = make_learner(split, batch_size=16)
     learner.fit(1e-3, 1, verbose=0, checkpoint_folder=str(tmp_path))
     good = sorted(os.listdir(tmp_path))
+    epoch_one = weights_by_path(learner.model)
 
     def killed_half_way(model, path):
         with open(path, "wb") as f:
@@ -234,3 +283,6 @@ def test_checkpoints_are_written_aside_then_renamed(split, make_learner, tmp_pat
         learner.fit(1e-3, 1, verbose=0, checkpoint_folder=str(tmp_path))
     assert sorted(os.listdir(tmp_path)) == good  # no truncated file, no leftovers
     learner.load_checkpoint(str(tmp_path), 1)
+    loaded = weights_by_path(learner.model)
+    for path in epoch_one:
+        np.testing.assert_array_equal(epoch_one[path], loaded[path])

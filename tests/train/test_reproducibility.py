@@ -67,26 +67,31 @@ def test_the_seed_is_saved_with_the_predictor(make_toy_split, tmp_path):
     assert learner.seed == 11  # inherited from the classifier
     ktbert.get_predictor(learner.model, preproc).save(str(tmp_path / "a"))
     with open(tmp_path / "a" / "ktbert.json", encoding="utf-8") as f:
-        assert json.load(f)["training"] == {"seed": 11}
-    assert ktbert.load_predictor(str(tmp_path / "a")).seed == 11
+        assert json.load(f)["training"] == {"seed": 11, "shuffle_seed": 11}
+    loaded = ktbert.load_predictor(str(tmp_path / "a"))
+    assert (loaded.seed, loaded.shuffle_seed) == (11, 11)
 
     learner = ktbert.get_learner(model, train_data=trn, val_data=val, batch_size=16, seed=5)
+    assert learner.seed == 5
     ktbert.get_predictor(learner, preproc).save(str(tmp_path / "b"))
-    assert ktbert.load_predictor(str(tmp_path / "b")).seed == 5  # the learner's own seed wins
+    loaded = ktbert.load_predictor(str(tmp_path / "b"))
+    assert (loaded.seed, loaded.shuffle_seed) == (11, 5)  # the head's seed is kept beside the learner's
+    assert ktbert.get_learner(model, train_data=trn).seed == 11  # a later unseeded learner: the classifier's
 
     unseeded = ktbert.text_classifier("bert", trn, preproc, verbose=0)
     ktbert.get_predictor(unseeded, preproc).save(str(tmp_path / "c"))
     assert ktbert.load_predictor(str(tmp_path / "c")).seed is None
 
 
-@pytest.mark.parametrize("seed", ["1", 1.5, True, -1, 2**32])
-def test_a_seed_that_is_not_an_integer_is_refused_by_name(make_toy_split, seed):
+@pytest.mark.parametrize("seed, error", [("1", TypeError), (1.5, TypeError), (True, TypeError),
+                                         (-1, ValueError), (2**32, ValueError)])
+def test_a_seed_that_is_not_an_integer_is_refused_by_name(make_toy_split, seed, error):
     trn, val, preproc = make_toy_split(seed=1)
     message = f"`seed` must be an integer from 0 to 2**32 - 1, or None. Received: seed={seed!r}"
-    with pytest.raises(TypeError) as caught:
+    with pytest.raises(error) as caught:
         ktbert.text_classifier("bert", trn, preproc, seed=seed, verbose=0)
     assert str(caught.value) == message
     model = ktbert.text_classifier("bert", trn, preproc, seed=0, verbose=0)
-    with pytest.raises(TypeError) as caught:
+    with pytest.raises(error) as caught:
         ktbert.get_learner(model, train_data=trn, seed=seed)
     assert str(caught.value) == message

@@ -124,11 +124,12 @@ def _check_column(columns, text_column, name) -> None:
 
 
 def _table_chunks(source, name, text_column, chunk_size, sep, encoding):
-    """The column's cells, `chunk_size` rows at a time; empty cells are empty texts, not missing."""
+    """The column's cells, `chunk_size` rows at a time; empty cells are empty texts, not missing,
+    and a blank or whitespace-only line is a row too, so row N of the output answers row N."""
     import pandas as pd
 
     reader = pd.read_csv(sys.stdin.buffer if source == STDIN else source, sep=sep, encoding=encoding,
-                         dtype=str, keep_default_na=False, chunksize=chunk_size)
+                         dtype=str, keep_default_na=False, skip_blank_lines=False, chunksize=chunk_size)
     with reader:
         for frame in reader:
             _check_column(list(frame.columns), text_column, name)

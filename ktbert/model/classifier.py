@@ -8,36 +8,22 @@ this encoder in the measurements reported with issue 2, while this head learned.
 from __future__ import annotations
 
 import copy
-import inspect
 
 import keras
-import keras_hub
 from keras import ops
 
 from ktbert.checks import check_seed, echo
 from ktbert.model.compiling import compile_classifier
 from ktbert.model.encoders import load_backbone
 from ktbert.model.precision import loading_policy, resolve_precision
+from ktbert.model.saved_config import BACKBONE_CLASS, check_classifier_config
 
 # The seed a classifier was built with; the learner trains with it unless given its own, and
 # the predictor saves it, so a saved model says how to reproduce it.
 SEED_ATTRIBUTE = "ktbert_seed"
+SHUFFLE_SEED_ATTRIBUTE = "ktbert_shuffle_seed"  # the learner's, which may differ
 
 POOLINGS = ("mean", "cls")
-CONFIG_KEYS = ("backbone", "num_classes", "multilabel", "pooling", "dropout", "class_names", "name")
-# The only Keras objects a saved classifier config may name: keras-hub's BERT backbone (the
-# class `load_backbone` builds) and, inside it, its dtype policy. `rebuild_classifier` builds
-# these two itself; nothing a config names is looked up or deserialized.
-BACKBONE_CLASS = keras_hub.models.BertBackbone
-BACKBONE_NAMES = {
-    (BACKBONE_CLASS.__module__, BACKBONE_CLASS.__name__, keras.saving.get_registered_name(BACKBONE_CLASS)),
-    ("keras_hub.src.models.bert.bert_backbone", "BertBackbone", "keras_hub>BertBackbone"),
-}
-DTYPE_POLICY_NAMES = {(module, name, None) for module in ("keras", "keras.dtype_policies")
-                      for name in ("DTypePolicy", "FloatDTypePolicy")}
-_BACKBONE_ENTRY_KEYS = ("module", "class_name", "config", "registered_name", "build_config", "compile_config")
-_SERIALIZATION_KEYS = ("module", "class_name", "registered_name")
-_MAX_DEPTH = 16  # a classifier config nests five levels deep
 
 
 @keras.saving.register_keras_serializable(package="ktbert")
@@ -173,109 +159,12 @@ class TextClassifier(keras.Model):
         return cls(**config)
 
 
-def check_classifier_config(config) -> None:
-    """Refuses a saved config that would build anything but a `TextClassifier` over keras-hub's
-    `BertBackbone`, before anything is built: every `class_name`, `module` and
-    `registered_name` anywhere in it must name that backbone (at `backbone`) or its dtype
-    policy (at `backbone.config.dtype`), and every key must be one the two classes take.
-
-    Raises:
-        ValueError: naming the place in the config, what it holds and what is allowed.
-    """
-    if not isinstance(config, dict):
-        raise ValueError(f"the model config must be a TextClassifier config (a JSON object). "
-                         f"Received: {type(config).__name__}")
-    _refuse_foreign_objects(config, "model", 0)
-    unknown = sorted(set(config) - set(CONFIG_KEYS))
-    if unknown or "backbone" not in config or "num_classes" not in config:
-        raise ValueError(f"`model` must hold `backbone`, `num_classes` and some of {list(CONFIG_KEYS)}, the "
-                         f"TextClassifier's arguments. Received keys: {sorted(config)}")
-    entry = config["backbone"]
-    if not isinstance(entry, dict) or sorted(set(entry) - set(_BACKBONE_ENTRY_KEYS)):
-        raise ValueError(f"`model.backbone` must be a serialized BertBackbone with keys among "
-                         f"{list(_BACKBONE_ENTRY_KEYS)}. Received: {_brief(entry)}")
-    if _names(entry) not in BACKBONE_NAMES:
-        raise ValueError(f"`model.backbone` must be keras-hub's BertBackbone. Received: class_name="
-                         f"{entry.get('class_name')!r}, module={entry.get('module')!r}")
-    if entry.get("compile_config"):  # compiling would deserialize an optimizer, losses, metrics
-        raise ValueError(f"`model.backbone.compile_config` must be empty. Received: "
-                         f"{_brief(entry['compile_config'])}")
-    build = entry.get("build_config")
-    if build is not None and not (isinstance(build, dict) and set(build) <= {"input_shape"}):
-        raise ValueError(f"`model.backbone.build_config` may hold only `input_shape`. Received: {_brief(build)}")
-    backbone = entry.get("config")
-    allowed = _backbone_arguments()
-    if not isinstance(backbone, dict) or sorted(set(backbone) - allowed):
-        keys = sorted(backbone) if isinstance(backbone, dict) else type(backbone).__name__
-        raise ValueError(f"`model.backbone.config` must hold BertBackbone's arguments, some of "
-                         f"{sorted(allowed)}. Received: {keys}")
-    for key, value in backbone.items():
-        if key != "dtype" and not isinstance(value, (int, float, str, type(None))):
-            raise ValueError(f"`model.backbone.config.{key}` must be a number, string or null. "
-                             f"Received: {_brief(value)}")
-    dtype = backbone.get("dtype")
-    if isinstance(dtype, dict) and not isinstance(dtype.get("config"), dict):
-        raise ValueError(f"`model.backbone.config.dtype` must name a dtype policy. Received: {_brief(dtype)}")
-    names = config.get("class_names")
-    checks = {
-        "num_classes": type(config["num_classes"]) is int,
-        "multilabel": isinstance(config.get("multilabel", False), bool),
-        "pooling": isinstance(config.get("pooling", "mean"), str),
-        "dropout": type(config.get("dropout", 0.1)) in (int, float),
-        "class_names": names is None or (isinstance(names, list) and all(isinstance(n, str) for n in names)),
-        "name": isinstance(config.get("name", ""), str),
-    }
-    for key, ok in checks.items():
-        if not ok:
-            raise ValueError(f"`model.{key}` has the wrong type for a TextClassifier. Received: "
-                             f"{_brief(config.get(key))}")
-
-
-def _names(entry: dict) -> tuple:
-    return tuple(entry.get(key) for key in _SERIALIZATION_KEYS)
-
-
-def _brief(value) -> str:
-    text = repr(value)
-    return text if len(text) <= 120 else text[:117] + "..."
-
-
-def _refuse_foreign_objects(value, where: str, depth: int) -> None:
-    """Walks the whole config: a dict naming a Keras object anywhere but at the two allowed
-    places is refused (a `Sequential`, a `Lambda` and its function, a registered custom object)."""
-    if depth > _MAX_DEPTH:
-        raise ValueError(f"`{where}` is nested deeper than any TextClassifier config ({_MAX_DEPTH} levels).")
-    if isinstance(value, dict):
-        if any(key in value for key in _SERIALIZATION_KEYS):
-            names = _names(value)
-            allowed = (BACKBONE_NAMES if where == "model.backbone"
-                       else DTYPE_POLICY_NAMES if where == "model.backbone.config.dtype" else set())
-            if names not in allowed:
-                raise ValueError(
-                    f"`{where}` names the Keras object class_name={names[1]!r} (module={names[0]!r}, "
-                    f"registered_name={names[2]!r}); a ktbert save may name only keras-hub's BertBackbone "
-                    "(at `model.backbone`) and its dtype policy, so nothing else is ever built from it."
-                )
-        for key, item in value.items():
-            _refuse_foreign_objects(item, f"{where}.{key}", depth + 1)
-    elif isinstance(value, list):
-        for i, item in enumerate(value):
-            _refuse_foreign_objects(item, f"{where}[{i}]", depth + 1)
-
-
-def _backbone_arguments() -> set:
-    """The config keys `BertBackbone.from_config` takes: its arguments and a layer's own."""
-    parameters = inspect.signature(BACKBONE_CLASS.__init__).parameters.values()
-    own = {p.name for p in parameters if p.name != "self" and p.kind is not inspect.Parameter.VAR_KEYWORD}
-    return own | {"name", "trainable", "dtype"}
-
-
 def rebuild_classifier(config: dict, precision: str | None = None) -> TextClassifier:
     """A `TextClassifier` from its saved config, computing in the saved precision (or in
     `precision`; a bfloat16 model falls back to float32 where bfloat16 would be emulated).
 
-    The config is checked by `check_classifier_config` first, and the backbone is built as a
-    `BertBackbone` directly: no class the config names is looked up.
+    The config is checked by `ktbert.model.saved_config.check_classifier_config` first, and the
+    backbone is built as a `BertBackbone` directly: no class the config names is looked up.
     """
     check_classifier_config(config)
     config = copy.deepcopy(config)

@@ -18,8 +18,9 @@ from ktbert.data.preprocessor import CONFIG_FILE, VOCAB_FILE, TextPreprocessor
 from ktbert.data.texts import TokenizedTexts
 from ktbert.evaluate.calibration import tune_binary_threshold
 from ktbert.evaluate.explain import occlusion
-from ktbert.model.classifier import SEED_ATTRIBUTE, TextClassifier, check_classifier_config, rebuild_classifier
+from ktbert.model.classifier import SEED_ATTRIBUTE, SHUFFLE_SEED_ATTRIBUTE, TextClassifier, rebuild_classifier
 from ktbert.model.precision import check_precision
+from ktbert.model.saved_config import check_classifier_config, weight_layout
 from ktbert.serve import folder_writes, saving, weights_file
 from ktbert.serve.decisions import DECISIONS_ATTRIBUTE, Decisions, DecisionsMixin
 
@@ -50,6 +51,10 @@ class Predictor(DecisionsMixin):
         bucketing: bool. predict in length-bucketed batches (rows still come back in input
             order); False pads every batch to `maxlen`.
 
+    Attributes:
+        seed: int or None. the seed the classifier was trained with, saved in the manifest's
+            `training.seed` (None: an unseeded run), so a save says how to reproduce it.
+
     Examples:
     ```python
     predictor = ktbert.get_predictor(learner.model, preproc)
@@ -76,7 +81,9 @@ class Predictor(DecisionsMixin):
             )
         self.model = model
         self.preproc = preproc
-        self.seed = getattr(model, SEED_ATTRIBUTE, None)  # saved, so a save says how it was trained
+        # saved, so a save says how it was trained: the classifier's seed and the shuffling's
+        self.seed = getattr(model, SEED_ATTRIBUTE, None)
+        self.shuffle_seed = getattr(model, SHUFFLE_SEED_ATTRIBUTE, None)
         self.batch_size = check_count(batch_size, "batch_size")
         if long_texts not in LONG_TEXTS:
             raise ValueError(f"`long_texts` must be one of {list(LONG_TEXTS)}. Received: long_texts={long_texts!r}")
@@ -181,9 +188,10 @@ class Predictor(DecisionsMixin):
     # -- decisions ---------------------------------------------------------------------------
     def _labelled(self, val_data, calibrated: bool = True):
         """Probabilities and labels of `(x, y)` data that a ktbert loader tokenized."""
+        if not isinstance(val_data, tuple) or len(val_data) != 2 or not isinstance(val_data[0], TokenizedTexts):
+            raise TypeError(f"`val_data` must be the `(x, y)` validation data a ktbert loader returned. "
+                            f"Received: {echo(val_data)}")
         x, y = val_data
-        if not isinstance(x, TokenizedTexts):
-            raise ValueError("`val_data` must be the `(x, y)` a ktbert loader returned.")
         if self.long_texts == "windows":  # fitted on what `predict` will pool, not on truncations
             if x.texts is None:
                 raise ValueError("`val_data` holds no raw texts, which `long_texts='windows'` needs to "
@@ -251,7 +259,7 @@ class Predictor(DecisionsMixin):
             "model": json.loads(json.dumps(self.model.get_config())),
             "decision": self.decision_config(),
             "prediction": self.prediction_config(),
-            "training": {"seed": self.seed},
+            "training": {"seed": self.seed, "shuffle_seed": self.shuffle_seed},
         }
         saving.write_folder(folder, write, manifest)
 
@@ -260,6 +268,10 @@ class Predictor(DecisionsMixin):
              precision: str | None = None) -> "Predictor":
         """Restores a predictor written by `save`; refuses foreign or corrupted folders.
 
+        Before anything is built, the manifest's model config is checked against an allow-list
+        (`ktbert.model.saved_config`) and its sizes against the weights file's header; every
+        refusal is a `SaveFormatError` naming the file.
+
         `precision` ("auto", "float32", "mixed_bfloat16", "mixed_float16") overrides the saved
         one; by default the model computes as it was saved, except that a mixed-precision model
         computes as "auto" chooses on a machine that would emulate its half-precision type.
@@ -267,25 +279,41 @@ class Predictor(DecisionsMixin):
         folder = check_path(folder, "folder", "folder")
         if precision is not None:
             check_precision(precision)
-        check_count(batch_size, "batch_size")  # the caller's mistake, not the save's: told as such
+        # The caller's mistakes, not the save's: told as such, before anything is read.
+        check_count(batch_size, "batch_size")
+        check_flag(bucketing, "bucketing")
+        manifest_path = os.path.join(folder, saving.MANIFEST)
+        weights_path = os.path.join(folder, saving.WEIGHTS)
         with folder_writes.reading(folder):  # no save swaps the folder while its files are read
             manifest = saving.read_manifest(folder, required=(CONFIG_FILE, VOCAB_FILE, saving.WEIGHTS))
             try:  # before anything is built: the model config may name only a TextClassifier's parts
                 check_classifier_config(manifest.get("model"))
             except ValueError as err:
                 raise saving.SaveFormatError(
-                    f"{os.path.join(folder, saving.MANIFEST)!r} is refused: {str(err).rstrip('.')}. It was not "
+                    f"{manifest_path!r} is refused: {str(err).rstrip('.')}. It was not "
                     "written by ktbert's `Predictor.save` (or was edited since): load only saves you trust, or "
                     "save the predictor again."
                 ) from err
+            # The sizes the config names must be those of the weights it came with: a config asking
+            # for a larger model than its file holds is refused before a variable is allocated.
+            count, shapes = weight_layout(manifest["model"])
+            weights_file.check_layout(weights_path, weights_file.read_safetensors_header(weights_path),
+                                      count, shapes, manifest_path)
             try:
                 preproc = TextPreprocessor.load(folder)
-                model = rebuild_classifier(manifest["model"], precision)
             except (KeyError, TypeError, ValueError, OSError) as err:
                 raise saving.SaveFormatError(
                     f"{folder!r} could not be restored: its configuration is damaged ({err})."
                 ) from err
-            weights_file.load_weights(model, os.path.join(folder, saving.WEIGHTS))
+            try:
+                model = rebuild_classifier(manifest["model"], precision)
+            except Exception as err:  # whatever Keras or TensorFlow raise on a config they cannot build
+                raise saving.SaveFormatError(
+                    f"{manifest_path!r} holds a model config that could not be built ({type(err).__name__}: "
+                    f"{' '.join(str(err).split())[:300]}). It was not written by ktbert's `Predictor.save` (or was "
+                    "edited since): save the predictor again."
+                ) from err
+            weights_file.load_weights(model, weights_path)
         decision = manifest.get("decision", {})
         prediction = manifest.get("prediction", {})  # older saves have none: texts truncated
         try:
@@ -295,6 +323,7 @@ class Predictor(DecisionsMixin):
             if not isinstance(training, dict):
                 raise TypeError("`training` must be a JSON object")
             setattr(model, SEED_ATTRIBUTE, check_seed(training.get("seed"), "training.seed"))
+            setattr(model, SHUFFLE_SEED_ATTRIBUTE, check_seed(training.get("shuffle_seed"), "training.shuffle_seed"))
             return cls(model, preproc, batch_size=batch_size, temperature=decision.get("temperature", 1.0),
                        thresholds=decision.get("thresholds"), threshold=decision.get("threshold"),
                        long_texts=prediction.get("long_texts", "truncate"),

@@ -9,7 +9,8 @@ path, NUL byte or symbolic link; files it does not list are ignored). Every refu
 The rest of a save lives beside this module: `ktbert.serve.weights_file` writes and checks the
 safetensors weights, `ktbert.serve.folder_writes` writes the folder aside and swaps it in under
 a lock (its docstring says what a save guarantees), and `Predictor.load` builds nothing but a
-`TextClassifier` over keras-hub's `BertBackbone` (`ktbert.model.classifier.check_classifier_config`).
+`TextClassifier` over keras-hub's `BertBackbone` (`ktbert.model.saved_config`), with sizes that
+match its weights file.
 
 Imports run one way: weights_file > saving > folder_writes. This module imports
 `folder_writes`; `weights_file` imports `SaveFormatError` from here.
@@ -22,6 +23,7 @@ import json
 import os
 import stat
 
+from ktbert.checks import cut
 from ktbert.serve import folder_writes
 
 FORMAT = "ktbert-predictor"
@@ -162,9 +164,13 @@ def _read_manifest(folder: str, fmt: str, required) -> dict:
             f"expected {fmt!r}."
         )
     version = manifest.get("format_version")
-    if type(version) is not int or version > FORMAT_VERSION:
+    if type(version) is not int or version < 1:  # True is no version, nor "2": damage, not the future
+        received = f"format_version={cut(version)}" if "format_version" in manifest else "no format_version"
+        raise SaveFormatError(f"{path!r} is damaged: format_version must be a positive integer. Received: "
+                              f"{received}. {_FOREIGN}")
+    if version > FORMAT_VERSION:
         raise SaveFormatError(
-            f"{folder!r} was saved in format version {version!r}; this ktbert reads versions up "
+            f"{path!r} was saved in format version {version}; this ktbert reads versions up "
             f"to {FORMAT_VERSION}. Upgrade ktbert (pip install -U ktbert) to load it."
         )
     files = manifest.get("files", {})

@@ -3,7 +3,8 @@
 `save_weights` writes the variables in `model.weights` order, their Keras paths in the file's
 metadata. `load_weights` checks the file's header (its size, and every tensor's name, path,
 dtype, shape and byte range) against the file and the model before a tensor is read or a
-variable changed. Every refusal is a `SaveFormatError` naming the file.
+variable changed; `check_layout` compares the header with the shapes a model config implies,
+before that model is built. Every refusal is a `SaveFormatError` naming the file.
 
 Imports run one way: weights_file > saving > folder_writes. This module takes
 `SaveFormatError` from `ktbert.serve.saving`, which never imports it.
@@ -36,7 +37,7 @@ def save_weights(model, path: str) -> None:
     """Writes every model variable, in `model.weights` order, to a safetensors file."""
     tensors, paths = {}, []
     for i, variable in enumerate(model.weights):
-        tensors[f"{i:04d}"] = np.ascontiguousarray(np.asarray(variable.numpy()))
+        tensors[f"{i:04d}"] = np.asarray(variable.numpy(), order="C")  # ascontiguousarray makes scalars (1,)
         paths.append(variable.path)
     save_file(tensors, path, metadata={"paths": json.dumps(paths)})
 
@@ -101,6 +102,47 @@ def _saved_paths(path: str, header: dict, count: int):
     return paths
 
 
+def _keys_in_order(path: str, header: dict, count: int, fix: str) -> list:
+    """The tensor keys `save_weights` writes for `count` variables, in variable order ("10000"
+    sorts before "1001" as text); refuses a file holding any other keys, saying `fix`."""
+    expected = [f"{i:04d}" for i in range(count)]
+    names = [k for k in header if k != "__metadata__"]
+    if sorted(names) != sorted(expected):
+        missing = sorted(set(expected) - set(names))
+        extra = sorted(set(names) - set(expected))
+        start = (f"{path!r} holds {len(names)} weight tensors but the model has {count}"
+                 if len(names) != count else f"{path!r} holds tensors the model does not have")
+        raise SaveFormatError(f"{start}: the file belongs to another model. Missing: {missing[:5]}; "
+                              f"unexpected: {extra[:5]}. {fix}")
+    return expected
+
+
+def check_layout(path: str, header: dict, count: int, shapes: dict, config_path: str) -> None:
+    """Refuses a weights file that is not the `count` tensors a model config implies, or whose
+    tensors differ from `shapes` (index -> (weight path, shape, the sizes that make it), as
+    `ktbert.model.saved_config.weight_layout` gives them), before the model is built: a config
+    asking for more than its file holds is refused without allocating it.
+
+    Args:
+        path: str. the weights file.
+        header: dict. its header, from `read_safetensors_header`.
+        count: int. the number of weights the config implies.
+        shapes: dict. the shapes the config implies, by weight index.
+        config_path: str. the file holding the config, named in refusals.
+    """
+    fix = (f"The model is the one the config in {config_path!r} describes: one of the two files was edited "
+           "or crafted; save the predictor again.")
+    keys = _keys_in_order(path, header, count, fix)
+    for index, (weight, shape, sizes) in sorted(shapes.items()):
+        found = header[keys[index]]["shape"]
+        if found != shape:
+            raise SaveFormatError(
+                f"{path!r}: tensor {keys[index]} ({weight}) has shape {tuple(found)} in the file, but the model "
+                f"config in {config_path!r} implies {tuple(shape)} ({sizes}): they do not belong together. One "
+                "of the two files was edited or crafted: save the predictor again."
+            )
+
+
 def load_weights(model, path: str) -> None:
     """Assigns the weights written by `save_weights`, checking every tensor's name, path,
     dtype and shape against the model before a tensor is read or a variable changed."""
@@ -108,21 +150,7 @@ def load_weights(model, path: str) -> None:
 
     header = read_safetensors_header(path)
     variables = model.weights
-    expected = [f"{i:04d}" for i in range(len(variables))]
-    names = [k for k in header if k != "__metadata__"]
-    if sorted(names) == sorted(expected):
-        keys = expected  # in variable order: "10000" sorts before "1001" as text
-    else:
-        keys = sorted(names)
-    if keys != expected:
-        missing = sorted(set(expected) - set(keys))
-        extra = sorted(set(keys) - set(expected))
-        start = (f"{path!r} holds {len(keys)} weight tensors but the model has {len(variables)}"
-                 if len(keys) != len(variables) else f"{path!r} holds tensors the model does not have")
-        raise SaveFormatError(
-            f"{start}: the file belongs to another model. Missing: {missing[:5]}; unexpected: "
-            f"{extra[:5]}. Load it into the model it was saved from."
-        )
+    keys = _keys_in_order(path, header, len(variables), "Load it into the model it was saved from.")
     paths = _saved_paths(path, header, len(keys))
     for i, (key, variable) in enumerate(zip(keys, variables)):
         entry = header[key]

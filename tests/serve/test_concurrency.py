@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import ktbert
-from conftest import PROJECT
+from conftest import COPY_SAVE, child_env
 from ktbert.serve import saving
 
 WORDS = ["the film was", "wonderful", "great", "awful", "plot", "acting", "poor", "boring", "love", "hate"]
@@ -22,19 +22,6 @@ def texts(i):
     """Thread `i`'s input: 1 to 9 texts of different lengths (so the bucketed batches differ)."""
     rng = np.random.default_rng(i)
     return [" ".join(rng.choice(WORDS, size=rng.integers(1, 30))) for _ in range(1 + i % 9)]
-
-
-@pytest.fixture(scope="module")
-def sources(make_toy_split, tmp_path_factory):
-    """Saves of two predictors with different heads (seeds 0 and 1), batches of 2."""
-    trn, _, preproc = make_toy_split(seed=3)
-    root = tmp_path_factory.mktemp("sources")
-    saves = {}
-    for name, seed in (("A", 0), ("B", 1)):
-        model = ktbert.text_classifier("bert", trn, preproc, seed=seed, verbose=0)
-        saves[name] = root / name
-        ktbert.get_predictor(model, preproc, batch_size=2).save(str(saves[name]))
-    return saves
 
 
 def test_one_predictor_answers_8_threads_at_once_as_it_answers_one(sources):
@@ -67,19 +54,14 @@ def test_one_predictor_answers_8_threads_at_once_as_it_answers_one(sources):
 
 # Saves the payload of a real predictor save through `write_folder`, as `Predictor.save` does,
 # `rounds` times, without loading TensorFlow (so both writers start in a fraction of a second).
-RACER = """
-import json, os, shutil, sys, time
-from ktbert.serve import folder_writes, saving
+RACER = COPY_SAVE + """
+import time
+from ktbert.serve import folder_writes
 
 folder, source, rounds, go, locks = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5]
 if locks == "off":
     folder_writes.fcntl = None  # as on a file system without flock
-manifest = json.load(open(os.path.join(source, "ktbert.json")))
-files = manifest.pop("files")
-
-def write(tmp):
-    for name in files:
-        shutil.copyfile(os.path.join(source, name), os.path.join(tmp, name))
+write, manifest = copy_save(source)
 
 while not os.path.exists(go):
     time.sleep(0.001)
@@ -96,7 +78,7 @@ def test_two_processes_saving_to_one_folder_leave_one_complete_save(sources, tmp
     proba = {name: ktbert.Predictor.load(str(source)).predict(texts(3), return_proba=True)
              for name, source in sources.items()}
     go = tmp_path / "go"
-    env = dict(os.environ, PYTHONPATH=PROJECT)
+    env = child_env()
     racers = [subprocess.Popen([sys.executable, "-c", RACER, str(folder), str(sources[name]), "150", str(go), locks],
                                env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
               for name in ("A", "B")]

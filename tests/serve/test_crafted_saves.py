@@ -171,6 +171,18 @@ MODEL_CASES = {  # id: (change to the manifest's `model`, given the marker path;
     "a config nested far too deep": (
         lambda model, marker: model.update(class_names=nested(40)),
         "is nested deeper than any TextClassifier config"),
+    "no attention heads (a ZeroDivisionError once)": (
+        lambda model, marker: model["backbone"]["config"].update(num_heads=0),
+        "`model.backbone.config.num_heads` must be an integer from 1 to 256. Received: num_heads=0"),
+    "a vocabulary of 2**34 tokens (memory exhausted once)": (
+        lambda model, marker: model["backbone"]["config"].update(vocabulary_size=2**34),
+        "`model.backbone.config.vocabulary_size` must be an integer from 1 to 1,000,000"),
+    "a hidden size the heads do not divide": (
+        lambda model, marker: model["backbone"]["config"].update(num_heads=3),
+        "`model.backbone.config.hidden_dim` must be divisible by `num_heads`"),
+    "a required size missing": (
+        lambda model, marker: model["backbone"]["config"].pop("hidden_dim"),
+        "`model.backbone.config` must hold `hidden_dim`"),
 }
 
 
@@ -190,6 +202,52 @@ def test_a_model_config_that_is_not_an_object_is_refused(save):
     manifest["model"] = ["TextClassifier"]
     write_manifest_json(save, manifest)
     assert_refused(save, save / "ktbert.json", "the model config must be a TextClassifier config")
+
+
+SIZE_MISMATCHES = {  # id: (changes to `model.backbone.config`, or to `model`; what the message says)
+    "a larger vocabulary": (
+        {"vocabulary_size": 999_999}, {},
+        "tensor 0000 (token_embedding/embeddings) has shape (32, 16) in the file, but the model config in"),
+    "more positions": (
+        {"max_sequence_length": 8192}, {}, "tensor 0001 (position_embedding/embeddings) has shape (64, 16)"),
+    "more segments": ({"num_segments": 16}, {}, "tensor 0002 (segment_embedding/embeddings) has shape (2, 16)"),
+    "more heads": ({"num_heads": 4}, {}, "tensor 0005 (transformer_layer_0/self_attention_layer/query/kernel)"),
+    "a larger intermediate size": (
+        {"intermediate_dim": 65536}, {},
+        "tensor 0017 (transformer_layer_0/feedforward_intermediate_dense/kernel) has shape (16, 32) in the file"),
+    "a larger hidden size": ({"hidden_dim": 8192}, {}, "tensor 0000 (token_embedding/embeddings)"),
+    "more layers": ({"num_layers": 128}, {}, "holds 41 weight tensors but the model has 2057"),
+    "more classes": (
+        {}, {"num_classes": 1000, "class_names": None},
+        "tensor 0039 (classifier/kernel) has shape (16, 2) in the file, but the model config"),
+}
+
+
+@pytest.mark.parametrize("backbone, head, says", SIZE_MISMATCHES.values(), ids=SIZE_MISMATCHES.keys())
+def test_a_config_that_does_not_match_its_weights_is_refused_before_anything_is_built(
+        save, monkeypatch, backbone, head, says):
+    from ktbert.serve import predictor as predictor_module
+
+    built = []
+    monkeypatch.setattr(predictor_module, "rebuild_classifier", lambda *args: built.append(args))
+    manifest = read_manifest_json(save)
+    manifest["model"]["backbone"]["config"].update(backbone)
+    manifest["model"].update(head)
+    write_manifest_json(save, manifest)
+    message = assert_refused(save, save / "ktbert.json", says)
+    assert repr(str(save / "weights.safetensors")) in message and "save the predictor again" in message
+    assert built == []
+
+
+def test_anything_building_the_model_raises_is_refused_naming_the_manifest(save, monkeypatch):
+    from ktbert.serve import predictor as predictor_module
+
+    def exhausted(*args):  # as TensorFlow's ResourceExhaustedError, which is no ValueError
+        raise RuntimeError("OOM when allocating tensor")
+
+    monkeypatch.setattr(predictor_module, "rebuild_classifier", exhausted)
+    assert_refused(save, save / "ktbert.json", "holds a model config that could not be built "
+                   "(RuntimeError: OOM when allocating tensor)", "save the predictor again")
 
 
 def test_rebuild_classifier_refuses_a_lambda_itself(save, tmp_path):
@@ -283,17 +341,31 @@ def test_a_huge_manifest_is_refused_before_it_is_parsed(save, monkeypatch):
     assert_refused(save, save / "ktbert.json", "a ktbert manifest holds at most 100")
 
 
-@pytest.mark.parametrize("version", [saving.FORMAT_VERSION + 1, "2", None, True, "missing"])
-def test_a_future_or_unreadable_format_version_is_refused(save, version):
+def test_a_future_format_version_asks_for_a_newer_ktbert(save):
+    manifest = read_manifest_json(save)
+    manifest["format_version"] = saving.FORMAT_VERSION + 1
+    write_manifest_json(save, manifest)
+    assert_refused(save, save / "ktbert.json", f"was saved in format version {saving.FORMAT_VERSION + 1}; this "
+                   f"ktbert reads versions up to {saving.FORMAT_VERSION}. Upgrade ktbert")
+
+
+@pytest.mark.parametrize("version", ["2", None, True, 0, -5, 2.0, "missing"])
+def test_a_format_version_that_is_not_a_positive_integer_is_damage_not_a_newer_format(save, version):
     manifest = read_manifest_json(save)
     if version == "missing":
         del manifest["format_version"]
     else:
         manifest["format_version"] = version
     write_manifest_json(save, manifest)
-    shown = None if version == "missing" else version
-    assert_refused(save, save, f"was saved in format version {shown!r}; this ktbert reads versions up to "
-                   f"{saving.FORMAT_VERSION}. Upgrade ktbert")
+    shown = "no format_version" if version == "missing" else f"format_version={version!r}"
+    message = assert_refused(save, save / "ktbert.json",
+                             f"is damaged: format_version must be a positive integer. Received: {shown}.")
+    assert "Upgrade" not in message
+
+
+def test_load_predictor_checks_bucketing_before_reading_the_save(tmp_path):
+    with pytest.raises(TypeError, match=re.escape("`bucketing` must be True or False. Received: bucketing='no'")):
+        ktbert.load_predictor(str(tmp_path / "nowhere"), bucketing="no")
 
 
 # -- the preprocessor's files --------------------------------------------------------------------

@@ -15,25 +15,18 @@ import numpy as np
 import pytest
 
 import ktbert
-from conftest import PROJECT
+from conftest import COPY_SAVE, child_env
 
 TEXTS = ["the film was wonderful and great", "awful plot", "the acting was poor", "good", "hate it"]
 
 
 @pytest.fixture(scope="module")
-def sources(make_toy_split, tmp_path_factory):
-    """Saves of two predictors with different heads (seeds 0 and 1), and their probabilities
-    as loaded from those saves."""
-    trn, _, preproc = make_toy_split(seed=3)
-    root = tmp_path_factory.mktemp("sources")
-    saves, proba = {}, {}
-    for name, seed in (("A", 0), ("B", 1)):
-        model = ktbert.text_classifier("bert", trn, preproc, seed=seed, verbose=0)
-        saves[name] = root / name
-        ktbert.get_predictor(model, preproc).save(str(saves[name]))
-        proba[name] = ktbert.Predictor.load(str(saves[name])).predict(TEXTS, return_proba=True)
-    assert not np.array_equal(proba["A"], proba["B"])
-    return saves, proba
+def proba(sources):
+    """The probabilities of predictors A and B (the shared `sources`), as loaded from their saves."""
+    found = {name: ktbert.Predictor.load(str(folder)).predict(TEXTS, return_proba=True)
+             for name, folder in sources.items()}
+    assert not np.array_equal(found["A"], found["B"])
+    return found
 
 
 def contents(folder):
@@ -41,8 +34,7 @@ def contents(folder):
 
 
 def run_child(code, *args):
-    env = dict(os.environ, PYTHONPATH=PROJECT)
-    return subprocess.run([sys.executable, "-c", code, *map(str, args)], env=env, capture_output=True,
+    return subprocess.run([sys.executable, "-c", code, *map(str, args)], env=child_env(), capture_output=True,
                           text=True, timeout=300)
 
 
@@ -64,13 +56,12 @@ predictor.save(sys.argv[2])
 """
 
 
-def test_a_save_killed_between_two_files_leaves_the_earlier_save(sources, tmp_path):
-    saves, proba = sources
+def test_a_save_killed_between_two_files_leaves_the_earlier_save(sources, proba, tmp_path):
     folder = tmp_path / "target" / "save"
-    ktbert.Predictor.load(str(saves["A"])).save(str(folder))
+    ktbert.Predictor.load(str(sources["A"])).save(str(folder))
     before = contents(folder)
 
-    child = run_child(KILLED_BETWEEN_FILES, saves["B"], folder)
+    child = run_child(KILLED_BETWEEN_FILES, sources["B"], folder)
 
     assert child.returncode == -signal.SIGKILL, child.stderr[-2000:]
     [tmp] = leftovers(folder.parent)  # the killed save's temporary folder, half written
@@ -79,23 +70,17 @@ def test_a_save_killed_between_two_files_leaves_the_earlier_save(sources, tmp_pa
     assert contents(folder) == before
     np.testing.assert_array_equal(ktbert.Predictor.load(str(folder)).predict(TEXTS, return_proba=True), proba["A"])
 
-    ktbert.Predictor.load(str(saves["B"])).save(str(folder))  # the next save succeeds and sweeps
+    ktbert.Predictor.load(str(sources["B"])).save(str(folder))  # the next save succeeds and sweeps
     assert leftovers(folder.parent) == []
     np.testing.assert_array_equal(ktbert.Predictor.load(str(folder)).predict(TEXTS, return_proba=True), proba["B"])
 
 
 # Saves B's payload through `write_folder`, as `Predictor.save` does, without loading TensorFlow.
-KILLED_INSIDE_THE_SWAP = """
-import json, os, shutil, signal, sys
-from ktbert.serve import saving
+KILLED_INSIDE_THE_SWAP = COPY_SAVE + """
+import signal
 
 source, folder = sys.argv[1], os.path.abspath(sys.argv[2])
-manifest = json.load(open(os.path.join(source, "ktbert.json")))
-files = manifest.pop("files")
-
-def write(tmp):
-    for name in files:
-        shutil.copyfile(os.path.join(source, name), os.path.join(tmp, name))
+write, manifest = copy_save(source)
 
 rename = os.rename
 def killed_before_the_new_save_lands(src, dst):
@@ -109,13 +94,12 @@ saving.write_folder(folder, write, manifest)
 
 
 @pytest.mark.parametrize("next_step", ["load", "save"])
-def test_a_save_killed_inside_the_swap_is_undone_by_the_next_load_or_save(sources, tmp_path, next_step):
-    saves, proba = sources
+def test_a_save_killed_inside_the_swap_is_undone_by_the_next_load_or_save(sources, proba, tmp_path, next_step):
     folder = tmp_path / "target" / "save"
-    ktbert.Predictor.load(str(saves["A"])).save(str(folder))
+    ktbert.Predictor.load(str(sources["A"])).save(str(folder))
     before = contents(folder)
 
-    child = run_child(KILLED_INSIDE_THE_SWAP, saves["B"], folder)
+    child = run_child(KILLED_INSIDE_THE_SWAP, sources["B"], folder)
 
     assert child.returncode == -signal.SIGKILL, child.stderr[-2000:]
     assert not folder.exists()  # killed between the two renames
@@ -126,10 +110,10 @@ def test_a_save_killed_inside_the_swap_is_undone_by_the_next_load_or_save(source
         assert contents(folder) == before  # A renamed back
         np.testing.assert_array_equal(loaded.predict(TEXTS, return_proba=True), proba["A"])
         assert [n for n in leftovers(folder.parent) if n.startswith(".ktbert-old-")] == []
-        ktbert.Predictor.load(str(saves["B"])).save(str(folder))
+        ktbert.Predictor.load(str(sources["B"])).save(str(folder))
         expected = proba["B"]
     else:  # a save of A finds no folder, puts the earlier save back, then replaces it as usual
-        ktbert.Predictor.load(str(saves["A"])).save(str(folder))
+        ktbert.Predictor.load(str(sources["A"])).save(str(folder))
         expected = proba["A"]
     assert leftovers(folder.parent) == []  # the killed save's temporary folder is swept too
     np.testing.assert_array_equal(ktbert.Predictor.load(str(folder)).predict(TEXTS, return_proba=True), expected)

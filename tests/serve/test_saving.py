@@ -51,6 +51,54 @@ def test_weights_of_another_model_are_refused(tmp_path):
         np.testing.assert_array_equal(v.numpy(), w)
 
 
+class Scalar:
+    """What `save_weights` and `load_weights` use of a Keras variable, for a float32 scalar
+    (10,001 real variables take ten seconds to create)."""
+
+    dtype, shape = "float32", ()
+
+    def __init__(self, path, value):
+        self.path, self.value = path, np.float32(value)
+
+    def numpy(self):
+        return np.asarray(self.value)
+
+    def assign(self, value):
+        assert np.shape(value) == self.shape
+        self.value = np.float32(value)
+
+
+class ManyScalars:
+    def __init__(self, count, offset=0.0):
+        self.weights = [Scalar(f"many/w{i}", i + offset) for i in range(count)]
+
+
+def test_weights_past_9999_tensors_are_matched_in_variable_order(tmp_path):
+    # Keys run "0000".."9999", "10000": as text "10000" sorts before "1001", so a load that sorted
+    # the keys would put tensor 10000 into variable 1001.
+    path = str(tmp_path / "w.safetensors")
+    save_weights(ManyScalars(10_001), path)
+    target = ManyScalars(10_001, offset=0.5)
+    load_weights(target, path)
+    np.testing.assert_array_equal([v.value for v in target.weights], np.arange(10_001, dtype="float32"))
+
+
+def test_a_scalar_weight_keeps_its_shape(tmp_path):
+    path = str(tmp_path / "w.safetensors")
+    source = keras.Variable(np.float32(2.5), name="temperature")
+    target = keras.Variable(np.float32(1.0), name="temperature")
+    save_weights(type("Model", (), {"weights": [source]}), path)
+    load_weights(type("Model", (), {"weights": [target]}), path)
+    assert target.numpy() == 2.5 and target.shape == ()
+
+
+def test_the_predictor_documents_its_seed_attribute():
+    from ktbert.serve.predictor import Predictor
+
+    assert "Attributes:" in Predictor.__doc__
+    assert "seed: int or None. the seed the classifier was trained with" in " ".join(Predictor.__doc__.split())
+
+
 def writer(**files):
     def write(tmp):
         for name, text in files.items():
@@ -168,12 +216,33 @@ def test_read_manifest_of_another_format(saved):
         read_manifest(str(saved))
 
 
-@pytest.mark.parametrize("version", [FORMAT_VERSION + 1, "1", None])
-def test_read_manifest_of_a_newer_or_unreadable_version(saved, version):
+def test_read_manifest_of_a_newer_version_asks_for_a_newer_ktbert(saved):
+    rewrite_manifest(saved, format_version=FORMAT_VERSION + 1)
+    with pytest.raises(SaveFormatError, match=re.escape(
+        f"{str(saved / 'ktbert.json')!r} was saved in format version {FORMAT_VERSION + 1}; this ktbert reads "
+        f"versions up to {FORMAT_VERSION}. Upgrade ktbert (pip install -U ktbert) to load it."
+    )):
+        read_manifest(str(saved))
+
+
+@pytest.mark.parametrize("version", ["1", None, True, False, 0, -5, 1.0, [2]])
+def test_read_manifest_of_a_version_that_is_not_a_positive_integer(saved, version):
     rewrite_manifest(saved, format_version=version)
     with pytest.raises(SaveFormatError, match=re.escape(
-        f"{str(saved)!r} was saved in format version {version!r}; this ktbert reads versions up "
-        f"to {FORMAT_VERSION}. Upgrade ktbert (pip install -U ktbert) to load it."
+        f"{str(saved / 'ktbert.json')!r} is damaged: format_version must be a positive integer. "
+        f"Received: format_version={version!r}."
+    )) as refusal:
+        read_manifest(str(saved))
+    assert "Upgrade" not in str(refusal.value)
+
+
+def test_read_manifest_without_a_version(saved):
+    manifest = json.loads((saved / "ktbert.json").read_text())
+    del manifest["format_version"]
+    (saved / "ktbert.json").write_text(json.dumps(manifest))
+    with pytest.raises(SaveFormatError, match=re.escape(
+        f"{str(saved / 'ktbert.json')!r} is damaged: format_version must be a positive integer. "
+        "Received: no format_version."
     )):
         read_manifest(str(saved))
 

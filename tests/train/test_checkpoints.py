@@ -8,8 +8,10 @@ import keras
 import numpy as np
 import pytest
 
+from ktbert.serve.saving import SaveFormatError
 from ktbert.serve.weights_file import load_weights
 from ktbert.train.checkpoints import EpochCheckpoint, best_checkpoint
+from ktbert.train.controls import ControlsMixin
 
 
 def test_checkpoints_and_best_epoch(learner, tmp_path):
@@ -29,8 +31,9 @@ def test_checkpoints_and_best_epoch(learner, tmp_path):
         learner.load_checkpoint(folder, 9)
 
 
-def small_model():
-    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(3, name="hidden"), keras.layers.Dense(1, name="out")])
+def small_model(name=None):
+    layers = [keras.Input((2,)), keras.layers.Dense(3, name="hidden"), keras.layers.Dense(1, name="out")]
+    model = keras.Sequential(layers, name=name)
     model.compile(optimizer="adam", loss="mse")
     return model
 
@@ -109,3 +112,118 @@ def test_best_checkpoint_errors_name_the_folder_and_what_is_there(tmp_path):
         f"`monitor` 'val_macro_f1' was not recorded in {str(folder)!r}. Recorded: ['loss', 'val_accuracy', 'val_loss']"
     )):
         best_checkpoint(str(folder), "val_macro_f1")
+
+
+class Host(ControlsMixin):
+    """The learner's controls over a small Keras model, without data or training."""
+
+    def __init__(self):
+        self.model = small_model(name="net")
+
+
+@pytest.fixture
+def checkpointed(tmp_path):
+    """A folder with two epochs checkpointed from a small model, and a host model to load them into."""
+    folder = tmp_path / "ckpt"
+    callback = EpochCheckpoint(str(folder))
+    callback.set_model(small_model(name="net"))
+    callback.on_epoch_end(0, {"val_loss": 0.75})
+    callback.on_epoch_end(1, {"val_loss": 0.5})
+    return folder, Host()
+
+
+def rewrite_index(folder, change):
+    records = json.loads((folder / "checkpoints.json").read_text())
+    (folder / "checkpoints.json").write_text(json.dumps(change(records)))
+
+
+def test_load_checkpoint_and_load_best_read_a_checkpoint_folder(checkpointed):
+    folder, host = checkpointed
+    host.load_checkpoint(str(folder), 1)
+    assert host.load_best(str(folder))["epoch"] == 2
+
+
+@pytest.mark.parametrize("name, says", [
+    ("../outside.safetensors", "which is not a plain file name inside the folder"),
+    ("ABSOLUTE", "which is not a plain file name inside the folder"),
+    ("sub/epoch-001.safetensors", "which is not a plain file name inside the folder"),
+    ("..", "which is not a plain file name inside the folder"),
+    ("epoch-001.safetensors\0.png", "which is not a plain file name inside the folder"),
+])
+def test_a_checkpoint_file_outside_the_folder_is_refused(checkpointed, tmp_path, name, says):
+    folder, host = checkpointed
+    outside = tmp_path / "outside.safetensors"
+    outside.write_bytes((folder / "epoch-001.safetensors").read_bytes())
+    name = str(outside) if name == "ABSOLUTE" else name
+    rewrite_index(folder, lambda records: [{**records[0], "file": name}, records[1]])
+    with pytest.raises(SaveFormatError, match=re.escape(f"{str(folder / 'checkpoints.json')!r} lists {name!r} for "
+                                                        f"epoch 1, {says}")):
+        host.load_checkpoint(str(folder), 1)
+
+
+def test_a_checkpoint_file_that_is_a_link_is_refused(checkpointed, tmp_path):
+    folder, host = checkpointed
+    elsewhere = tmp_path / "elsewhere.safetensors"
+    os.replace(folder / "epoch-001.safetensors", elsewhere)
+    os.symlink(elsewhere, folder / "epoch-001.safetensors")
+    with pytest.raises(SaveFormatError, match=re.escape(f"{str(folder / 'epoch-001.safetensors')!r} is a symbolic "
+                                                        "link")):
+        host.load_checkpoint(str(folder), 1)
+
+
+def test_a_missing_checkpoint_file_is_named(checkpointed):
+    folder, host = checkpointed
+    (folder / "epoch-001.safetensors").unlink()
+    with pytest.raises(FileNotFoundError, match=re.escape(
+            f"{str(folder / 'epoch-001.safetensors')!r} is missing, though {str(folder / 'checkpoints.json')!r} "
+            "lists it for epoch 1")):
+        host.load_checkpoint(str(folder), 1)
+
+
+INDEX_CASES = {  # id: (the index's text, what the message says)
+    "not JSON": ("[{not json", "is not valid JSON (JSONDecodeError)"),
+    "an object": ('{"epoch": 1}', "must hold a list of epoch records. Received: dict"),
+    "a record that is a list": ('[[1, "epoch-001.safetensors", {}]]', "record 0 must be"),
+    "an epoch that is a string": ('[{"epoch": "1", "file": "epoch-001.safetensors", "logs": {}}]', "record 0 must be"),
+    "an epoch of 0": ('[{"epoch": 0, "file": "epoch-001.safetensors", "logs": {}}]', "record 0 must be"),
+    "a file that is a number": ('[{"epoch": 1, "file": 7, "logs": {}}]', "record 0 must be"),
+    "no logs": ('[{"epoch": 1, "file": "epoch-001.safetensors"}]', "record 0 must be"),
+    "a log that is a string": ('[{"epoch": 1, "file": "epoch-001.safetensors", "logs": {"val_loss": "low"}}]',
+                               "record 0 must be"),
+    "an epoch listed twice": ('[{"epoch": 1, "file": "epoch-001.safetensors", "logs": {}}, '
+                              '{"epoch": 1, "file": "epoch-002.safetensors", "logs": {}}]', "lists epoch 1 twice"),
+}
+
+
+@pytest.mark.parametrize("text, says", INDEX_CASES.values(), ids=INDEX_CASES.keys())
+def test_a_damaged_checkpoint_index_is_refused_naming_it(checkpointed, text, says):
+    folder, host = checkpointed
+    (folder / "checkpoints.json").write_text(text)
+    for load in (lambda: host.load_checkpoint(str(folder), 1), lambda: host.load_best(str(folder))):
+        with pytest.raises(SaveFormatError, match=re.escape(f"{str(folder / 'checkpoints.json')!r}")) as refusal:
+            load()
+        assert says in str(refusal.value)
+        assert "checkpoint_folder=" in str(refusal.value)  # the fix: train again with checkpoints
+
+
+def test_a_log_of_nan_is_a_number(checkpointed):  # a diverged epoch logs NaN, which JSON keeps
+    folder, host = checkpointed
+    rewrite_index(folder, lambda records: [records[0], {**records[1], "logs": {"val_loss": float("nan")}}])
+    assert host.load_best(str(folder))["epoch"] == 1
+
+
+@pytest.mark.parametrize("call, error, says", [
+    (lambda host, folder: host.load_checkpoint(5, 1), TypeError,
+     "`folder` must be a folder path (str). Received: folder=5"),
+    (lambda host, folder: host.load_checkpoint(folder, "1"), ValueError,
+     "`epoch` must be a positive integer. Received: epoch='1'"),
+    (lambda host, folder: host.load_checkpoint(folder, 0), ValueError,
+     "`epoch` must be a positive integer. Received: epoch=0"),
+    (lambda host, folder: host.load_best(5), TypeError, "`folder` must be a folder path (str). Received: folder=5"),
+    (lambda host, folder: host.load_best(folder, monitor=3), TypeError,
+     "`monitor` must be the name of a metric in the epoch logs, such as 'val_loss'. Received: monitor=3"),
+])
+def test_checkpoint_loads_check_their_arguments(checkpointed, call, error, says):
+    folder, host = checkpointed
+    with pytest.raises(error, match=re.escape(says)):
+        call(host, str(folder))

@@ -1,0 +1,213 @@
+"""What a saved classifier config may hold, checked before anything is built from it: only a
+`TextClassifier` over keras-hub's `BertBackbone`, with sizes within bounds.
+
+`check_classifier_config` is the allow-list `Predictor.load` and `rebuild_classifier` apply to
+a save's `model` config; `weight_layout` gives the weight shapes a config implies, which
+`Predictor.load` compares with the weights file's header, so a config that asks for a larger
+model than its weights is refused before a variable is allocated.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import keras
+import keras_hub
+
+from ktbert.checks import cut
+
+CONFIG_KEYS = ("backbone", "num_classes", "multilabel", "pooling", "dropout", "class_names", "name")
+# The only Keras objects a saved classifier config may name: keras-hub's BERT backbone (the
+# class `load_backbone` builds) and, inside it, its dtype policy. `rebuild_classifier` builds
+# these two itself; nothing a config names is looked up or deserialized.
+BACKBONE_CLASS = keras_hub.models.BertBackbone
+BACKBONE_NAMES = {
+    (BACKBONE_CLASS.__module__, BACKBONE_CLASS.__name__, keras.saving.get_registered_name(BACKBONE_CLASS)),
+    ("keras_hub.src.models.bert.bert_backbone", "BertBackbone", "keras_hub>BertBackbone"),
+}
+DTYPE_POLICY_NAMES = {(module, name, None) for module in ("keras", "keras.dtype_policies")
+                      for name in ("DTypePolicy", "FloatDTypePolicy")}
+# The largest size a saved BertBackbone config may name, per argument: far above any BERT
+# checkpoint (BERT-large: 30,522 tokens, 24 layers, 16 heads, hidden 1024, intermediate 4096,
+# 512 positions, 2 segments), and low enough that no crafted number asks for terabytes.
+BACKBONE_SIZES = {
+    "vocabulary_size": 1_000_000,
+    "num_layers": 128,
+    "num_heads": 256,
+    "hidden_dim": 8192,
+    "intermediate_dim": 65536,
+    "max_sequence_length": 8192,
+    "num_segments": 16,
+}
+MAX_CLASSES = 1_000_000
+_BACKBONE_ENTRY_KEYS = ("module", "class_name", "config", "registered_name", "build_config", "compile_config")
+_SERIALIZATION_KEYS = ("module", "class_name", "registered_name")
+_MAX_DEPTH = 16  # a classifier config nests five levels deep
+_CUT = 120  # characters of a received value a message echoes
+
+
+def check_classifier_config(config) -> None:
+    """Refuses a saved config that would build anything but a `TextClassifier` over keras-hub's
+    `BertBackbone`, before anything is built: every `class_name`, `module` and
+    `registered_name` anywhere in it must name that backbone (at `backbone`) or its dtype
+    policy (at `backbone.config.dtype`), every key must be one the two classes take, and every
+    size must be a positive integer within `BACKBONE_SIZES` (`num_classes` within `MAX_CLASSES`).
+
+    Raises:
+        ValueError: naming the place in the config, what it holds and what is allowed.
+    """
+    if not isinstance(config, dict):
+        raise ValueError(f"the model config must be a TextClassifier config (a JSON object). "
+                         f"Received: {type(config).__name__}")
+    _refuse_foreign_objects(config, "model", 0)
+    unknown = sorted(set(config) - set(CONFIG_KEYS))
+    if unknown or "backbone" not in config or "num_classes" not in config:
+        raise ValueError(f"`model` must hold `backbone`, `num_classes` and some of {list(CONFIG_KEYS)}, the "
+                         f"TextClassifier's arguments. Received keys: {sorted(config)}")
+    entry = config["backbone"]
+    if not isinstance(entry, dict) or sorted(set(entry) - set(_BACKBONE_ENTRY_KEYS)):
+        raise ValueError(f"`model.backbone` must be a serialized BertBackbone with keys among "
+                         f"{list(_BACKBONE_ENTRY_KEYS)}. Received: {cut(entry, _CUT)}")
+    if _names(entry) not in BACKBONE_NAMES:
+        raise ValueError(f"`model.backbone` must be keras-hub's BertBackbone. Received: class_name="
+                         f"{entry.get('class_name')!r}, module={entry.get('module')!r}")
+    if entry.get("compile_config"):  # compiling would deserialize an optimizer, losses, metrics
+        raise ValueError(f"`model.backbone.compile_config` must be empty. Received: "
+                         f"{cut(entry['compile_config'], _CUT)}")
+    build = entry.get("build_config")
+    if build is not None and not (isinstance(build, dict) and set(build) <= {"input_shape"}):
+        raise ValueError(f"`model.backbone.build_config` may hold only `input_shape`. Received: {cut(build, _CUT)}")
+    backbone = entry.get("config")
+    allowed = _backbone_arguments()
+    if not isinstance(backbone, dict) or sorted(set(backbone) - allowed):
+        keys = sorted(backbone) if isinstance(backbone, dict) else type(backbone).__name__
+        raise ValueError(f"`model.backbone.config` must hold BertBackbone's arguments, some of "
+                         f"{sorted(allowed)}. Received: {keys}")
+    for key, value in backbone.items():
+        if key != "dtype" and not isinstance(value, (int, float, str, type(None))):
+            raise ValueError(f"`model.backbone.config.{key}` must be a number, string or null. "
+                             f"Received: {cut(value, _CUT)}")
+    dtype = backbone.get("dtype")
+    if isinstance(dtype, dict) and not isinstance(dtype.get("config"), dict):
+        raise ValueError(f"`model.backbone.config.dtype` must name a dtype policy. Received: {cut(dtype, _CUT)}")
+    _check_backbone_sizes(backbone)
+    names = config.get("class_names")
+    checks = {
+        "num_classes": type(config["num_classes"]) is int,
+        "multilabel": isinstance(config.get("multilabel", False), bool),
+        "pooling": isinstance(config.get("pooling", "mean"), str),
+        "dropout": type(config.get("dropout", 0.1)) in (int, float),
+        "class_names": names is None or (isinstance(names, list) and all(isinstance(n, str) for n in names)),
+        "name": isinstance(config.get("name", ""), str),
+    }
+    for key, ok in checks.items():
+        if not ok:
+            raise ValueError(f"`model.{key}` has the wrong type for a TextClassifier. Received: "
+                             f"{cut(config.get(key), _CUT)}")
+    if not 2 <= config["num_classes"] <= MAX_CLASSES:
+        raise ValueError(f"`model.num_classes` must be an integer from 2 to {MAX_CLASSES:,}. "
+                         f"Received: num_classes={config['num_classes']}")
+    _check_dropout(config.get("dropout", 0.1), "model.dropout")
+
+
+def _check_backbone_sizes(backbone: dict) -> None:
+    """Every size a positive integer within `BACKBONE_SIZES`, the required ones present,
+    `hidden_dim` split evenly across the heads, and the dropout a rate."""
+    for key in _backbone_required():
+        if key not in backbone:
+            raise ValueError(f"`model.backbone.config` must hold `{key}`, which BertBackbone requires. "
+                             f"Received keys: {sorted(backbone)}")
+    for key, largest in BACKBONE_SIZES.items():
+        if key not in backbone:  # BertBackbone's default
+            continue
+        value = backbone[key]
+        if type(value) is not int or not 1 <= value <= largest:
+            raise ValueError(f"`model.backbone.config.{key}` must be an integer from 1 to {largest:,}. "
+                             f"Received: {key}={cut(value, _CUT)}")
+    sizes = {**_backbone_defaults(), **backbone}
+    if sizes["hidden_dim"] % sizes["num_heads"]:
+        raise ValueError(f"`model.backbone.config.hidden_dim` must be divisible by `num_heads`. Received: "
+                         f"hidden_dim={sizes['hidden_dim']}, num_heads={sizes['num_heads']}")
+    if "dropout" in backbone:
+        _check_dropout(backbone["dropout"], "model.backbone.config.dropout")
+
+
+def _check_dropout(value, where: str) -> None:
+    if type(value) not in (int, float) or not 0 <= value < 1:
+        raise ValueError(f"`{where}` must be a number in [0, 1). "
+                         f"Received: {where.rsplit('.', 1)[-1]}={cut(value, _CUT)}")
+
+
+def weight_layout(config: dict) -> tuple:
+    """The weights a config that passed `check_classifier_config` implies, in `model.weights`
+    order: `(count, shapes)`, where `shapes` maps the index of each weight that carries a size
+    to `(its path, its shape as a list, which sizes make it)`.
+
+    keras-hub's BertBackbone makes its weights in this order: the token, position and segment
+    embeddings and their layer norm (5), 16 per transformer layer (the query kernel first, the
+    intermediate dense kernel 13th), the [CLS] dense (2); the classifier's head adds 2. Every
+    size in the config is the dimension of one of these; tests/model/test_saved_config.py
+    checks the layout against a model keras-hub builds.
+    """
+    sizes = {**_backbone_defaults(), **config["backbone"]["config"]}
+    hidden, heads, layers = sizes["hidden_dim"], sizes["num_heads"], sizes["num_layers"]
+    count = 5 + 16 * layers + 2 + 2
+    shapes = {
+        0: ("token_embedding/embeddings", [sizes["vocabulary_size"], hidden], "vocabulary_size x hidden_dim"),
+        1: ("position_embedding/embeddings", [sizes["max_sequence_length"], hidden],
+            "max_sequence_length x hidden_dim"),
+        2: ("segment_embedding/embeddings", [sizes["num_segments"], hidden], "num_segments x hidden_dim"),
+    }
+    for i in range(layers):
+        shapes[5 + 16 * i] = (f"transformer_layer_{i}/self_attention_layer/query/kernel",
+                              [hidden, heads, hidden // heads], "hidden_dim x num_heads x hidden_dim / num_heads")
+        shapes[5 + 16 * i + 12] = (f"transformer_layer_{i}/feedforward_intermediate_dense/kernel",
+                                   [hidden, sizes["intermediate_dim"]], "hidden_dim x intermediate_dim")
+    shapes[count - 2] = ("classifier/kernel", [hidden, config["num_classes"]], "hidden_dim x num_classes")
+    return count, shapes
+
+
+def _names(entry: dict) -> tuple:
+    return tuple(entry.get(key) for key in _SERIALIZATION_KEYS)
+
+
+def _refuse_foreign_objects(value, where: str, depth: int) -> None:
+    """Walks the whole config: a dict naming a Keras object anywhere but at the two allowed
+    places is refused (a `Sequential`, a `Lambda` and its function, a registered custom object)."""
+    if depth > _MAX_DEPTH:
+        raise ValueError(f"`{where}` is nested deeper than any TextClassifier config ({_MAX_DEPTH} levels).")
+    if isinstance(value, dict):
+        if any(key in value for key in _SERIALIZATION_KEYS):
+            names = _names(value)
+            allowed = (BACKBONE_NAMES if where == "model.backbone"
+                       else DTYPE_POLICY_NAMES if where == "model.backbone.config.dtype" else set())
+            if names not in allowed:
+                raise ValueError(
+                    f"`{where}` names the Keras object class_name={names[1]!r} (module={names[0]!r}, "
+                    f"registered_name={names[2]!r}); a ktbert save may name only keras-hub's BertBackbone "
+                    "(at `model.backbone`) and its dtype policy, so nothing else is ever built from it."
+                )
+        for key, item in value.items():
+            _refuse_foreign_objects(item, f"{where}.{key}", depth + 1)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _refuse_foreign_objects(item, f"{where}[{i}]", depth + 1)
+
+
+def _backbone_parameters() -> list:
+    parameters = inspect.signature(BACKBONE_CLASS.__init__).parameters.values()
+    return [p for p in parameters if p.name != "self" and p.kind is not inspect.Parameter.VAR_KEYWORD]
+
+
+def _backbone_arguments() -> set:
+    """The config keys `BertBackbone.from_config` takes: its arguments and a layer's own."""
+    return {p.name for p in _backbone_parameters()} | {"name", "trainable", "dtype"}
+
+
+def _backbone_required() -> list:
+    """BertBackbone's arguments without a default: the sizes a config must name."""
+    return [p.name for p in _backbone_parameters() if p.default is inspect.Parameter.empty]
+
+
+def _backbone_defaults() -> dict:
+    return {p.name: p.default for p in _backbone_parameters() if p.default is not inspect.Parameter.empty}

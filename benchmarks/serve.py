@@ -31,6 +31,7 @@ DOCS = os.path.join(ROOT, "docs", "benchmarks")
 sys.path.insert(0, HERE)
 from kernels import cpu  # noqa: E402
 
+LOAD_SECTION = "<!-- serve_load.py: start -->"
 TEXTS = [
     "a gripping, beautifully acted film", "dull and far too long", "the plot never comes together",
     "one of the best films of the year", "i wanted to leave after twenty minutes", "charming and funny",
@@ -159,8 +160,11 @@ def report(results: dict, out: str) -> str:
         lines.append(f"| {'on' if row['micro_batching'] else 'off'} | {row['clients']} | {row['requests']} | "
                      f"{row['requests_per_s']} | {row['p50_ms']} | {row['p99_ms']} | {row['texts_per_call']} | "
                      f"{row['errors']} |")
-    with open(os.path.join(out, "serve.md"), "w") as f:
-        f.write("\n".join(lines) + "\n")
+    path = os.path.join(out, "serve.md")
+    kept = open(path).read() if os.path.exists(path) else ""
+    kept = kept[kept.index(LOAD_SECTION):] if LOAD_SECTION in kept else ""  # benchmarks/serve_load.py writes it
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n" + ("\n" + kept if kept else ""))
     return "\n".join(lines)
 
 

@@ -82,7 +82,9 @@ class DirectRunner:
         """Requests submitted and not yet answered."""
         return self._waiting
 
-    def _refuse_when_full(self) -> None:
+    def check_room(self) -> None:
+        """Raises `QueueFull` (and counts the refusal) when `max_queue` requests are waiting:
+        the service calls it before reading a request, `submit` again before queueing it."""
         if self.waiting >= self.max_queue:
             self.stats.rejected += 1
             raise QueueFull(f"the service is busy: {self.waiting} requests are waiting "
@@ -96,7 +98,7 @@ class DirectRunner:
 
     async def submit(self, texts: list) -> tuple:
         """The rows of `texts`, as `run` returns them."""
-        self._refuse_when_full()
+        self.check_room()
         self._waiting += 1
         try:
             outputs = await asyncio.get_running_loop().run_in_executor(self.executor, self.run, texts)
@@ -169,7 +171,7 @@ class MicroBatcher(DirectRunner):
         """The rows of `texts`, computed in a model call shared with other requests."""
         if self._worker is None:
             raise RuntimeError("the batcher is not running: call `await batcher.start()` first.")
-        self._refuse_when_full()
+        self.check_room()
         request = _Request(texts, asyncio.get_running_loop().create_future())
         self._pending.append(request)
         self._arrived.set()

@@ -79,11 +79,14 @@ def check_limits(max_batch=64, max_wait_ms=5.0, max_texts=256, max_bytes=1_000_0
             "max_queue": check_count(max_queue, "max_queue")}
 
 
+def _shorten(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
 def _echo(value) -> str:
     """`value` as short JSON, with its JSON type."""
-    text = json.dumps(value, ensure_ascii=False)
-    text = text if len(text) <= 60 else text[:57] + "..."
-    return f"{text} (a JSON {JSON_TYPES.get(type(value), type(value).__name__)})"
+    kind = JSON_TYPES.get(type(value), type(value).__name__)
+    return f"{_shorten(json.dumps(value, ensure_ascii=False))} (a JSON {kind})"
 
 
 async def read_body(request, max_bytes: int) -> bytes:
@@ -114,11 +117,15 @@ def parse_predict_body(body: bytes, max_texts: int) -> tuple[list, bool]:
         data = json.loads(body)
     except ValueError as err:  # JSONDecodeError and UnicodeDecodeError both are
         raise Refused(400, f"the request body is not valid JSON ({err}). Send a JSON object like {EXAMPLE}.") from err
+    except RecursionError as err:  # "[[[[..." a few thousand deep: within max_bytes, beyond the parser
+        raise Refused(400, "the request body nests arrays or objects too deeply to be read. "
+                           f"Send a JSON object like {EXAMPLE}.") from err
     if not isinstance(data, dict):
         raise Refused(422, f"the request body must be a JSON object like {EXAMPLE}. Received: {_echo(data)}.")
     unknown = sorted(set(data) - set(FIELDS))
     if unknown:
-        raise Refused(422, f"unknown field(s) {unknown}: /predict takes `texts` (a list of strings) and "
+        names = [_shorten(name, 40) for name in unknown[:5]] + [f"and {len(unknown) - 5} more"] * (len(unknown) > 5)
+        raise Refused(422, f"unknown field(s) {names}: /predict takes `texts` (a list of strings) and "
                            "`return_proba` (true or false).")
     if "texts" not in data:
         raise Refused(422, f"`texts` is missing: send a JSON object like {EXAMPLE}.")
@@ -131,10 +138,21 @@ def parse_predict_body(body: bytes, max_texts: int) -> tuple[list, bool]:
         raise Refused(413, f"`texts` holds {len(texts)} texts, more than max_texts={max_texts} per request. "
                            "Split them over several requests, or start the service with a larger "
                            "`max_texts` (`ktbert serve --max-texts`).")
+    if isinstance(texts, list):
+        check_entries(texts)
     try:
         return check_texts(texts), return_proba
     except (TypeError, ValueError) as err:
         raise Refused(422, str(err)) from err
+
+
+def check_entries(texts: list) -> None:
+    """Refuses (422) an array or an object among `texts`, in the request's own JSON terms
+    (`check_texts` would name Python types and advise on data frames)."""
+    for i, text in enumerate(texts):
+        if isinstance(text, (list, dict)):
+            raise Refused(422, f"`texts` must hold strings; position {i} holds {_echo(text)}. "
+                               f"Send each text as one JSON string, like {EXAMPLE}.")
 
 
 def predict_rows(predictor, texts: list) -> tuple[list, list]:
@@ -194,7 +212,16 @@ def create_app(predictor, *, max_batch: int = 64, max_wait_ms: float = 5.0, max_
     @app.exception_handler(Refused)
     async def refused(request, err: Refused):
         headers = {"Retry-After": "1"} if err.status == 503 else None
-        return JSONResponse({"detail": err.message}, status_code=err.status, headers=headers)
+        # An echo may hold an unpaired surrogate, which the UTF-8 answer could not carry.
+        message = err.message.encode("utf-8", "backslashreplace").decode("utf-8")
+        return JSONResponse({"detail": message}, status_code=err.status, headers=headers)
+
+    @app.exception_handler(Exception)
+    async def failed(request, err: Exception):
+        # Starlette logs the traceback after this answer; the service goes on.
+        return JSONResponse({"detail": f"the service failed on this request ({type(err).__name__}: "
+                                       f"{_shorten(str(err), 200)}). It answers other requests; if this "
+                                       "one fails again, report it with the request."}, status_code=500)
 
     @app.get("/health")
     async def health() -> dict:
@@ -214,10 +241,11 @@ def create_app(predictor, *, max_batch: int = 64, max_wait_ms: float = 5.0, max_
     async def predict(request: fastapi.Request):
         """Classifies `texts`: a label per text and, unless `return_proba` is false, the class
         probabilities."""
-        texts, return_proba = parse_predict_body(await read_body(request, limits["max_bytes"]),
-                                                 limits["max_texts"])
         try:
-            labels, proba = await runner.submit(texts)
+            runner.check_room()  # refused before its body is read, parsed or tokenized
+            texts, return_proba = parse_predict_body(await read_body(request, limits["max_bytes"]),
+                                                     limits["max_texts"])
+            labels, proba = await runner.submit(texts)  # checks the room again: others came meanwhile
         except QueueFull as err:
             raise Refused(503, f"{err} Or start the service with a larger `max_queue`.") from err
         except (TypeError, ValueError) as err:  # a text the predictor refuses

@@ -226,7 +226,7 @@ BAD_BODIES = [
     ("texts a number", '{"texts": 3}', 422, "`texts` must be a list of strings. Received: texts=3 (a JSON number)."),
     ("texts null", '{"texts": null}', 422, "`texts` must be a list of strings. Received: texts=null (a JSON null)."),
     ("texts one string", '{"texts": "good film"}', 422,
-     "`texts` must be a list of strings, not one string. Received: 'good film'"),
+     "`texts` must be a list of strings, not one string. Received: 'good film'. Wrap it in a list: [text]."),
     ("empty list", '{"texts": []}', 422, "`texts` is empty: there is nothing to tokenize."),
     ("a number among texts", '{"texts": ["good", 3]}', 422,
      "`texts` must hold strings; position 1 holds int 3. Convert the column with .astype(str) if that is what you mean."),

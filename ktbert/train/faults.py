@@ -21,7 +21,7 @@ import numpy as np
 
 from ktbert.train.training_state import TrainingState
 
-DEFAULT_SNAPSHOT_OVERHEAD = 0.02
+DEFAULT_SNAPSHOT_OVERHEAD = 0.005  # benchmarks/fault_guard.py: a copy costs more than its own time
 
 
 class TrainingDiverged(FloatingPointError):
@@ -67,8 +67,9 @@ class NonFiniteGuard(keras.callbacks.Callback):
     (a diverging rate) are never restored. The copy from the start of the fit is good by
     definition. Copies are taken after every step when `max_overhead >= 1`, otherwise as
     often as keeps copying under `max_overhead` of the training time (for MiniLM a copy
-    takes about 0.1 s, so about every 5 steps at the default 2 %). At most two copies
-    exist at once, the good one and the one awaiting its step.
+    takes 0.1 to 0.4 s, and slows the steps after it about as much again, so at the default
+    0.5 % MiniLM is copied every 20 to 80 s; docs/benchmarks/fault_guard.md). At most two
+    copies exist at once, the good one and the one awaiting its step; their arrays are reused.
 
     Args:
         max_overhead: float. the share of training time the snapshots may take; 0 keeps only
@@ -87,6 +88,7 @@ class NonFiniteGuard(keras.callbacks.Callback):
         self.max_overhead = float(max_overhead)
         self.good, self.good_step = None, 0
         self.pending, self.pending_step = None, None
+        self.spare = None  # a superseded snapshot whose arrays the next copy reuses
         self.failed_step = None
         self.failed_loss = None
         self.restored_step = None
@@ -109,6 +111,7 @@ class NonFiniteGuard(keras.callbacks.Callback):
             return
         if self.pending is not None and self.pending_step == self._steps - 1:
             # the step run from the pending copy had a finite loss: the copy is good
+            self.spare = self.good
             self.good, self.good_step, self.pending = self.pending, self.pending_step, None
         if self._due():
             self.pending, self.pending_step = self._take(), self._steps
@@ -135,7 +138,14 @@ class NonFiniteGuard(keras.callbacks.Callback):
 
     def _take(self) -> TrainingState:
         start = time.perf_counter()
-        state = TrainingState.capture(self.model)
+        if self.spare is not None and self.spare is not self.good:
+            state, self.spare = self.spare, None
+            state.refill()
+        elif self.pending is not None:  # not confirmed, so superseded: its arrays are reused
+            state = self.pending
+            state.refill()
+        else:
+            state = TrainingState.capture(self.model)
         self._last_copy = time.perf_counter()
         self._copy_seconds = self._last_copy - start
         return state

@@ -89,7 +89,7 @@ class Learner(FitMixin, ControlsMixin, EvaluationMixin, DecisionsMixin):
         training_loop: str. "auto" (Keras' `fit`, or ktbert's own loop under
             MultiWorkerMirroredStrategy, where `fit` fails), "keras" or "ktbert".
         snapshot_overhead: float. share of training time spent copying the weights, so a loss
-            that turns NaN or infinite can restore the last good ones (default 0.02; 1.0
+            that turns NaN or infinite can restore the last good ones (default 0.005; 1.0
             copies after every step; `ktbert.train.faults.NonFiniteGuard`).
 
     A fit whose loss turns NaN or infinite stops, restores the last good weights and raises

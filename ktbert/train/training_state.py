@@ -50,6 +50,12 @@ class TrainingState:
         variables = _state_variables(model)
         return cls(variables, [np.array(v.numpy(), copy=True) for v in variables])
 
+    def refill(self) -> None:
+        """Copies the variables' current values into this snapshot's arrays, reusing them (no
+        new host memory to allocate and fault in)."""
+        for variable, value in zip(self.variables, self.values):
+            np.copyto(value, variable.numpy())
+
     def restore(self) -> None:
         for variable, value in zip(self.variables, self.values):
             variable.assign(value)

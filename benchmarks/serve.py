@@ -68,29 +68,22 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def service(model: str, micro_batching: bool, max_wait_ms: float, start_timeout: float = 300):
-    """`ktbert.serve.service.serve` in a child process; yields its URL, stops it on exit."""
+def running(process, url: str, read_log, start_timeout: float = 300):
+    """Waits until the service child `process` answers `url`/health, yields; stops it on exit
+    (terminate, then kill after 30 s), on error and on Ctrl-C alike. `read_log()` is the
+    child's output, shown when it does not start."""
     import httpx
 
-    port = free_port()
-    code = (f"from ktbert.serve.service import serve\n"
-            f"serve({model!r}, port={port}, micro_batching={micro_batching}, max_wait_ms={max_wait_ms}, "
-            f"log_level='warning')\n")
-    log = tempfile.TemporaryFile(mode="w+")
-    process = subprocess.Popen([sys.executable, "-c", code], stdout=log, stderr=log,
-                               env=dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="2"))
-    url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + start_timeout
         while True:
             if process.poll() is not None or time.monotonic() > deadline:
-                log.seek(0)
-                raise RuntimeError(f"the service did not start:\n{log.read()[-3000:]}")
+                raise RuntimeError(f"the service did not start:\n{read_log()[-3000:]}")
             with contextlib.suppress(httpx.TransportError):
                 if httpx.get(f"{url}/health", timeout=5).status_code == 200:
                     break
             time.sleep(0.2)
-        yield url
+        yield
     finally:
         process.terminate()
         try:
@@ -98,7 +91,26 @@ def service(model: str, micro_batching: bool, max_wait_ms: float, start_timeout:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(30)
-        log.close()
+
+
+@contextlib.contextmanager
+def service(model: str, micro_batching: bool, max_wait_ms: float, start_timeout: float = 300):
+    """`ktbert.serve.service.serve` in a child process; yields its URL, stops it on exit."""
+    port = free_port()
+    code = (f"from ktbert.serve.service import serve\n"
+            f"serve({model!r}, port={port}, micro_batching={micro_batching}, max_wait_ms={max_wait_ms}, "
+            f"log_level='warning')\n")
+    url = f"http://127.0.0.1:{port}"
+    with tempfile.TemporaryFile(mode="w+") as log:
+        process = subprocess.Popen([sys.executable, "-c", code], stdout=log, stderr=log,
+                                   env=dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="2"))
+
+        def read_log():
+            log.seek(0)
+            return log.read()
+
+        with running(process, url, read_log, start_timeout):
+            yield url
 
 
 def load(url: str, clients: int, requests: int, max_seconds: float) -> dict:

@@ -52,7 +52,7 @@ ROOT = os.path.dirname(HERE)
 DOCS = os.path.join(ROOT, "docs", "benchmarks")
 sys.path.insert(0, HERE)
 from kernels import cpu  # noqa: E402
-from serve import LOAD_SECTION, TEXTS as SHORT_TEXTS, free_port  # noqa: E402
+from serve import LOAD_SECTION, TEXTS as SHORT_TEXTS, free_port, running  # noqa: E402
 
 TEXTS = SHORT_TEXTS + ["", "the café was great 😀", "עברית good", "a long review that goes on. " * 120]
 BODIES = [json.dumps({"texts": [text]}, ensure_ascii=False).encode("utf-8") for text in TEXTS]
@@ -99,35 +99,21 @@ def _die_with_parent() -> None:
 def service(model: str, limits: dict, log_path: str, start_timeout: float = 300):
     """`ktbert serve MODEL` (with `limits` as its options) in a child process on 127.0.0.1;
     yields `(url, pid)` and stops it on exit, on error and on Ctrl-C alike."""
-    import httpx
-
     port = free_port()
     command = [sys.executable, "-m", "ktbert", "serve", model, "--host", "127.0.0.1", "--port", str(port)]
     for name, value in limits.items():
         command += [f"--{name.replace('_', '-')}", str(value)]
-    log = open(log_path, "w")
-    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
-                               env=dict(os.environ, **ENV), preexec_fn=_die_with_parent)
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + start_timeout
-        while True:
-            if process.poll() is not None or time.monotonic() > deadline:
-                with open(log_path) as f:
-                    raise RuntimeError(f"ktbert serve did not start:\n{f.read()[-3000:]}")
-            with contextlib.suppress(httpx.TransportError):
-                if httpx.get(f"{url}/health", timeout=5).status_code == 200:
-                    break
-            time.sleep(0.2)
-        yield url, process.pid
-    finally:
-        process.terminate()
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(30)
-        log.close()
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
+                                   env=dict(os.environ, **ENV), preexec_fn=_die_with_parent)
+
+        def read_log():
+            with open(log_path) as f:
+                return f.read()
+
+        with running(process, url, read_log, start_timeout):
+            yield url, process.pid
 
 
 # ---------------------------------------------------------------- the client

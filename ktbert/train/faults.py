@@ -150,11 +150,15 @@ class NonFiniteGuard(keras.callbacks.Callback):
         self._copy_seconds = self._last_copy - start
         return state
 
+    def restored(self) -> str:
+        """Which weights the restore brought back, in words."""
+        return ("the weights from the start of this fit" if self.restored_step == 1
+                else f"the weights from before step {self.restored_step}")
+
     def message(self, lr: float | None) -> str:
         """What happened and what to do, for `TrainingDiverged`."""
         at = f" at learning rate {lr:.3g}" if lr is not None else ""
-        kept = ("the weights from the start of this fit" if self.restored_step == 1
-                else f"the weights from before step {self.restored_step}")
+        kept = self.restored()
         what = ("The weights became NaN or infinite" if self.weights_failed
                 else f"The training loss became {self.failed_loss}")
         return (

@@ -220,10 +220,11 @@ class Learner(FitMixin, ControlsMixin, EvaluationMixin, DecisionsMixin):
             if done == len(stepper.lrs) + 1:  # the step ran; Ctrl-C came before its callbacks
                 stepper.on_train_batch_end(done - 1)
             self._keep_history(record, stepper)
+            kept = (f"the weights after step {len(self.lr_history)} of this fit" if guard.failed_step is None else
+                    f"{guard.restored()}, restored when training diverged at step {guard.failed_step}")
             report_interrupt("Training", (
-                f"The learner keeps the weights after step {len(self.lr_history)} of this fit and the "
-                f"history up to there ({len(record.epoch)} complete epoch(s) in `learner.history`, "
-                "each step's rate in `learner.lr_history`); fit again to go on."))
+                f"The learner keeps {kept} and the history up to there ({len(record.epoch)} complete "
+                "epoch(s) in `learner.history`, each step's rate in `learner.lr_history`); fit again to go on."))
             raise
         self._keep_history(record, stepper)
         if guard.failed_step is not None:

@@ -154,6 +154,22 @@ def test_ctrl_c_during_fit_keeps_the_last_completed_step_and_the_history(split, 
     assert iterations(learner.model) == 10
 
 
+class InterruptAtEpochEnd(keras.callbacks.Callback):
+    def on_epoch_end(self, epoch, logs=None):
+        interrupt()
+
+
+def test_ctrl_c_after_a_nan_restore_says_which_weights_it_kept(split, make_learner, capsys):
+    learner = make_learner(split, batch_size=16)
+    learner.snapshot_overhead = 1.0
+    with pytest.raises(KeyboardInterrupt):
+        learner.fit(1e-3, 2, verbose=0, callbacks=[AtStep(2, poison), InterruptAtEpochEnd()])
+    assert ("The learner keeps the weights from the start of this fit, restored when training diverged at "
+            "step 2 and the history up to there") in capsys.readouterr().err
+    replay = make_learner(split, batch_size=16)
+    assert_same_weights(learner.model, replay.model)
+
+
 def test_a_real_sigint_at_any_moment_leaves_a_consistent_learner(split, make_learner, capsys):
     learner = make_learner(split, batch_size=16)
     learner.fit(1e-3, 1, verbose=0)  # traced: the timer below lands in training

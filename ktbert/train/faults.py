@@ -138,11 +138,8 @@ class NonFiniteGuard(keras.callbacks.Callback):
 
     def _take(self) -> TrainingState:
         start = time.perf_counter()
-        if self.spare is not None and self.spare is not self.good:
+        if self.spare is not None:
             state, self.spare = self.spare, None
-            state.refill()
-        elif self.pending is not None:  # not confirmed, so superseded: its arrays are reused
-            state = self.pending
             state.refill()
         else:
             state = TrainingState.capture(self.model)

@@ -19,7 +19,6 @@ import json
 import os
 import platform
 import re
-import resource
 import subprocess
 import sys
 import tempfile
@@ -28,11 +27,8 @@ import time
 
 import numpy as np
 
-from kernels import cpu  # noqa: E402  (benchmarks/ is on the path when run as a script)
+from bench_common import DOCS, cpu, ktbert_env, peak_rss_kib, process_memory_kib, save_untrained_predictor
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-PROJECT = os.path.dirname(HERE)
-DOCS = os.path.join(PROJECT, "docs", "benchmarks")
 BOUND_GIB = 2.0
 WORDS = ("the film was good great fine wonderful bad awful poor boring plot acting movie it is "
          "and a this really quite not very story music scene end start actor director").split()
@@ -52,25 +48,9 @@ def write_lines(path: str, n: int, seed: int = 0) -> None:
 
 def save_predictor(folder: str, maxlen: int, encoder: str) -> None:
     """A predictor on `encoder` with an untrained head, saved to `folder`."""
-    import ktbert
-
     texts = ["a good film", "a bad film", "great acting", "awful plot"] * 4
     labels = ["pos", "neg", "pos", "neg"] * 4
-    trn, _, preproc = ktbert.texts_from_array(texts, labels, x_test=texts, y_test=labels, maxlen=maxlen,
-                                              encoder=encoder, verbose=0)
-    model = ktbert.text_classifier("bert", trn, preproc, seed=0, verbose=0)
-    ktbert.get_predictor(model, preproc).save(folder)
-
-
-def rss_bytes(pid: int):
-    try:
-        with open(f"/proc/{pid}/status", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        return None
-    return None
+    save_untrained_predictor(folder, texts, labels, maxlen=maxlen, encoder=encoder)
 
 
 def run_predict(model: str, source: str, target: str, chunk_size: int) -> dict:
@@ -81,10 +61,9 @@ def run_predict(model: str, source: str, target: str, chunk_size: int) -> dict:
     """
     command = [sys.executable, "-m", "ktbert", "predict", model, source, "--output", target,
                "--chunk-size", str(chunk_size), "--progress"]
-    env = dict(os.environ, PYTHONPATH=PROJECT, TF_CPP_MIN_LOG_LEVEL="2")
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    before = peak_rss_kib(children=True)
     start = time.perf_counter()
-    child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=ktbert_env())
     samples, chunks, stderr = [], [], []
 
     def read_stderr():
@@ -96,16 +75,16 @@ def run_predict(model: str, source: str, target: str, chunk_size: int) -> dict:
     reader = threading.Thread(target=read_stderr)
     reader.start()
     while child.poll() is None:
-        rss = rss_bytes(child.pid)
+        rss = process_memory_kib(child.pid)
         if rss is not None:
-            samples.append((time.perf_counter() - start, rss))
+            samples.append((time.perf_counter() - start, rss * 1024))
         time.sleep(0.2)
     reader.join()
     seconds = time.perf_counter() - start
     stderr = "".join(stderr)
     if child.returncode != 0:
         raise RuntimeError(f"ktbert predict failed ({child.returncode}):\n{stderr[-3000:]}")
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024  # KiB on Linux
+    peak = peak_rss_kib(children=True) * 1024
     if peak <= before * 1024:
         raise RuntimeError("no child peak recorded: run this benchmark in a process of its own")
     rates = re.findall(r"texts \(([\d,]+)/s\)", stderr)
@@ -151,6 +130,7 @@ def main(argv=None):
 
     import tensorflow as tf
 
+    machine = cpu()
     peak_gib = measured["peak_rss_bytes"] / 2**30
     result = {
         "lines": args.lines, "input_mib": round(input_mib, 2), "chunk_size": args.chunk_size,
@@ -161,7 +141,7 @@ def main(argv=None):
         "wall_seconds": round(measured["seconds"], 2),
         "lines_per_s_overall": round(args.lines / measured["seconds"], 1),
         "steady_texts_per_s": measured["steady_texts_per_s"],
-        "cpu": cpu()["model"], "cores": os.cpu_count(), "python": platform.python_version(),
+        "cpu": machine["model"], "cores": machine["cores"], "python": platform.python_version(),
         "tensorflow": tf.__version__, "precision": os.environ.get("KTBERT_PRECISION", "auto (default)"),
     }
     r = result

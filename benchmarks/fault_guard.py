@@ -14,14 +14,9 @@ the copy time. Writes docs/benchmarks/fault_guard.md and
 
 import json
 import os
-import sys
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-DOCS = os.path.join(ROOT, "docs", "benchmarks")
-sys.path.insert(0, HERE)
-from kernels import cpu  # noqa: E402
+from bench_common import DOCS, ROOT, cpu
 
 SETTINGS = (0.0, 0.005)
 ROUNDS = 2

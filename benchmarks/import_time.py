@@ -19,9 +19,8 @@ import subprocess
 import sys
 import tempfile
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-PROJECT = os.path.dirname(HERE)
-DOCS = os.path.join(PROJECT, "docs", "benchmarks")
+from bench_common import DOCS, ROOT as PROJECT, cpu
+
 HEAVY = ["tensorflow", "keras", "pandas", "sklearn", "matplotlib"]
 PROBE = (
     "import json, sys, time\n"
@@ -41,17 +40,6 @@ def measure(tree: str) -> dict:
     out = subprocess.run([sys.executable, "-c", PROBE], cwd=tree, env=env, check=True,
                          capture_output=True, text=True, timeout=300).stdout
     return json.loads(out.strip().splitlines()[-1])
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def main(argv=None):
@@ -75,7 +63,7 @@ def main(argv=None):
     result = {
         "baseline_commit": args.baseline,
         "runs": args.runs,
-        "cpu": cpu_model(),
+        "cpu": cpu()["model"],
         "python": platform.python_version(),
     }
     for name, rows in runs.items():

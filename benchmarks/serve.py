@@ -16,8 +16,6 @@ import argparse
 import contextlib
 import json
 import os
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -25,92 +23,21 @@ import time
 
 import numpy as np
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-DOCS = os.path.join(ROOT, "docs", "benchmarks")
-sys.path.insert(0, HERE)
-from kernels import cpu  # noqa: E402
-
-LOAD_SECTION = "<!-- serve_load.py: start -->"
-TEXTS = [
-    "a gripping, beautifully acted film", "dull and far too long", "the plot never comes together",
-    "one of the best films of the year", "i wanted to leave after twenty minutes", "charming and funny",
-    "the actors seem bored", "a small masterpiece", "not worth the ticket", "warm, sharp and moving",
-    "the dialogue is painfully flat", "an honest, tender story",
-]
-
-
-def build_predictor(folder: str, smoke: bool) -> None:
-    """Runs in a child process: saves an untrained predictor (default encoder, maxlen 64; the
-    tests' tiny random encoder with `smoke`) into `folder`."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    sys.path.insert(0, ROOT)
-    import ktbert
-
-    with tempfile.TemporaryDirectory(prefix="ktbert_tiny_") as tiny:  # the save does not need it after
-        encoder = "default"
-        if smoke:
-            sys.path.insert(0, os.path.join(ROOT, "tests"))
-            from conftest import make_tiny_encoder
-
-            encoder = make_tiny_encoder(tiny)
-        labels = [i % 2 for i in range(len(TEXTS))]
-        trn, _, preproc = ktbert.texts_from_array(TEXTS, labels, x_test=TEXTS, y_test=labels, class_names=["neg", "pos"],
-                                                  maxlen=64, encoder=encoder, verbose=0)
-        model = ktbert.text_classifier("bert", trn, preproc, seed=0, verbose=0)
-        ktbert.get_predictor(model, preproc).save(folder)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from bench_common import DOCS, LOAD_SECTION, SERVE_TEXTS as TEXTS, build_serving_predictor, cpu, service
 
 
 @contextlib.contextmanager
-def running(process, url: str, read_log, start_timeout: float = 300):
-    """Waits until the service child `process` answers `url`/health, yields; stops it on exit
-    (terminate, then kill after 30 s), on error and on Ctrl-C alike. `read_log()` is the
-    child's output, shown when it does not start."""
-    import httpx
+def micro_batching_service(model: str, micro_batching: bool, max_wait_ms: float):
+    """`ktbert.serve.service.serve` in a child process, uvicorn logging warnings only (not a line
+    per request, which would cost the server time); yields its URL, stops it on exit."""
+    def command(port: int) -> list:
+        code = (f"from ktbert.serve.service import serve\n"
+                f"serve({model!r}, port={port}, micro_batching={micro_batching}, max_wait_ms={max_wait_ms}, "
+                f"log_level='warning')\n")
+        return [sys.executable, "-c", code]
 
-    try:
-        deadline = time.monotonic() + start_timeout
-        while True:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the service did not start:\n{read_log()[-3000:]}")
-            with contextlib.suppress(httpx.TransportError):
-                if httpx.get(f"{url}/health", timeout=5).status_code == 200:
-                    break
-            time.sleep(0.2)
-        yield
-    finally:
-        process.terminate()
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(30)
-
-
-@contextlib.contextmanager
-def service(model: str, micro_batching: bool, max_wait_ms: float, start_timeout: float = 300):
-    """`ktbert.serve.service.serve` in a child process; yields its URL, stops it on exit."""
-    port = free_port()
-    code = (f"from ktbert.serve.service import serve\n"
-            f"serve({model!r}, port={port}, micro_batching={micro_batching}, max_wait_ms={max_wait_ms}, "
-            f"log_level='warning')\n")
-    url = f"http://127.0.0.1:{port}"
-    with tempfile.TemporaryFile(mode="w+") as log:
-        process = subprocess.Popen([sys.executable, "-c", code], stdout=log, stderr=log,
-                                   env=dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="2"))
-
-        def read_log():
-            log.seek(0)
-            return log.read()
-
-        with running(process, url, read_log, start_timeout):
-            yield url
+    with service(command) as (url, _):
+        yield url
 
 
 def load(url: str, clients: int, requests: int, max_seconds: float) -> dict:
@@ -191,11 +118,7 @@ def main(argv=None):
                         help="the tests' tiny random encoder, 20 requests a row; writes to --out only if given")
     parser.add_argument("--out", help="where serve.md and serve.json go (default docs/benchmarks; "
                                       "with --smoke a temporary folder)")
-    parser.add_argument("--build-into", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.build_into:
-        build_predictor(args.build_into, args.smoke)
-        return 0
     if args.smoke:
         args.requests, args.max_seconds = min(args.requests, 20), min(args.max_seconds, 30)
     out = args.out or (tempfile.mkdtemp(prefix="ktbert_serve_smoke_") if args.smoke else DOCS)
@@ -203,13 +126,10 @@ def main(argv=None):
         model, name = args.model, args.model
         if model is None:
             model = os.path.join(tmp, "predictor")
-            build = [sys.executable, __file__, "--build-into", model] + (["--smoke"] if args.smoke else [])
-            subprocess.run(build, check=True, timeout=900)
-            name = ("the tests' tiny random encoder" if args.smoke else
-                    "default encoder (all-MiniLM-L6-v2)") + ", maxlen 64, untrained head"
+            name = build_serving_predictor(model, tiny=args.smoke)
         rows = []
         for micro_batching in (True, False):
-            with service(model, micro_batching, args.max_wait_ms) as url:
+            with micro_batching_service(model, micro_batching, args.max_wait_ms) as url:
                 for clients in (int(c) for c in args.clients.split(",")):
                     row = {"micro_batching": micro_batching, **load(url, clients, args.requests, args.max_seconds)}
                     print(json.dumps(row), flush=True)

@@ -35,7 +35,7 @@ run it alone. Exits 1 if a check failed.
 import argparse
 import asyncio
 import contextlib
-import ctypes
+import functools
 import json
 import os
 import signal
@@ -47,17 +47,14 @@ import time
 
 import numpy as np
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-DOCS = os.path.join(ROOT, "docs", "benchmarks")
-sys.path.insert(0, HERE)
-from kernels import cpu  # noqa: E402
-from serve import LOAD_SECTION, TEXTS as SHORT_TEXTS, free_port, running  # noqa: E402
+from bench_common import (DOCS, LOAD_SECTION, SERVE_TEXTS, build_serving_predictor, cpu, ktbert_env,
+                          process_memory_kib, serve_command, service)
 
-TEXTS = SHORT_TEXTS + ["", "the café was great 😀", "עברית good", "a long review that goes on. " * 120]
+TEXTS = SERVE_TEXTS + ["", "the café was great 😀", "עברית good", "a long review that goes on. " * 120]
 BODIES = [json.dumps({"texts": [text]}, ensure_ascii=False).encode("utf-8") for text in TEXTS]
 START, END = LOAD_SECTION, "<!-- serve_load.py: end -->"  # serve.py keeps the section when it rewrites serve.md
-ENV = {"PYTHONPATH": ROOT, "TF_CPP_MIN_LOG_LEVEL": "2", "KTBERT_PRECISION": "float32"}
+# Served in float32 so that answers agree within 1e-5 whatever the requests were merged with.
+FLOAT32 = {"KTBERT_PRECISION": "float32"}
 
 
 # ---------------------------------------------------------------- children: model and expected answers
@@ -66,7 +63,6 @@ def expected_answers(model: str, out: str, tolerance: float) -> None:
     """Runs in a child process: the saved predictor's answer to each of `TEXTS`, written to `out`
     as JSON; `stable` says whether the label holds when any probability moves by `tolerance`
     (else a label that differs within the tolerance is not counted wrong)."""
-    sys.path.insert(0, ROOT)
     import ktbert
 
     predictor = ktbert.load_predictor(model)
@@ -79,41 +75,6 @@ def expected_answers(model: str, out: str, tolerance: float) -> None:
         stable.append(all(predictor.decisions.labels(np.array([m]), classes)[0] == label for m in moved))
     with open(out, "w") as f:
         json.dump({"classes": classes, "labels": labels, "probabilities": proba.tolist(), "stable": stable}, f)
-
-
-def build(folder: str, smoke: bool) -> str:
-    """Saves the predictor benchmarks/serve.py builds into `folder` (in float32); its name."""
-    command = [sys.executable, os.path.join(HERE, "serve.py"), "--build-into", folder] + (["--smoke"] if smoke else [])
-    subprocess.run(command, check=True, timeout=900, env=dict(os.environ, **ENV))
-    return ("the tests' tiny random encoder" if smoke else "default encoder (all-MiniLM-L6-v2)") + \
-        ", maxlen 64, untrained head, float32"
-
-
-def _die_with_parent() -> None:
-    """In the child, before exec: SIGTERM when the benchmark dies, however it dies (Linux)."""
-    with contextlib.suppress(Exception):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
-@contextlib.contextmanager
-def service(model: str, limits: dict, log_path: str, start_timeout: float = 300):
-    """`ktbert serve MODEL` (with `limits` as its options) in a child process on 127.0.0.1;
-    yields `(url, pid)` and stops it on exit, on error and on Ctrl-C alike."""
-    port = free_port()
-    command = [sys.executable, "-m", "ktbert", "serve", model, "--host", "127.0.0.1", "--port", str(port)]
-    for name, value in limits.items():
-        command += [f"--{name.replace('_', '-')}", str(value)]
-    url = f"http://127.0.0.1:{port}"
-    with open(log_path, "w") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
-                                   env=dict(os.environ, **ENV), preexec_fn=_die_with_parent)
-
-        def read_log():
-            with open(log_path) as f:
-                return f.read()
-
-        with running(process, url, read_log, start_timeout):
-            yield url, process.pid
 
 
 # ---------------------------------------------------------------- the client
@@ -285,11 +246,10 @@ class Sampler:
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def rss_mb(self, field: str = "VmRSS") -> float:
-        with open(f"/proc/{self.pid}/status") as f:
-            for line in f:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1]) / 1024
-        raise RuntimeError(f"no {field} in /proc/{self.pid}/status")
+        kib = process_memory_kib(self.pid, field)
+        if kib is None:
+            raise RuntimeError(f"no {field} in /proc/{self.pid}/status")
+        return kib / 1024
 
     def _run(self):
         import httpx
@@ -436,7 +396,8 @@ def run(args, model: str, expected: dict, limits: dict, log_path: str) -> dict:
     import httpx
 
     results, phases = {}, {}
-    with service(model, limits, log_path) as (url, pid):
+    command = functools.partial(serve_command, model, options=limits)  # called with the port
+    with service(command, env=ktbert_env(**FLOAT32), log_path=log_path) as (url, pid):
         port = int(url.rsplit(":", 1)[1])
         with Sampler(pid, url, args.sample_seconds) as sampler:
             results["rss_after_start_mb"] = round(sampler.rss_mb(), 1)
@@ -646,10 +607,10 @@ def main(argv=None):
         model, name = args.model, f"{args.model} (served in float32)"
         if model is None:
             model = os.path.join(tmp, "predictor")
-            name = build(model, args.smoke)
+            name = build_serving_predictor(model, tiny=args.smoke, env=ktbert_env(**FLOAT32)) + ", float32"
         expected_path = os.path.join(tmp, "expected.json")
         subprocess.run([sys.executable, __file__, "--expect-into", model, expected_path, "--tolerance",
-                        str(args.tolerance)], check=True, timeout=600, env=dict(os.environ, **ENV))
+                        str(args.tolerance)], check=True, timeout=600, env=ktbert_env(**FLOAT32))
         with open(expected_path) as f:
             expected = json.load(f)
         results = run(args, model, expected, limits, os.path.join(tmp, "server.log"))

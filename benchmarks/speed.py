@@ -35,10 +35,8 @@ import tempfile
 import time
 
 import speed_report
+from bench_common import DOCS, HERE, ROOT, read_cpu
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-DOCS = os.path.join(ROOT, "docs", "benchmarks")
 TORCH_VENV = os.path.join(HERE, ".venv-torch")
 TORCH_PIN = "2.13.0"  # the CPU wheel; pip must never bring a CUDA build here
 TRANSFORMERS_PIN = "5.18.0"
@@ -179,18 +177,8 @@ def children_cpu_seconds() -> float:
 
 
 def cpu_info() -> dict:
-    model, flags = platform.processor() or platform.machine(), set()
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                key, _, value = line.partition(":")
-                if key.strip() == "model name":
-                    model = value.strip()
-                elif key.strip() == "flags":
-                    flags = set(value.split())
-                    break
-    except OSError:
-        pass
+    """The CPU as speed.json records it: model, the cores this process may use, and its flags."""
+    model, flags = read_cpu()
     return {"model": model, "cores": len(os.sched_getaffinity(0)), "avx2": "avx2" in flags,
             "avx512f": "avx512f" in flags, "avx512_bf16": "avx512_bf16" in flags,
             "amx": bool({"amx_tile", "amx_bf16", "amx_int8"} & flags)}

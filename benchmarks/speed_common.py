@@ -1,14 +1,15 @@
-"""What the speed benchmark's worker processes share: the task file they read, the result file
-they write, their peak memory and the matmul timing loop.
+"""What the speed benchmark's worker processes share: their command line, the task file they
+read, the result file they write with their peak memory, and the matmul timing loop.
 
-Standard library only: `speed_ktbert.py` imports it under the project's Python and
-`speed_torch.py` under the benchmark's own PyTorch environment.
+Standard library only (and `bench_common`, which is too): `speed_ktbert.py` imports it under
+the project's Python and `speed_torch.py` under the benchmark's own PyTorch environment.
 """
 
+import argparse
 import json
-import os
-import resource
 import time
+
+from bench_common import peak_rss_kib
 
 # A training warm-up of -1 batches means one full epoch.
 FULL_EPOCH = -1
@@ -33,8 +34,28 @@ def write_result(path: str, result: dict) -> None:
 
 
 def peak_rss_mib() -> float:
-    """This process's peak resident memory; Linux reports `ru_maxrss` in KiB."""
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    """This process's peak resident memory in MiB."""
+    return round(peak_rss_kib() / 1024, 1)
+
+
+def worker_parser(doc: str) -> argparse.ArgumentParser:
+    """The command line both workers take: what to measure, the task and result files, the
+    training warm-up; each worker adds its own options."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("what", choices=["peak", "train", "predict"])
+    parser.add_argument("--task")
+    parser.add_argument("--result", required=True)
+    parser.add_argument("--warmup-batches", type=int, default=FULL_EPOCH)
+    return parser
+
+
+def run_measurement(args, measurements: dict, versions) -> int:
+    """Runs `measurements[args.what](task, args)` on the task in `args.task` (None for `peak`)
+    and writes its result, with `versions()` added, to `args.result`."""
+    task = read_task(args.task) if args.task else None
+    result = measurements[args.what](task, args)
+    write_result(args.result, {**result, "versions": versions()})
+    return 0
 
 
 def matmul_gflops(run_once, n: int = MATMUL_SIZE, seconds: float = MATMUL_SECONDS) -> float:

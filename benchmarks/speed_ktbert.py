@@ -13,7 +13,6 @@ batch_size=32).predict(texts)`, tokenization included, after a warm-up call on a
 `--padded` passes `bucketing=False` (every batch padded to maxlen) where ktbert offers it.
 """
 
-import argparse
 import os
 import sys
 import time
@@ -149,17 +148,10 @@ def versions() -> dict:
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=["peak", "train", "predict"])
-    parser.add_argument("--task")
-    parser.add_argument("--result", required=True)
-    parser.add_argument("--warmup-batches", type=int, default=common.FULL_EPOCH)
+    parser = common.worker_parser(__doc__)
     parser.add_argument("--padded", action="store_true", help="bucketing=False: pad every batch to maxlen")
     args = parser.parse_args(argv)
-    task = common.read_task(args.task) if args.task else None
-    result = {"train": train, "predict": predict, "peak": peak}[args.what](task, args)
-    common.write_result(args.result, {**result, "versions": versions()})
-    return 0
+    return common.run_measurement(args, {"train": train, "predict": predict, "peak": peak}, versions)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ length, each batch padded to its longest. The training loop is the Trainer's ess
 AdamW at a constant rate, dropout on, cross-entropy from the model's head.
 """
 
-import argparse
 import os
 import sys
 import time
@@ -128,20 +127,13 @@ def versions() -> dict:
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=["peak", "train", "predict"])
-    parser.add_argument("--task")
-    parser.add_argument("--result", required=True)
+    parser = common.worker_parser(__doc__)
     parser.add_argument("--encoder")
     parser.add_argument("--padding", choices=["max", "dynamic"], default="dynamic")
-    parser.add_argument("--warmup-batches", type=int, default=common.FULL_EPOCH)
     args = parser.parse_args(argv)
     torch.set_num_threads(len(os.sched_getaffinity(0)))  # the cores this process may use
     torch.manual_seed(0)
-    task = common.read_task(args.task) if args.task else None
-    result = {"train": train, "predict": predict, "peak": peak}[args.what](task, args)
-    common.write_result(args.result, {**result, "versions": versions()})
-    return 0
+    return common.run_measurement(args, {"train": train, "predict": predict, "peak": peak}, versions)
 
 
 if __name__ == "__main__":

@@ -58,8 +58,8 @@ import time
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-PROJECT = os.path.dirname(HERE)
+from bench_common import ROOT as PROJECT, cpu  # noqa: E402  (after the environment above)
+
 sys.path.insert(0, PROJECT)  # measure this checkout's ktbert, whatever else is installed
 DEFAULT_DATA = os.path.normpath(os.path.join(PROJECT, "..", "shared", "data"))
 DEFAULT_OUT = os.path.join(PROJECT, "docs", "benchmarks")
@@ -225,9 +225,10 @@ def run_dataset(name, data, smoke, verbose):
 
     start = time.perf_counter()
     proba = tfidf_logreg(run.train_data, run.test_data, len(classes))
-    tfidf = metrics.scores(test_y, proba, run.preproc.multilabel)  # 0.5 per label: nothing to tune on
+    plain = ktbert.Decisions(len(classes), multilabel=run.preproc.multilabel)  # 0.5 per label: nothing to tune on
+    tfidf = metrics.scores(test_y, proba, plain)
     if metric == "spam_f1":
-        decided = metrics.predicted_classes(proba)
+        decided = plain.decide(proba)
         tfidf["spam_f1"] = float(f1_score(test_y, decided, pos_label=spam, zero_division=0))
     tfidf_seconds = time.perf_counter() - start
 
@@ -267,16 +268,11 @@ SETTINGS_SHOWN = ("maxlen", "truncation", "batch_size", "epochs", "lr", "val_pct
 
 
 def machine():
-    cpu = platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
     import tensorflow as tf
 
-    return (f"{cpu}, {os.cpu_count()} CPU cores, Python {platform.python_version()}, TensorFlow {tf.__version__}, "
-            f"TF_ENABLE_ONEDNN_OPTS={os.environ.get('TF_ENABLE_ONEDNN_OPTS')}")
+    info = cpu()
+    return (f"{info['model']}, {info['cores']} CPU cores, Python {platform.python_version()}, "
+            f"TensorFlow {tf.__version__}, TF_ENABLE_ONEDNN_OPTS={os.environ.get('TF_ENABLE_ONEDNN_OPTS')}")
 
 
 # -- the report ---------------------------------------------------------------------------------

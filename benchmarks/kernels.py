@@ -14,27 +14,13 @@ Writes docs/benchmarks/kernels.json and kernels.md. Run it alone.
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-DOCS = os.path.join(ROOT, "docs", "benchmarks")
+from bench_common import DOCS, ROOT, cpu
+
 WIDTHS = (32, 64, 128)
-
-
-def cpu():
-    flags, name = set(), platform.processor()
-    with open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("model name"):
-                name = line.split(":", 1)[1].strip()
-            if line.startswith("flags"):
-                flags = set(line.split(":", 1)[1].split())
-    wanted = ["avx2", "avx512f", "avx512_bf16", "avx512_vnni", "amx_bf16"]
-    return {"model": name, "cores": os.cpu_count(), "flags": [f for f in wanted if f in flags]}
 
 
 def child(setting: str) -> dict:
@@ -45,8 +31,7 @@ def child(setting: str) -> dict:
     import keras
     import numpy as np
 
-    from ktbert.data.texts import TokenizedTexts
-    from ktbert.model.classifier import TextClassifier
+    from ktbert import TextClassifier, TokenizedTexts
     from ktbert.model.compiling import compile_classifier
     from ktbert.model.encoders import load_backbone
     from ktbert.train import hyperparameters
@@ -82,7 +67,7 @@ def child(setting: str) -> dict:
     model.make_train_function()
     step = model.train_function
     from ktbert.data.batching import _predict_step
-    predict = _predict_step(model)
+    predict = _predict_step(model)  # pads each batch itself: its inputs are the packed ids and their lengths
     for width in WIDTHS:
         it = iter(dataset(7, 16, width))
         times = []
@@ -92,11 +77,12 @@ def child(setting: str) -> dict:
             float(np.asarray(logs["loss"]))
             times.append(time.perf_counter() - start)
         out[f"train_step_s_w{width}"] = float(np.median(times[2:]))
-        inputs = batch(32, width)
+        ids = batch(32, width)["token_ids"]
+        inputs = (ids.ravel(), np.full(32, width, np.int32), np.int32(width), np.int32(0), np.int32(8))
         times = []
         for i in range(7):
             start = time.perf_counter()
-            np.asarray(predict(inputs))
+            np.asarray(predict(*inputs))
             times.append(time.perf_counter() - start)
         out[f"predict_batch_s_w{width}"] = float(np.median(times[2:]))
     return out

@@ -22,20 +22,20 @@ prefer_fast_kernels()  # before any room loads TensorFlow; see ktbert/_kernels.p
 __version__ = "0.1.0"
 
 __getattr__, __dir__, __all__ = attach(__name__, {
-    "Decisions": "ktbert.serve.decisions:Decisions",
+    "Decisions": "ktbert.evaluate.decisions:Decisions",
     "Explanation": "ktbert.evaluate.explain:Explanation",
     "Interpretation": "ktbert.evaluate.interpretation:Interpretation",
     "Learner": "ktbert.train.learner:Learner",
     "Predictor": "ktbert.serve.predictor:Predictor",
-    "SaveFormatError": "ktbert.serve.saving:SaveFormatError",
+    "SaveFormatError": "ktbert.saving.manifest:SaveFormatError",
     "TextClassifier": "ktbert.model.classifier:TextClassifier",
     "TextCleaner": "ktbert.data.cleaning:TextCleaner",
     "TextData": "ktbert.data.texts:TextData",
     "TextPreprocessor": "ktbert.data.preprocessor:TextPreprocessor",
     "TokenizedTexts": "ktbert.data.texts:TokenizedTexts",
     "TrainingDiverged": "ktbert.train.faults:TrainingDiverged",
-    "TrainingRun": "ktbert.train.recipe:TrainingRun",
-    "TrainingSettings": "ktbert.train.recipe:TrainingSettings",
+    "TrainingRun": "ktbert.recipe.training_run:TrainingRun",
+    "TrainingSettings": "ktbert.recipe.settings:TrainingSettings",
     "compare": "ktbert.evaluate.baselines:compare",
     "get_learner": "ktbert.train.learner:get_learner",
     "get_predictor": "ktbert.serve.predictor:get_predictor",
@@ -47,5 +47,5 @@ __getattr__, __dir__, __all__ = attach(__name__, {
     "texts_from_csv": "ktbert.data.loaders:texts_from_csv",
     "texts_from_df": "ktbert.data.loaders:texts_from_df",
     "texts_from_folder": "ktbert.data.loaders:texts_from_folder",
-    "train_classifier": "ktbert.train.recipe:train_classifier",
+    "train_classifier": "ktbert.recipe.training_run:train_classifier",
 })

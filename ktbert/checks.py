@@ -1,4 +1,4 @@
-"""The argument validators every room uses, one of each: counts, rates, fractions, maxlen, texts.
+"""The argument validators every room uses, one of each: counts, rates, fractions, choices, maxlen, texts.
 
 Each returns the value in its plain Python type or raises an error that names the argument,
 echoes what was received and says what would be right. This module imports no room, so any
@@ -55,13 +55,45 @@ def check_fraction(value, what: str) -> float:
     return float(value)
 
 
-def check_maxlen(maxlen, limit: int = MAX_MAXLEN) -> int:
-    """Tokens per text, [CLS] and [SEP] included: 8 up to `limit` (the encoder's, at most 512)."""
+def check_dropout(value, what: str = "dropout") -> float:
+    """A dropout rate: a number in [0, 1). `what` may be a path in a config ("model.dropout")."""
+    if not _is_number(value) or not 0 <= value < 1:
+        raise ValueError(f"`{what}` must be a number in [0, 1). Received: {what.rsplit('.', 1)[-1]}={echo(value)}")
+    return float(value)
+
+
+def check_maxlen(maxlen, limit: int | None = None) -> int:
+    """Tokens per text, [CLS] and [SEP] included: 8 up to `limit` (the encoder's longest
+    input; None or anything above 512: 512, the BERT family's ceiling). The one check of
+    `maxlen`: settings check it against 512 before an encoder is chosen, the preprocessor
+    against its encoder's limit."""
+    limit = MAX_MAXLEN if limit is None else min(int(limit), MAX_MAXLEN)
     if not isinstance(maxlen, numbers.Integral) or isinstance(maxlen, bool):
-        raise TypeError(f"`maxlen` must be an integer. Received: maxlen={maxlen!r}")
+        raise TypeError(f"`maxlen` must be an integer. Received: maxlen={echo(maxlen)}")
     if not MIN_MAXLEN <= maxlen <= limit:
         raise ValueError(f"`maxlen` must be between {MIN_MAXLEN} and {limit}. Received: maxlen={maxlen}")
     return int(maxlen)
+
+
+def check_choice(value, choices, what: str):
+    """`value` if it is one of `choices` (compared with ==), else a ValueError naming them."""
+    try:
+        known = any(isinstance(value, type(c)) and isinstance(value, bool) == isinstance(c, bool) and value == c
+                    for c in choices)
+    except (TypeError, ValueError):  # an array compared element by element
+        known = False
+    if not known:
+        raise ValueError(f"`{what}` must be one of {list(choices)}. Received: {what}={echo(value)}")
+    return value
+
+
+def check_stride(value, budget: int, what: str = "stride") -> int:
+    """Tokens between the starts of sliding windows of `budget` tokens: 1 to `budget`."""
+    value = check_count(value, what)
+    if value > budget:
+        raise ValueError(f"`{what}` must be at most maxlen - 2 = {budget}, or windows would skip tokens. "
+                         f"Received: {what}={value}")
+    return value
 
 
 def check_seed(value, what: str = "seed"):

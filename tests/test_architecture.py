@@ -1,6 +1,8 @@
-"""The rooms' import rule, the lazy public API, and a predictor served without training code."""
+"""The rooms' import rule (train and serve siblings), the lazy public API, and a predictor served
+without training code."""
 
 import os
+import shutil
 import subprocess
 import sys
 
@@ -8,24 +10,38 @@ import grimp
 import pytest
 
 import ktbert
-from conftest import PROJECT
+from helpers import PROJECT
 
-# Top to bottom: a room may import only the rooms after it in this list (docs/architecture.md).
-ROOMS = ["ktbert.train", "ktbert.serve", "ktbert.evaluate", "ktbert.data", "ktbert.model"]
+# Top to bottom: a room may import only the rooms on the levels after its own; the rooms on one
+# level (train and serve) never import each other (docs/architecture.md).
+LEVELS = [["ktbert.recipe"], ["ktbert.train", "ktbert.serve"], ["ktbert.evaluate"], ["ktbert.saving"],
+          ["ktbert.data"], ["ktbert.model"]]
+ROOMS = [room for level in LEVELS for room in level]
 HEAVY = ["tensorflow", "keras", "pandas", "sklearn", "matplotlib"]
 
 
 def backward_arrows(graph) -> list:
-    """Every `(lower room, higher room)` pair where the lower one imports the higher one."""
+    """Every `(importer, imported)` pair of rooms where a room imports one on its own level or above."""
     found = []
-    for i, higher in enumerate(ROOMS):
-        for lower in ROOMS[i + 1:]:
-            if graph.chain_exists(importer=lower, imported=higher, as_packages=True):
-                found.append((lower, higher))
+    for i, level in enumerate(LEVELS):
+        for importer in level:
+            for imported in [room for above in LEVELS[: i + 1] for room in above if room != importer]:
+                if graph.chain_exists(importer=importer, imported=imported, as_packages=True):
+                    found.append((importer, imported))
     return found
 
 
-@pytest.fixture(scope="module")
+def lint_imports(root: str):
+    """import-linter's verdict on the package under `root` with the project's contracts, in a
+    process of its own (its console output does not mix with pytest's capture)."""
+    code = ("import sys\nfrom importlinter.cli import lint_imports\n"
+            f"sys.exit(lint_imports(config_filename={os.path.join(PROJECT, 'setup.cfg')!r}, no_cache=True))")
+    env = dict(os.environ, PYTHONPATH=root)
+    return subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=300,
+                          env=env)
+
+
+@pytest.fixture
 def graph():
     return grimp.build_graph("ktbert", cache_dir=None)
 
@@ -34,18 +50,37 @@ def test_rooms_import_one_way(graph):
     assert backward_arrows(graph) == []
 
 
-def test_a_backward_import_is_caught(graph):
-    graph.add_import(importer="ktbert.serve.predictor", imported="ktbert.train.learner")
-    assert backward_arrows(graph) == [("ktbert.serve", "ktbert.train")]
+@pytest.mark.parametrize("importer, imported, arrow", [
+    ("ktbert.serve.predictor", "ktbert.train.learner", ("ktbert.serve", "ktbert.train")),
+    ("ktbert.train.controls", "ktbert.serve.predictor", ("ktbert.train", "ktbert.serve")),
+    ("ktbert.saving.manifest", "ktbert.evaluate.decisions", ("ktbert.saving", "ktbert.evaluate")),
+    ("ktbert.model.classifier", "ktbert.data.pipeline", ("ktbert.model", "ktbert.data")),
+    # train -> recipe, and through the recipe train -> serve
+    ("ktbert.train.learner", "ktbert.recipe.training_run", ("ktbert.train", "ktbert.recipe")),
+])
+def test_a_backward_or_sideways_import_is_caught(graph, importer, imported, arrow):
+    graph.add_import(importer=importer, imported=imported)
+    found = backward_arrows(graph)
+    assert arrow in found
+    assert set(found) <= {arrow, ("ktbert.train", "ktbert.serve")}
 
 
 def test_import_linter_contracts_are_kept():
-    # In a process of its own: import-linter's console output does not mix with pytest's capture.
-    code = ("import sys\nfrom importlinter.cli import lint_imports\n"
-            f"sys.exit(lint_imports(config_filename={os.path.join(PROJECT, 'setup.cfg')!r}, no_cache=True))")
-    result = subprocess.run([sys.executable, "-c", code], cwd=PROJECT, capture_output=True, text=True, timeout=300)
+    result = lint_imports(PROJECT)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Contracts: 3 kept, 0 broken." in result.stdout
+
+
+def test_import_linter_breaks_when_serve_imports_train(tmp_path):
+    shutil.copytree(os.path.join(PROJECT, "ktbert"), tmp_path / "ktbert",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    with open(tmp_path / "ktbert" / "serve" / "long_texts.py", "a", encoding="utf-8") as f:
+        f.write("\nimport ktbert.train.learner  # noqa: E402,F401\n")
+    result = lint_imports(str(tmp_path))
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Rooms import one way: recipe > train | serve > evaluate > saving > data > model BROKEN" in result.stdout
+    assert "The command line's predict, evaluate, export and serve load no training code BROKEN" in result.stdout
+    assert "ktbert.serve.long_texts -> ktbert.train.learner" in result.stdout
 
 
 def test_every_public_name_imports():
@@ -96,6 +131,6 @@ def test_saved_predictor_serves_without_training_or_plotting_code(tiny_encoder, 
     proba, modules = eval(out[-2]), eval(out[-1])
     assert proba == expected.tolist()
     assert "ktbert.serve.predictor" in modules
-    assert [m for m in modules if m.startswith("ktbert.train")] == []
+    assert [m for m in modules if m.startswith(("ktbert.train", "ktbert.recipe"))] == []
     # (Keras itself imports matplotlib, so only ktbert's own plotting module can be checked.)
     assert "ktbert.evaluate.plots" not in modules and "ktbert.evaluate.baselines" not in modules

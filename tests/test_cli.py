@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import ktbert
-from conftest import PROJECT, sentiment_frame
+from helpers import PROJECT, sentiment_frame
 from ktbert.cli import main
 from ktbert.cli.parser import RECIPE_DEFAULTS, build_parser
 from ktbert.cli.predicting import Progress, writer

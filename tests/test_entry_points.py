@@ -134,7 +134,7 @@ ROWS = [
     ("Learner.predict data", lambda c: c["learner"].predict(data=5), TypeError,
      ["`data` must be an `(x, y)` pair", "Received: 5"]),
     ("Learner.plot plot_type", lambda c: c["learner"].plot("acc"), ValueError,
-     ["`plot_type` must be 'loss', 'lr' or 'momentum'. Received: plot_type='acc'"]),
+     ["`plot_type` must be one of ['loss', 'lr', 'momentum']. Received: plot_type='acc'"]),
     ("Learner.fit checkpoint_folder", lambda c: c["learner"].fit(1e-3, 1, checkpoint_folder=5), TypeError,
      ["`checkpoint_folder` must be a folder path (str). Received: checkpoint_folder=5"]),
     ("Learner.autofit early_stopping", lambda c: c["learner"].autofit(1e-3, 1, early_stopping="x"), ValueError,

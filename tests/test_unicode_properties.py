@@ -1,6 +1,9 @@
 """Property tests: any unicode text (empty, blank, control characters, lone surrogates, emoji,
 right-to-left scripts, zero-width marks, 1 MB strings) gets a valid probability row or a clear
-error, never a crash, through the preprocessor, `predict`, the command line and the export.
+error, never a crash, through the preprocessor, `predict`, the command line and the export; and
+the export, whose graph is built from the same text pipeline and decisions, answers as
+`predict` does: probabilities within 1e-5, decisions equal wherever no probability lies within
+1e-5 of its threshold.
 
 Bounded: a few hundred examples in all, each property with its own count.
 """
@@ -15,6 +18,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import ktbert
+from helpers import sentiment_frame
 from ktbert.cli import main
 
 MB = 1 << 20
@@ -41,19 +45,65 @@ def utf8(text: str) -> str:
     return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
-@pytest.fixture(scope="module")
-def shipped(make_toy_split, tmp_path_factory):
-    """A predictor on the tiny encoder, its save and its SavedModel export."""
-    trn, val, preproc = make_toy_split(seed=1)
-    model = ktbert.text_classifier("bert", trn, preproc, seed=0, verbose=0)
-    predictor = ktbert.get_predictor(model, preproc)
-    folder = tmp_path_factory.mktemp("unicode")
-    predictor.save(str(folder / "model"))
-    predictor.export(str(folder / "export"))
+CLEAN = {"hashtags": True, "mentions": "@user", "html_breaks": True}
+
+
+def exported(predictor, folder):
+    """`predictor` saved and exported into `folder`; returns the export's serving function."""
     import tensorflow as tf
 
-    serve = tf.saved_model.load(str(folder / "export")).signatures["serving_default"]
-    return predictor, folder, serve
+    predictor.save(str(folder / "model"))
+    predictor.export(str(folder / "export"))
+    return tf.saved_model.load(str(folder / "export")).signatures["serving_default"]
+
+
+@pytest.fixture(scope="module")
+def shipped(make_toy_split, tmp_path_factory):
+    """A binary predictor on the tiny encoder reading head+tail, cleaning all three ways, with a
+    temperature and a threshold; its save and its SavedModel export."""
+    trn, val, preproc = make_toy_split(seed=1, truncation="head+tail", clean=CLEAN)
+    model = ktbert.text_classifier("bert", trn, preproc, seed=0, verbose=0)
+    predictor = ktbert.get_predictor(model, preproc, temperature=1.7, threshold=0.45)
+    folder = tmp_path_factory.mktemp("unicode")
+    return predictor, folder, exported(predictor, folder)
+
+
+@pytest.fixture(scope="module")
+def shipped_multilabel(tiny_encoder, tmp_path_factory):
+    """A multi-label predictor with per-label thresholds and a temperature, and its export."""
+    df = sentiment_frame(32)
+    df["labels"] = np.where(df.label == "pos", "positive|film", "negative|film")
+    trn, _, preproc = ktbert.texts_from_df(df, "text", "labels", label_sep="|", val_df=df, maxlen=16,
+                                           encoder=tiny_encoder, verbose=0, clean=CLEAN)
+    model = ktbert.text_classifier("bert", trn, preproc, seed=0, verbose=0)
+    predictor = ktbert.get_predictor(model, preproc, temperature=0.8, thresholds=[0.45, 0.5, 0.55])
+    folder = tmp_path_factory.mktemp("unicode_multilabel")
+    return predictor, folder, exported(predictor, folder)
+
+
+def near_a_threshold(proba, decisions, tolerance=1e-5) -> np.ndarray:
+    """Rows with a probability within `tolerance` of what decides it: its label's threshold, the
+    binary threshold, or (most probable class) the runner-up's probability."""
+    if decisions.multilabel:
+        cut = np.asarray(decisions.thresholds or [0.5] * proba.shape[1])
+        return (np.abs(proba - cut) < tolerance).any(axis=1)
+    if decisions.threshold is not None:
+        return np.abs(proba[:, 1] - decisions.threshold) < tolerance
+    top = np.sort(proba, axis=1)
+    return top[:, -1] - top[:, -2] < tolerance
+
+
+def assert_answers_as_predict(predictor, out, sent):
+    """The export's probabilities within 1e-5 of `predict`'s; its decisions equal `predict`'s on
+    every row where no probability lies within 1e-5 of its threshold."""
+    expected = predictor.predict(sent, return_proba=True)
+    proba = out["probabilities"].numpy()
+    np.testing.assert_allclose(proba, expected, atol=1e-5)
+    decided = predictor.decisions.decide(expected)
+    if not predictor.decisions.multilabel:
+        decided = np.eye(proba.shape[1], dtype=np.int64)[decided]
+    clear = ~near_a_threshold(expected, predictor.decisions)
+    np.testing.assert_array_equal(out["decisions"].numpy()[clear], decided[clear])
 
 
 def assert_probability_rows(proba, n, classes):
@@ -96,9 +146,20 @@ def test_the_export_answers_any_utf8_text_as_predict_does(shipped, batch):
     predictor, _, serve = shipped
     sent = [utf8(t) for t in batch]
     out = serve(texts=tf.constant(sent))
-    proba = out["probabilities"].numpy()
-    assert_probability_rows(proba, len(batch), 2)
-    np.testing.assert_allclose(proba, predictor.predict(sent, return_proba=True), atol=1e-5)
+    assert_probability_rows(out["probabilities"].numpy(), len(batch), 2)
+    assert_answers_as_predict(predictor, out, sent)
+
+
+@settings(max_examples=40, **FAST)
+@given(batch=batches)
+def test_a_multilabel_export_answers_any_utf8_text_as_predict_does(shipped_multilabel, batch):
+    import tensorflow as tf
+
+    predictor, _, serve = shipped_multilabel
+    sent = [utf8(t) for t in batch]
+    out = serve(texts=tf.constant(sent))
+    assert out["probabilities"].shape == (len(batch), 3) and np.isfinite(out["probabilities"].numpy()).all()
+    assert_answers_as_predict(predictor, out, sent)
 
 
 @settings(max_examples=100, **FAST)

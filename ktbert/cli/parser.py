@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import argparse
 
+from ktbert.defaults import BATCH_SIZE, MAXLEN, TRAIN_BATCH_SIZE, VAL_PCT
+
 # The training recipe's defaults (`ktbert.TrainingSettings`), shown in --help; a test keeps them
-# equal, so the parser need not import the training room to know them.
+# equal, so the parser need not import the recipe (and TensorFlow) to know them.
 RECIPE_DEFAULTS = {
-    "maxlen": 128, "encoder": "default", "truncation": "head", "val_pct": 0.1, "batch_size": 16,
-    "epochs": 1, "lr": 5e-5, "seed": 0,
+    "maxlen": MAXLEN, "encoder": "default", "truncation": "head", "val_pct": VAL_PCT,
+    "batch_size": TRAIN_BATCH_SIZE, "epochs": 1, "lr": 5e-5, "seed": 0,
 }
 DEFAULT_LABEL_SEP = "|"
-PREDICT_BATCH_SIZE = 32  # `load_predictor`'s
+PREDICT_BATCH_SIZE = BATCH_SIZE  # `load_predictor`'s
 CHUNK_SIZE = 4096
 
 TRAIN_EXAMPLE = """\

@@ -12,8 +12,9 @@ import os
 from ktbert.cli.parser import DEFAULT_LABEL_SEP
 from ktbert.cli.reports import print_report
 from ktbert.data.reading import read_data
-from ktbert.serve.saving import MANIFEST
-from ktbert.train.recipe import TrainingSettings, build_learner, train_classifier
+from ktbert.saving.manifest import MANIFEST
+from ktbert.recipe.training_run import build_learner, train_classifier
+from ktbert.recipe.settings import TrainingSettings
 
 PLOT_FORMATS = (".png", ".pdf", ".svg", ".jpg", ".jpeg")
 

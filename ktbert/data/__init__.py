@@ -1,4 +1,5 @@
-"""Texts and labels in, token ids out: loaders, labels, cleaning, the preprocessor and batching.
+"""Texts and labels in, token ids out: loaders, labels, cleaning, the one text pipeline, the
+preprocessor and batching.
 
 Imports only from `ktbert.model` (the encoder's vocabulary) below it.
 """
@@ -9,6 +10,7 @@ __getattr__, __dir__, __all__ = attach(__name__, {
     "EncodedLabels": "ktbert.data.labels:EncodedLabels",
     "TextCleaner": "ktbert.data.cleaning:TextCleaner",
     "TextData": "ktbert.data.texts:TextData",
+    "TextPipeline": "ktbert.data.pipeline:TextPipeline",
     "TextPreprocessor": "ktbert.data.preprocessor:TextPreprocessor",
     "TokenizedTexts": "ktbert.data.texts:TokenizedTexts",
     "make_dataset": "ktbert.data.batching:make_dataset",

@@ -1,9 +1,10 @@
 """Turns tokenized texts into `tf.data` batches of model inputs.
 
-All batching decisions live here. By default batches are length-bucketed: texts of similar
-token length go together and each batch is padded only to its own longest text (rounded up to
-a multiple of `PAD_MULTIPLE`), so short texts cost short steps. `bucketing=False` pads every
-batch to `maxlen`, as ktrain did.
+All batching decisions live here; the padding itself is the text pipeline's last stage
+(`ktbert.data.pipeline.pad_batch`), run in tf.data's `map` and inside the prediction step. By
+default batches are length-bucketed: texts of similar token length go together and each batch
+is padded only to its own longest text (rounded up to a multiple of `PAD_MULTIPLE`), so short
+texts cost short steps. `bucketing=False` pads every batch to `maxlen`, as ktrain did.
 
 How the batches are grouped (the "sorted megabatches" of Hugging Face's `group_by_length`,
 chosen over `tf.data`'s `bucket_by_sequence_length` because the plan is a plain list of index
@@ -25,24 +26,17 @@ import weakref
 import numpy as np
 
 from ktbert.checks import check_count
+from ktbert.data.pipeline import PAD_MULTIPLE, pad_batch
 from ktbert.data.texts import TokenizedTexts
+from ktbert.defaults import BATCH_SIZE
 
-
-def model_inputs(x: TokenizedTexts) -> dict:
-    """The padded arrays a ktbert classifier takes: `token_ids` and `padding_mask`."""
-    ids, mask = x.padded()
-    return {"token_ids": ids, "padding_mask": mask.astype(np.int32)}
-
-
-PAD_MULTIPLE = 8  # batch widths are rounded up to this (oneDNN's kernels like multiples of 8)
 MEGABATCH = 50  # batches per sorted megabatch when shuffling, as Hugging Face's group_by_length
 
 
-def padded_width(lengths, maxlen: int, multiple: int = PAD_MULTIPLE) -> int:
-    """The width a batch of texts of `lengths` is padded to: the longest rounded up to
-    `multiple`, never beyond `maxlen`."""
-    longest = int(np.max(lengths)) if len(lengths) else 1
-    return min(int(maxlen), -(-longest // multiple) * multiple)
+def model_inputs(x: TokenizedTexts) -> dict:
+    """The padded arrays a ktbert classifier takes: `token_ids` and `padding_mask`, `(n, maxlen)`."""
+    ids, mask = x.padded()
+    return {"token_ids": ids, "padding_mask": mask.astype(np.int32)}
 
 
 def length_order(lengths) -> np.ndarray:
@@ -80,14 +74,22 @@ def bucketed_batches(lengths, batch_size: int, rng=None, megabatch: int = MEGABA
     return [batches[i] for i in rng.permutation(len(batches))]
 
 
-def batch_inputs(x: TokenizedTexts, indices, multiple: int = PAD_MULTIPLE) -> dict:
-    """Model inputs for the texts at `indices`, padded to their own longest text."""
+def batch_plan(lengths, batch_size: int, rng=None, bucketing: bool = True) -> list:
+    """The index arrays of one pass: `bucketed_batches`, or without bucketing the texts in
+    order (shuffled first when `rng` is given)."""
+    if bucketing:
+        return bucketed_batches(lengths, batch_size, rng)
+    order = np.arange(len(lengths)) if rng is None else rng.permutation(len(lengths))
+    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+def _ragged_batch(x: TokenizedTexts, indices) -> tuple:
+    """The token ids of the texts at `indices`, flat, and their lengths."""
     part = x.subset(indices)
-    ids, mask = part.padded(padded_width(part.lengths, x.maxlen, multiple))
-    return {"token_ids": ids, "padding_mask": mask.astype(np.int32)}
+    return part.values, part.lengths
 
 
-def make_dataset(x: TokenizedTexts, y=None, batch_size: int = 32, shuffle: bool = False, seed=None,
+def make_dataset(x: TokenizedTexts, y=None, batch_size: int = BATCH_SIZE, shuffle: bool = False, seed=None,
                  bucketing: bool = True):
     """A `tf.data.Dataset` of `(inputs, y)` batches, or of `inputs` when `y` is None.
 
@@ -101,46 +103,36 @@ def make_dataset(x: TokenizedTexts, y=None, batch_size: int = 32, shuffle: bool 
             the module's docstring; without shuffling, batches come longest first, so use
             `predict_in_order` to predict); False pads every batch to `maxlen` in input order.
     """
+    import tensorflow as tf
+
     batch_size = check_count(batch_size, "batch_size")
-    if bucketing:
-        return _bucketed_dataset(x, y, batch_size, shuffle, seed)
-    import tensorflow as tf
-
-    inputs = model_inputs(x)
-    tensors = inputs if y is None else (inputs, np.asarray(y))
-    ds = tf.data.Dataset.from_tensor_slices(tensors)
-    if shuffle:
-        ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
-    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
-
-
-def _bucketed_dataset(x: TokenizedTexts, y, batch_size: int, shuffle: bool, seed):
-    import tensorflow as tf
-
     if shuffle and seed is None:  # follows NumPy's global seed, as `keras.utils.set_random_seed` sets it
         seed = int(np.random.randint(2**31 - 1))
     rng = np.random.default_rng(seed) if shuffle else None  # one stream: a new plan per epoch
     labels = None if y is None else np.asarray(y)
 
     def batches():
-        for indices in bucketed_batches(x.lengths, batch_size, rng):
-            inputs = batch_inputs(x, indices)
-            yield inputs if labels is None else (inputs, labels[indices])
+        for indices in batch_plan(x.lengths, batch_size, rng, bucketing):
+            rows = _ragged_batch(x, indices)
+            yield rows if labels is None else (rows, labels[indices])
 
-    width = tf.TensorSpec((None, None), tf.int32)  # width None: one trace for all batch widths
-    spec = {"token_ids": width, "padding_mask": width}
+    multiple = PAD_MULTIPLE if bucketing else x.maxlen
+    pad = lambda values, lengths: pad_batch(values, lengths, x.maxlen, x.pad_id, multiple)  # noqa: E731
+    spec = (tf.TensorSpec((None,), tf.int32), tf.TensorSpec((None,), tf.int32))
     if labels is not None:
         spec = (spec, tf.TensorSpec((None,) + labels.shape[1:], tf.as_dtype(labels.dtype)))
     ds = tf.data.Dataset.from_generator(batches, output_signature=spec)
+    ds = ds.map(pad if labels is None else (lambda rows, y: (pad(*rows), y)))
     steps = -(-len(x) // batch_size)  # every plan has this many batches
     return ds.apply(tf.data.experimental.assert_cardinality(steps)).prefetch(tf.data.AUTOTUNE)
 
 
-def predict_in_order(model, x, batch_size: int = 32, bucketing: bool = True) -> np.ndarray:
+def predict_in_order(model, x, batch_size: int = BATCH_SIZE, bucketing: bool = True) -> np.ndarray:
     """The model's outputs for texts or arrays `x`, rows in the caller's order whatever the batching.
 
     Tokenized texts are predicted by a step traced once for every batch width (Keras' own
-    `predict` traces up to three times as widths change); arrays go through `model.predict`.
+    `predict` traces up to three times as widths change), which pads each batch itself
+    (`pad_batch`); arrays go through `model.predict`.
 
     Args:
         model: keras.Model. takes the batches' inputs.
@@ -154,15 +146,12 @@ def predict_in_order(model, x, batch_size: int = 32, bucketing: bool = True) -> 
         raise ValueError("`x` holds no texts to predict: pass at least one text.")
     batch_size = check_count(batch_size, "batch_size")
     step = _predict_step(model)
-    # Batches are fed straight to the step, not through tf.data: a pipeline costs ~0.3 s to
+    plan = batch_plan(x.lengths, batch_size, bucketing=bucketing)
+    multiple = PAD_MULTIPLE if bucketing else x.maxlen
+    # Batches are fed straight to the step, not through tf.data: a pipeline takes a noticeable time to
     # build, which a service predicting a few texts per call would pay on every call.
-    if bucketing:
-        plan = bucketed_batches(x.lengths, batch_size)
-        batches = (batch_inputs(x, indices) for indices in plan)
-    else:
-        plan = [np.arange(start, min(start + batch_size, len(x))) for start in range(0, len(x), batch_size)]
-        batches = (batch_inputs(x, indices, multiple=x.maxlen) for indices in plan)
-    out = np.concatenate([np.asarray(step(inputs)) for inputs in batches])
+    out = np.concatenate([np.asarray(step(*_ragged_batch(x, indices), x.maxlen, x.pad_id, multiple))
+                          for indices in plan])
     restored = np.empty_like(out)
     restored[np.concatenate(plan)] = out
     return restored
@@ -172,7 +161,8 @@ _PREDICT_STEPS = weakref.WeakKeyDictionary()  # model -> its traced prediction s
 
 
 def _predict_step(model):
-    """`model(inputs)` as a `tf.function` with the width left `None`: traced once per model.
+    """Pads a batch and runs `model` on it, as a `tf.function` traced once per model: the
+    width, `maxlen`, the padding id and the width multiple are all tensors.
 
     Kept beside the model, not on it (a `tf.function` attribute would be exported with it),
     and holding it weakly, so a model that is dropped is freed.
@@ -182,9 +172,11 @@ def _predict_step(model):
         import tensorflow as tf
 
         ref = weakref.ref(model)
-        width = tf.TensorSpec((None, None), tf.int32)
-        step = tf.function(lambda inputs: ref()(inputs, training=False), reduce_retracing=True,
-                           input_signature=[{"token_ids": width, "padding_mask": width}])
+        flat, scalar = tf.TensorSpec((None,), tf.int32), tf.TensorSpec((), tf.int32)
+        step = tf.function(
+            lambda values, lengths, maxlen, pad_id, multiple: ref()(
+                pad_batch(values, lengths, maxlen, pad_id, multiple), training=False),
+            input_signature=[flat, flat, scalar, scalar, scalar])
         _PREDICT_STEPS[model] = step
     return step
 
@@ -200,7 +192,7 @@ def num_examples(x) -> int:
     return len(x)
 
 
-def make_array_dataset(x, y=None, batch_size: int = 32, shuffle: bool = False, seed=None):
+def make_array_dataset(x, y=None, batch_size: int = BATCH_SIZE, shuffle: bool = False, seed=None):
     """Like `make_dataset`, for any Keras model's inputs: arrays, or dicts/lists of arrays."""
     import tensorflow as tf
 
@@ -212,7 +204,7 @@ def make_array_dataset(x, y=None, batch_size: int = 32, shuffle: bool = False, s
     return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
-def to_dataset(x, y=None, batch_size: int = 32, shuffle: bool = False, seed=None, bucketing: bool = True):
+def to_dataset(x, y=None, batch_size: int = BATCH_SIZE, shuffle: bool = False, seed=None, bucketing: bool = True):
     """Batches of tokenized texts (bucketed unless `bucketing=False`) or of plain arrays."""
     if isinstance(x, TokenizedTexts):
         return make_dataset(x, y, batch_size=batch_size, shuffle=shuffle, seed=seed, bucketing=bucketing)

@@ -1,28 +1,25 @@
 """Optional clean-up of raw texts before tokenizing: hashtags, @mentions, HTML line breaks.
 
-Off by default. The settings are saved with the preprocessor, so prediction cleans exactly as
-training did.
+Off by default. The settings are saved with the preprocessor, and the rules are written once,
+in RE2 syntax, for `tf.strings.regex_replace`: the text pipeline applies them in training, in
+prediction and inside an exported graph alike.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import asdict, dataclass
 
-_HTML_BREAK = re.compile(r"<\s*br\s*/?\s*>", re.IGNORECASE)
-_MENTION = re.compile(r"(?<![\w@])@\w+")
-_HASHTAG = re.compile(r"(?<![\w#])#(\w+)")
+from ktbert.checks import echo
 
-# The same three rules in RE2 syntax, for `tf.strings.regex_replace` in an exported graph. RE2
-# has no lookbehind, so the character before "@"/"#" is matched and put back (`\1`), and its
-# `\w`/`\s` are ASCII-only, so Python's Unicode classes are spelled out: `\w` is a letter, a
-# number or "_" (str.isalnum), `\s` what str.isspace accepts. tests/data/test_cleaning.py
-# checks that both spellings clean alike.
-_RE2_WORD = r"[\pL\pN_]"
-_RE2_SPACE = r"[\t\n\x{0B}\f\r\x{1C}-\x{1F}\x{85}\pZ]"
-RE2_HTML_BREAK = rf"(?i)<{_RE2_SPACE}*br{_RE2_SPACE}*/?{_RE2_SPACE}*>"
-RE2_MENTION = rf"(^|[^\pL\pN_@])@{_RE2_WORD}+"
-RE2_HASHTAG = rf"(^|[^\pL\pN_#])#({_RE2_WORD}+)"
+# RE2 has no lookbehind, so the character before "@"/"#" is matched and put back (`\1`); its
+# `\w` and `\s` are ASCII-only, so Unicode's classes are spelled out: a word character is a
+# letter, a number or "_" (as Python's str.isalnum), a space what str.isspace accepts.
+_WORD = r"[\pL\pN_]"
+_SPACE = r"[\t\n\x{0B}\f\r\x{1C}-\x{1F}\x{85}\pZ]"
+HTML_BREAK = rf"(?i)<{_SPACE}*br{_SPACE}*/?{_SPACE}*>"
+MENTION = rf"(^|[^\pL\pN_@])@{_WORD}+"
+HASHTAG = rf"(^|[^\pL\pN_#])#({_WORD}+)"
+OPTIONS = ("hashtags", "mentions", "html_breaks")
 
 
 @dataclass(frozen=True)
@@ -33,6 +30,11 @@ class TextCleaner:
         hashtags: bool. "#great" becomes "great".
         mentions: str or None. replace "@someone" with this string (e.g. "@user"); "" removes.
         html_breaks: bool. replace HTML line breaks (IMDB's "<br />") with a space.
+
+    Examples:
+    ```python
+    ktbert.TextCleaner(hashtags=True, mentions="@user")("#great show @bob")  # 'great show @user'
+    ```
     """
 
     hashtags: bool = False
@@ -43,7 +45,7 @@ class TextCleaner:
         if not isinstance(self.hashtags, bool) or not isinstance(self.html_breaks, bool):
             raise TypeError(f"`hashtags` and `html_breaks` must be booleans. Received: {self!r}")
         if self.mentions is not None and not isinstance(self.mentions, str):
-            raise TypeError(f"`mentions` must be a string or None. Received: mentions={self.mentions!r}")
+            raise TypeError(f"`mentions` must be a string or None. Received: mentions={echo(self.mentions)}")
 
     @classmethod
     def from_value(cls, value) -> "TextCleaner":
@@ -53,38 +55,36 @@ class TextCleaner:
         if isinstance(value, cls):
             return value
         if isinstance(value, dict):
-            unknown = sorted(set(value) - {"hashtags", "mentions", "html_breaks"})
+            unknown = sorted(set(value) - set(OPTIONS))
             if unknown:
-                raise ValueError(
-                    f"`clean` has unknown option(s) {unknown}; known: hashtags, mentions, html_breaks."
-                )
+                raise ValueError(f"`clean` has unknown option(s) {unknown}; known: {', '.join(OPTIONS)}.")
             return cls(**value)
-        raise TypeError(f"`clean` must be None, a dict or a TextCleaner. Received: {value!r}")
+        raise TypeError(f"`clean` must be None, a dict or a TextCleaner. Received: {echo(value)}")
 
     @property
     def active(self) -> bool:
         return self.hashtags or self.mentions is not None or self.html_breaks
 
-    def __call__(self, text: str) -> str:
-        if self.html_breaks:
-            text = _HTML_BREAK.sub(" ", text)
-        if self.mentions is not None:
-            text = _MENTION.sub(lambda _: self.mentions, text)  # literally, backslashes too
-        if self.hashtags:
-            text = _HASHTAG.sub(r"\1", text)
-        return text
-
-    def graph_rules(self) -> list:
-        """The active rules as `(RE2 pattern, rewrite)` pairs, in the order `__call__` applies
-        them, for `tf.strings.regex_replace` (an exported model cleans inside its graph)."""
+    def rules(self) -> list:
+        """The active rules as `(RE2 pattern, rewrite)` pairs, in the order they apply."""
         rules = []
         if self.html_breaks:
-            rules.append((RE2_HTML_BREAK, " "))
-        if self.mentions is not None:
-            rules.append((RE2_MENTION, r"\1" + self.mentions.replace("\\", "\\\\")))
+            rules.append((HTML_BREAK, " "))
+        if self.mentions is not None:  # the replacement is literal, backslashes too
+            rules.append((MENTION, r"\1" + self.mentions.replace("\\", "\\\\")))
         if self.hashtags:
-            rules.append((RE2_HASHTAG, r"\1\2"))
+            rules.append((HASHTAG, r"\1\2"))
         return rules
+
+    def __call__(self, text: str) -> str:
+        """`text` cleaned by the rules, as the text pipeline cleans it."""
+        if not self.active:
+            return text
+        import tensorflow as tf
+
+        for pattern, rewrite in self.rules():
+            text = tf.strings.regex_replace(text, pattern, rewrite)
+        return text.numpy().decode("utf-8")
 
     def get_config(self) -> dict:
         return asdict(self)

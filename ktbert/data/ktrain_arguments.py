@@ -1,7 +1,7 @@
-"""ktrain's loader arguments that BERT preprocessing does not use: refused or warned about.
+"""ktrain's arguments that ktbert does not use: refused or warned about.
 
-The loaders keep ktrain's signatures so tutorials port unchanged; these two functions say
-what of them ktbert ignores.
+The loaders and `get_learner` keep ktrain's signatures so tutorials port unchanged; these two
+functions say what of them ktbert ignores, and why.
 """
 
 from __future__ import annotations
@@ -21,12 +21,12 @@ def check_preprocess_mode(preprocess_mode: str) -> None:
         )
 
 
-def warn_ignored(**given) -> None:
-    """Warns about ktrain arguments given a value that BERT preprocessing does not use."""
+WORD_VECTORS = "only mattered for ktrain's word-vector models and are ignored by BERT preprocessing"
+BATCHES_BY_TF_DATA = "are ignored: ktbert's batches come from tf.data, which needs no worker processes"
+
+
+def warn_ignored(why: str = WORD_VECTORS, **given) -> None:
+    """Warns, saying `why`, about ktrain arguments given a value ktbert does not use (None: not given)."""
     used = [k for k, v in given.items() if v is not None]
     if used:
-        warnings.warn(
-            f"{', '.join(used)} only mattered for ktrain's word-vector models and are ignored "
-            "by BERT preprocessing; remove them to silence this warning.",
-            stacklevel=3,
-        )
+        warnings.warn(f"{', '.join(used)} {why}; remove them to silence this warning.", stacklevel=3)

@@ -8,90 +8,22 @@ from __future__ import annotations
 
 import os
 
-import numpy as np
-
-from ktbert.checks import check_fraction, check_maxlen, check_path, check_seed, check_texts
+from ktbert.checks import check_path, check_texts
+from ktbert.data.building import TextOptions, build, split_and_build
 from ktbert.data.folders import read_class_folders
 from ktbert.data.ktrain_arguments import check_preprocess_mode, warn_ignored
 from ktbert.data.labels import encode_array_labels, encode_single_column
-from ktbert.data.preprocessor import TextPreprocessor
 from ktbert.data.reading import text_separator
-from ktbert.data.splitting import split_indices, subset_labels
 from ktbert.data.tables import read_table, texts_and_labels
-from ktbert.data.texts import TextData
-from ktbert.model.encoders import DEFAULT_ENCODER, load_encoder_settings
-
-DEFAULT_MAXLEN = 128
+from ktbert.defaults import MAXLEN, VAL_PCT
+from ktbert.model.encoders import DEFAULT_ENCODER
 
 
-def _split_and_build(texts, labels, val_pct, random_state, maxlen, encoder, verbose, **text_options):
-    """Holds out `val_pct` of the rows (stratified), then tokenizes both parts."""
-    trn_idx, val_idx = split_indices(labels, check_fraction(val_pct, "val_pct"), check_seed(random_state, "random_state"))
-    return _build(
-        [texts[i] for i in trn_idx], subset_labels(labels, trn_idx),
-        [texts[i] for i in val_idx], subset_labels(labels, val_idx),
-        maxlen, encoder, verbose, **text_options,
-    )
-
-
-def _build(train_texts, train_labels, val_texts, val_labels, maxlen, encoder, verbose, **text_options):
-    """Tokenizes both splits and returns `(train, val, preproc)`; `text_options` (clean,
-    truncation) go to the preprocessor."""
-    settings = load_encoder_settings(encoder)
-    maxlen = check_maxlen(maxlen, min(512, settings.max_sequence_length))
-    preproc = TextPreprocessor(
-        vocabulary=settings.vocabulary,
-        maxlen=maxlen,
-        class_names=train_labels.class_names,
-        multilabel=train_labels.multilabel,
-        lowercase=settings.lowercase,
-        strip_accents=settings.strip_accents,
-        encoder=settings.spec,
-        **text_options,
-    )
-    train = TextData(preproc.preprocess(train_texts), train_labels.y)
-    val = None
-    if val_texts is not None:
-        val = TextData(preproc.preprocess(val_texts), val_labels.y)
-    if verbose:
-        _report(train, val, preproc)
-    return train, val, preproc
-
-
-def _report(train: TextData, val, preproc: TextPreprocessor) -> None:
-    names = preproc.get_classes()
-    if train.multilabel:
-        counts = train.y.sum(axis=0).astype(int)
-    else:
-        counts = np.bincount(train.y, minlength=len(names))
-    per_class = ", ".join(f"{c}: {k}" for c, k in zip(names, counts))
-    print(f"classes ({'multi-label' if preproc.multilabel else 'single-label'}): {per_class}")
-    print(f"train: {len(train.x)} texts" + (f", validation: {len(val.x)} texts" if val else ""))
-    full = float(np.mean(train.x.lengths >= preproc.maxlen))
-    print(
-        f"maxlen {preproc.maxlen}: {100 * full:.1f}% of training texts reach it (truncated or "
-        f"exactly that long); median length {int(np.median(train.x.lengths))} tokens"
-    )
-
-
-def texts_from_df(
-    train_df,
-    text_column,
-    label_columns=None,
-    val_df=None,
-    max_features=None,
-    maxlen: int = DEFAULT_MAXLEN,
-    val_pct: float = 0.1,
-    ngram_range=None,
-    preprocess_mode: str = "bert",
-    lang=None,
-    random_state=None,
-    verbose: int = 1,
-    label_sep: str | None = None,
-    encoder: str = DEFAULT_ENCODER,
-    clean=None,
-    truncation: str = "head",
-):
+def texts_from_df(train_df, text_column, label_columns=None, val_df=None, max_features=None,
+                  maxlen: int = MAXLEN, val_pct: float = VAL_PCT, ngram_range=None,
+                  preprocess_mode: str = "bert", lang=None, random_state=None, verbose: int = 1,
+                  label_sep: str | None = None, encoder: str = DEFAULT_ENCODER, clean=None,
+                  truncation: str = "head"):
     """Loads texts and labels from pandas DataFrames; ktrain's `texts_from_df`.
 
     Args:
@@ -131,43 +63,25 @@ def texts_from_df(
     """
     check_preprocess_mode(preprocess_mode)
     warn_ignored(max_features=max_features, ngram_range=ngram_range, lang=lang)
+    options = TextOptions(maxlen, encoder, clean, truncation, verbose)
     train_texts, train_labels = texts_and_labels(
         train_df, text_column, label_columns, label_sep, "train_df"
     )
     if val_df is None:
-        return _split_and_build(train_texts, train_labels, val_pct, random_state, maxlen, encoder, verbose,
-            clean=clean, truncation=truncation)
+        return split_and_build(train_texts, train_labels, val_pct, random_state, options)
     val_texts, val_labels = texts_and_labels(
         val_df, text_column, label_columns, label_sep, "val_df",
         class_names=train_labels.class_names, multilabel=train_labels.multilabel,
     )
-    return _build(train_texts, train_labels, val_texts, val_labels, maxlen, encoder, verbose,
-        clean=clean, truncation=truncation)
+    return build(train_texts, train_labels, val_texts, val_labels, options)
 
 
-def texts_from_csv(
-    train_filepath,
-    text_column,
-    label_columns=None,
-    val_filepath=None,
-    max_features=None,
-    maxlen: int = DEFAULT_MAXLEN,
-    val_pct: float = 0.1,
-    ngram_range=None,
-    preprocess_mode: str = "bert",
-    encoding: str = "utf-8",
-    lang=None,
-    sep: str | None = None,
-    is_regression: bool = False,
-    random_state=None,
-    verbose: int = 1,
-    label_sep: str | None = None,
-    header="infer",
-    read_csv_kwargs: dict | None = None,
-    encoder: str = DEFAULT_ENCODER,
-    clean=None,
-    truncation: str = "head",
-):
+def texts_from_csv(train_filepath, text_column, label_columns=None, val_filepath=None, max_features=None,
+                   maxlen: int = MAXLEN, val_pct: float = VAL_PCT, ngram_range=None,
+                   preprocess_mode: str = "bert", encoding: str = "utf-8", lang=None, sep: str | None = None,
+                   is_regression: bool = False, random_state=None, verbose: int = 1,
+                   label_sep: str | None = None, header="infer", read_csv_kwargs: dict | None = None,
+                   encoder: str = DEFAULT_ENCODER, clean=None, truncation: str = "head"):
     """Loads texts and labels from CSV or TSV files (gzip'd too); ktrain's `texts_from_csv`.
 
     Args:
@@ -205,23 +119,10 @@ def texts_from_csv(
     )
 
 
-def texts_from_folder(
-    datadir,
-    classes=None,
-    max_features=None,
-    maxlen: int = DEFAULT_MAXLEN,
-    ngram_range=None,
-    train_test_names=("train", "test"),
-    preprocess_mode: str = "bert",
-    encoding: str = "utf-8",
-    lang=None,
-    val_pct: float = 0.1,
-    random_state=None,
-    verbose: int = 1,
-    encoder: str = DEFAULT_ENCODER,
-    clean=None,
-    truncation: str = "head",
-):
+def texts_from_folder(datadir, classes=None, max_features=None, maxlen: int = MAXLEN, ngram_range=None,
+                      train_test_names=("train", "test"), preprocess_mode: str = "bert",
+                      encoding: str = "utf-8", lang=None, val_pct: float = VAL_PCT, random_state=None,
+                      verbose: int = 1, encoder: str = DEFAULT_ENCODER, clean=None, truncation: str = "head"):
     """Loads texts from one sub-folder per class; ktrain's `texts_from_folder`.
 
     Reads the aclImdb layout (`datadir/train/pos/*.txt`, `datadir/test/neg/*.txt`, ...) or, when
@@ -236,6 +137,7 @@ def texts_from_folder(
     """
     check_preprocess_mode(preprocess_mode)
     warn_ignored(max_features=max_features, ngram_range=ngram_range, lang=lang)
+    options = TextOptions(maxlen, encoder, clean, truncation, verbose)
     datadir = check_path(datadir, "datadir", "folder")
     if not os.path.isdir(datadir):
         raise FileNotFoundError(f"`datadir` is not a folder. Received: datadir={datadir!r}")
@@ -250,35 +152,18 @@ def texts_from_folder(
             val_labels = encode_single_column(
                 val_names, train_labels.class_names, what=f"folders of {test_dir!r}"
             )
-            return _build(train_texts, train_labels, val_texts, val_labels, maxlen, encoder, verbose,
-                clean=clean, truncation=truncation)
+            return build(train_texts, train_labels, val_texts, val_labels, options)
     else:
         train_texts, train_names = read_class_folders(datadir, classes, encoding)
         train_labels = encode_single_column(train_names, what=f"folders of {datadir!r}")
-    return _split_and_build(train_texts, train_labels, val_pct, random_state, maxlen, encoder, verbose,
-        clean=clean, truncation=truncation)
+    return split_and_build(train_texts, train_labels, val_pct, random_state, options)
 
 
-def texts_from_array(
-    x_train,
-    y_train,
-    x_test=None,
-    y_test=None,
-    batch_size=None,
-    max_features=None,
-    maxlen: int = DEFAULT_MAXLEN,
-    val_pct: float = 0.1,
-    ngram_range=None,
-    class_names=None,
-    preprocess_mode: str = "bert",
-    lang=None,
-    random_state=None,
-    verbose: int = 1,
-    label_sep: str | None = None,
-    encoder: str = DEFAULT_ENCODER,
-    clean=None,
-    truncation: str = "head",
-):
+def texts_from_array(x_train, y_train, x_test=None, y_test=None, batch_size=None, max_features=None,
+                     maxlen: int = MAXLEN, val_pct: float = VAL_PCT, ngram_range=None, class_names=None,
+                     preprocess_mode: str = "bert", lang=None, random_state=None, verbose: int = 1,
+                     label_sep: str | None = None, encoder: str = DEFAULT_ENCODER, clean=None,
+                     truncation: str = "head"):
     """Loads texts and labels from lists or arrays; ktrain's `texts_from_array`.
 
     Args:
@@ -292,6 +177,7 @@ def texts_from_array(
     """
     check_preprocess_mode(preprocess_mode)
     warn_ignored(batch_size=batch_size, max_features=max_features, ngram_range=ngram_range, lang=lang)
+    options = TextOptions(maxlen, encoder, clean, truncation, verbose)
     x_train = check_texts(x_train, "x_train", allow_empty=False)
     train_labels = encode_array_labels(y_train, class_names, label_sep, "y_train")
     if len(train_labels.y) != len(x_train):
@@ -300,8 +186,7 @@ def texts_from_array(
             f"{len(train_labels.y)} labels."
         )
     if x_test is None:
-        return _split_and_build(x_train, train_labels, val_pct, random_state, maxlen, encoder, verbose,
-            clean=clean, truncation=truncation)
+        return split_and_build(x_train, train_labels, val_pct, random_state, options)
     if y_test is None:
         raise ValueError("`x_test` was given without `y_test`: pass both, or neither to split.")
     x_test = check_texts(x_test, "x_test", allow_empty=False)
@@ -310,7 +195,6 @@ def texts_from_array(
         raise ValueError(
             f"`x_test` and `y_test` differ in length: {len(x_test)} texts, {len(val_labels.y)} labels."
         )
-    return _build(x_train, train_labels, x_test, val_labels, maxlen, encoder, verbose,
-        clean=clean, truncation=truncation)
+    return build(x_train, train_labels, x_test, val_labels, options)
 
 

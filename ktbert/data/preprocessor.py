@@ -1,7 +1,8 @@
-"""Turns raw texts into BERT token ids with the encoder's own WordPiece vocabulary.
+"""The preprocessor ktrain's loaders return: the text pipeline of an encoder, and the task's classes.
 
-The preprocessor also holds what prediction needs to undo the encoding of labels: the class
-names and whether the task is multi-label. It saves as JSON plus a vocabulary file; no pickle.
+It turns raw texts into token ids with its `TextPipeline` (`ktbert.data.pipeline`), and holds
+what prediction needs to undo the encoding of labels: the class names and whether the task is
+multi-label. It saves as JSON plus a vocabulary file; no pickle.
 """
 
 from __future__ import annotations
@@ -13,19 +14,17 @@ import warnings
 
 import numpy as np
 
-from ktbert.checks import check_count, check_maxlen, check_texts
+from ktbert.checks import check_count, check_maxlen, check_stride, check_texts
 from ktbert.data.cleaning import TextCleaner
+from ktbert.data.pipeline import TextPipeline, check_truncation
 from ktbert.data.texts import TokenizedTexts
+from ktbert.defaults import MAXLEN
 
-# Texts are cut to this many characters per token of `maxlen` before tokenizing, so a text of
-# megabytes costs no more than a long review. WordPiece tokens are rarely over 20 characters.
-CHARS_PER_TOKEN = 40
-TOKENIZE_CHUNK = 2048
+TOKENIZE_CHUNK = 2048  # texts per call of the pipeline
 CONFIG_FILE = "preprocessor.json"
-TRUNCATIONS = ("head", "head+tail")
-HEAD_SHARE = 0.25  # head+tail keeps this share of the tokens from the start, the rest from the end
 MAX_WINDOWS = 64  # sliding windows per text at most; a longer text's windows stop there
 VOCAB_FILE = "vocab.txt"
+SPECIAL_TOKENS = ("[CLS]", "[SEP]", "[PAD]", "[UNK]")
 
 
 class TextPreprocessor:
@@ -33,7 +32,8 @@ class TextPreprocessor:
 
     Args:
         vocabulary: list of str. the encoder's WordPiece vocabulary (index = token id).
-        maxlen: int. tokens kept per text, [CLS] and [SEP] included; 8 to 512.
+        maxlen: int. tokens kept per text, [CLS] and [SEP] included; 8 to 512 (or the
+            encoder's `max_sequence_length`).
         class_names: list of str. the classes, in the order of the model's outputs.
         multilabel: bool. whether a text can have several classes.
         lowercase: bool. lowercase before WordPiece (uncased vocabularies).
@@ -44,6 +44,12 @@ class TextPreprocessor:
         truncation: str. how a text longer than `maxlen` is cut: "head" keeps its start;
             "head+tail" keeps a quarter of the tokens from its start and the rest from its end
             (Sun et al., 2019: the end of a review often holds its verdict).
+        max_sequence_length: int or None. the encoder's longest input, which `maxlen` may not
+            exceed (None: 512); checked, not saved.
+
+    Attributes:
+        pipeline: TextPipeline. the text path every use of this preprocessor runs: the
+            loaders, `predict`, the service and the SavedModel export.
 
     Examples:
     ```python
@@ -56,7 +62,7 @@ class TextPreprocessor:
     def __init__(
         self,
         vocabulary,
-        maxlen: int = 128,
+        maxlen: int = MAXLEN,
         class_names=(),
         multilabel: bool = False,
         lowercase: bool = True,
@@ -64,9 +70,10 @@ class TextPreprocessor:
         encoder: str = "default",
         clean=None,
         truncation: str = "head",
+        max_sequence_length: int | None = None,
     ):
         self.vocabulary = list(vocabulary)
-        self.maxlen = check_maxlen(maxlen)
+        self.maxlen = check_maxlen(maxlen, max_sequence_length)
         self.class_names = [str(c) for c in class_names]
         self.multilabel = bool(multilabel)
         self.lowercase = bool(lowercase)
@@ -74,75 +81,58 @@ class TextPreprocessor:
         self.encoder = str(encoder)
         self.clean = TextCleaner.from_value(clean)
         self.truncation = check_truncation(truncation)
-        for token in ("[CLS]", "[SEP]", "[PAD]", "[UNK]"):
+        for token in SPECIAL_TOKENS:
             if token not in self.vocabulary:
                 raise ValueError(
                     f"`vocabulary` lacks the BERT special token {token}. Received a vocabulary "
                     f"of {len(self.vocabulary)} tokens starting {self.vocabulary[:5]}"
                 )
-        self._tokenize_fn = None
+        self._pipeline = None
+        self._traced_functions = {}  # traced once per preprocessor: the pipeline, windows' bodies
 
-    # -- tokenization ------------------------------------------------------------------------
+    # === The text pipeline ===
+    @property
+    def pipeline(self) -> TextPipeline:
+        if self._pipeline is None:
+            self._pipeline = TextPipeline(self.wordpiece_tokenizer(), self.maxlen, self.truncation, self.clean)
+        return self._pipeline
+
     def wordpiece_tokenizer(self):
-        """A new keras-hub `BertTokenizer` layer over this vocabulary (TensorFlow ops only, so
-        an exported graph tokenizes exactly as `preprocess` does)."""
+        """A new keras-hub `BertTokenizer` layer over this vocabulary."""
         import keras_hub
 
         return keras_hub.models.BertTokenizer(
             vocabulary=self.vocabulary, lowercase=self.lowercase, strip_accents=self.strip_accents,
         )
 
-    def _tokenizer(self):
-        if self._tokenize_fn is None:
+    def _traced(self, key, function):
+        """`function` of a batch of strings as a `tf.function`, traced once and kept under `key`."""
+        if key not in self._traced_functions:
             import tensorflow as tf
 
-            self._tokenize_fn = tf.function(
-                self.wordpiece_tokenizer().tokenize,
-                input_signature=[tf.TensorSpec([None], tf.string)],
-            )
-        return self._tokenize_fn
+            self._traced_functions[key] = tf.function(function, input_signature=[tf.TensorSpec([None], tf.string)])
+        return self._traced_functions[key]
 
-    def _bodies(self, texts, tokens: int, head_tail: bool):
-        """Each text's WordPiece ids, without [CLS]/[SEP], from enough characters to give
-        `tokens` ids (from both ends with `head_tail`): a text of megabytes costs no more."""
-        cap = tokens * CHARS_PER_TOKEN
-        tokenize = self._tokenizer()
+    def _ragged_rows(self, function, texts):
+        """`function` (strings -> ragged ids) over `texts` in chunks: `(flat ids, lengths)`."""
+        values, lengths = [], []
         for start in range(0, len(texts), TOKENIZE_CHUNK):
-            chunk = texts[start : start + TOKENIZE_CHUNK]
-            chunk = [t[:cap] + " " + t[-cap:] if head_tail and len(t) > 2 * cap else t[:cap] for t in chunk]
-            if self.clean.active:
-                chunk = [self.clean(t) for t in chunk]
-            ragged = tokenize(np.array(chunk, dtype=object))
-            n = ragged.row_lengths().numpy()
-            flat = ragged.flat_values.numpy().astype(np.int32)
-            yield from (np.split(flat, np.cumsum(n)[:-1]) if len(n) else [])
-
-    def _framed(self, bodies, texts, keep_texts: bool) -> TokenizedTexts:
-        """[CLS] body [SEP] for each body."""
-        cls_id, sep_id = self.vocabulary.index("[CLS]"), self.vocabulary.index("[SEP]")
-        values = [np.concatenate([[cls_id], ids, [sep_id]]).astype(np.int32) for ids in bodies]
-        lengths = np.array([len(v) for v in values], dtype=np.int32)
-        values = np.concatenate(values) if values else np.zeros(0, np.int32)
-        return TokenizedTexts(values, lengths, self.maxlen, texts if keep_texts else None)
+            ragged = function(np.array(texts[start : start + TOKENIZE_CHUNK], dtype=object))
+            values.append(ragged.flat_values.numpy())
+            lengths.append(ragged.row_lengths().numpy())
+        return np.concatenate(values).astype(np.int32), np.concatenate(lengths).astype(np.int32)
 
     def preprocess(self, texts, keep_texts: bool = True) -> TokenizedTexts:
         """Tokenizes `texts` into [CLS] ids [SEP], truncated to `maxlen` ids in all (as
-        `truncation` says).
+        `truncation` says), with the pipeline.
 
         Args:
             texts: list of str. the texts; None, NaN and non-strings are refused.
             keep_texts: bool. keep the original strings on the result (for showing losses).
         """
         texts = check_texts(texts)
-        budget = self.maxlen - 2
-        head_tail = self.truncation == "head+tail"
-        head = max(1, int(budget * HEAD_SHARE))
-        bodies = []
-        for ids in self._bodies(texts, budget, head_tail):
-            if len(ids) > budget:
-                ids = np.concatenate([ids[:head], ids[len(ids) - (budget - head):]]) if head_tail else ids[:budget]
-            bodies.append(ids)
-        return self._framed(bodies, texts, keep_texts)
+        values, lengths = self._ragged_rows(self._traced("packed", self.pipeline), texts)
+        return TokenizedTexts(values, lengths, self.maxlen, texts if keep_texts else None, self.pipeline.pad_id)
 
     def windows(self, texts, stride: int | None = None, max_windows: int = MAX_WINDOWS):
         """Cuts each text into overlapping windows of `maxlen` tokens, for texts longer than
@@ -160,23 +150,32 @@ class TextPreprocessor:
             `(windows, owners)`: TokenizedTexts of all windows, and for each window the index
             of its text.
         """
+        import tensorflow as tf
+
         texts = check_texts(texts)
-        budget = self.maxlen - 2
-        stride = max(1, budget // 2) if stride is None else check_count(stride, "stride")
-        if stride > budget:
-            raise ValueError(f"`stride` must be at most maxlen - 2 = {budget}, or windows would skip "
-                             f"tokens. Received: stride={stride}")
+        pipeline = self.pipeline
+        budget = pipeline.budget
+        stride = max(1, budget // 2) if stride is None else check_stride(stride, budget)
         max_windows = check_count(max_windows, "max_windows")
-        bodies, owners = [], []
-        for i, ids in enumerate(self._bodies(texts, budget + stride * (max_windows - 1), False)):
-            starts = list(range(0, max(len(ids) - budget, 0), stride)) + [max(len(ids) - budget, 0)]
-            if len(starts) > max_windows:
-                starts = starts[:max_windows]
+        tokens = budget + stride * (max_windows - 1)
+        values, lengths = self._ragged_rows(self._traced(("bodies", tokens), lambda t: pipeline.bodies(t, tokens)), texts)
+        offsets = np.concatenate([[0], np.cumsum(lengths)])
+        starts, owners = [], []
+        for i, n in enumerate(lengths):
+            last = max(int(n) - budget, 0)
+            mine = list(range(0, last, stride)) + [last]
+            if len(mine) > max_windows:
+                mine = mine[:max_windows]
                 warnings.warn(f"text {i} needs more than max_windows={max_windows} windows of {self.maxlen} "
                               "tokens: its end is not read. Raise `max_windows` to read it all.", stacklevel=2)
-            bodies.extend(ids[s : s + budget] for s in starts)
-            owners.extend([i] * len(starts))
-        return self._framed(bodies, None, False), np.array(owners, dtype=np.int64)
+            starts.extend(offsets[i] + s for s in mine)
+            owners.extend([i] * len(mine))
+        sizes = [min(budget, int(offsets[i + 1] - s)) for s, i in zip(starts, owners)]
+        flat = np.concatenate([values[s : s + k] for s, k in zip(starts, sizes)]) if starts else values[:0]
+        packed = pipeline.packed(tf.RaggedTensor.from_row_lengths(flat, np.asarray(sizes, np.int64)))
+        windows = TokenizedTexts(packed.flat_values.numpy(), packed.row_lengths().numpy(), self.maxlen,
+                                 pad_id=pipeline.pad_id)
+        return windows, np.array(owners, dtype=np.int64)
 
     def decode(self, ids) -> str:
         """The tokens of `ids` joined back into readable text (WordPiece pieces merged)."""
@@ -192,12 +191,12 @@ class TextPreprocessor:
                 words.append(token)
         return " ".join(words)
 
-    # -- classes -----------------------------------------------------------------------------
+    # === Classes ===
     def get_classes(self) -> list:
         """The class names, in the order of the model's outputs."""
         return list(self.class_names)
 
-    # -- serialization -----------------------------------------------------------------------
+    # === Config ===
     def get_config(self) -> dict:
         """Everything but the vocabulary, as JSON-safe values."""
         return {
@@ -237,7 +236,7 @@ class TextPreprocessor:
         except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
             raise ValueError(f"{config_path!r} is not valid JSON ({type(err).__name__}). "
                              "Save the preprocessor again.") from err
-        allowed = set(inspect.signature(cls.__init__).parameters) - {"self", "vocabulary"}
+        allowed = set(inspect.signature(cls.__init__).parameters) - {"self", "vocabulary", "max_sequence_length"}
         if not isinstance(config, dict) or not set(config) <= allowed:
             received = sorted(config) if isinstance(config, dict) else type(config).__name__
             raise ValueError(f"{config_path!r} is not a preprocessor config: it must hold some of "
@@ -253,10 +252,3 @@ class TextPreprocessor:
             f"TextPreprocessor(maxlen={self.maxlen}, classes={self.class_names}, "
             f"multilabel={self.multilabel}, vocabulary={len(self.vocabulary)} tokens)"
         )
-
-
-def check_truncation(truncation: str) -> str:
-    """`truncation` if it is one of `TRUNCATIONS`, else a ValueError naming them."""
-    if truncation not in TRUNCATIONS:
-        raise ValueError(f"`truncation` must be one of {list(TRUNCATIONS)}. Received: truncation={truncation!r}")
-    return truncation

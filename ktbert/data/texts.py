@@ -1,7 +1,7 @@
 """Tokenized texts kept with their true lengths, and the `(x, y)` pairs the loaders return.
 
 Token ids are stored flat with one length per text rather than as a padded block, so batching
-can pad each batch as it likes (to `maxlen` now, to the batch's longest text later).
+pads each batch only to its longest text (`ktbert.data.pipeline.pad_batch`).
 """
 
 from __future__ import annotations
@@ -9,6 +9,8 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
+
+from ktbert.data.pipeline import pad_batch
 
 
 class TokenizedTexts:
@@ -19,9 +21,10 @@ class TokenizedTexts:
         lengths: int array. the number of ids of each text.
         maxlen: int. the length every text was truncated to.
         texts: list of str or None. the original texts, kept for showing errors and losses.
+        pad_id: int. the token id that pads a batch (the tokenizer's padding token).
     """
 
-    def __init__(self, values, lengths, maxlen: int, texts=None):
+    def __init__(self, values, lengths, maxlen: int, texts=None, pad_id: int = 0):
         self.values = np.asarray(values, dtype=np.int32)
         self.lengths = np.asarray(lengths, dtype=np.int32)
         if self.lengths.sum() != len(self.values):
@@ -31,6 +34,7 @@ class TokenizedTexts:
             )
         self.maxlen = int(maxlen)
         self.texts = None if texts is None else list(texts)
+        self.pad_id = int(pad_id)
         self.offsets = np.concatenate([[0], np.cumsum(self.lengths)]).astype(np.int64)
 
     def __len__(self) -> int:
@@ -49,17 +53,13 @@ class TokenizedTexts:
         parts = [self[i] for i in indices]
         values = np.concatenate(parts) if parts else np.zeros(0, np.int32)
         texts = None if self.texts is None else [self.texts[i] for i in indices]
-        return TokenizedTexts(values, self.lengths[indices], self.maxlen, texts)
+        return TokenizedTexts(values, self.lengths[indices], self.maxlen, texts, self.pad_id)
 
     def padded(self, length: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Returns `(token_ids, padding_mask)`, both `(n, length)`; `length` defaults to maxlen."""
         length = self.maxlen if length is None else int(length)
-        ids = np.zeros((len(self), length), dtype=np.int32)
-        for row, (start, n) in enumerate(zip(self.offsets[:-1], self.lengths)):
-            n = min(int(n), length)
-            ids[row, :n] = self.values[start : start + n]
-        mask = np.arange(length)[None, :] < np.minimum(self.lengths, length)[:, None]
-        return ids, mask
+        inputs = pad_batch(self.values, self.lengths, length, self.pad_id, multiple=length)
+        return inputs["token_ids"].numpy(), inputs["padding_mask"].numpy().astype(bool)
 
 
 class TextData(NamedTuple):

@@ -14,9 +14,11 @@ import numpy as np
 
 from ktbert.data.batching import predict_in_order
 from ktbert.data.texts import TextData
+from ktbert.defaults import BATCH_SIZE
 from ktbert.evaluate import metrics
+from ktbert.evaluate.decisions import Decisions
 from ktbert.model.classifier import sentence_embedder
-from ktbert.model.encoders import load_backbone
+from ktbert.model.encoders import DEFAULT_ENCODER, load_backbone
 
 
 def _texts(data, what):
@@ -53,7 +55,7 @@ def tfidf_logreg(train, val, n_classes: int) -> np.ndarray:
     return _proba(clf, vectorizer.transform(_texts(val, "val_data")), n_classes)
 
 
-def sentence_embeddings(x, encoder: str = "default", batch_size: int = 32, embedder=None) -> np.ndarray:
+def sentence_embeddings(x, encoder: str = DEFAULT_ENCODER, batch_size: int = BATCH_SIZE, embedder=None) -> np.ndarray:
     """Masked-mean-pooled token vectors of the pretrained (not fine-tuned) encoder.
 
     Args:
@@ -66,7 +68,7 @@ def sentence_embeddings(x, encoder: str = "default", batch_size: int = 32, embed
     return predict_in_order(embedder, x, batch_size)
 
 
-def embedding_logreg(train, val, n_classes: int, encoder: str = "default") -> np.ndarray:
+def embedding_logreg(train, val, n_classes: int, encoder: str = DEFAULT_ENCODER) -> np.ndarray:
     """Validation probabilities of frozen sentence embeddings + logistic regression."""
     embedder = sentence_embedder(load_backbone(encoder))
     clf = _logistic(train.multilabel).fit(sentence_embeddings(train.x, embedder=embedder), train.y)
@@ -103,15 +105,16 @@ def compare(train_data, val_data, preproc, learner=None, baselines=("tfidf", "em
     if unknown:
         raise ValueError(f"unknown baseline(s) {unknown}; choose from {list(makers)}")
     rows = []
+    plain = Decisions.for_labels(val.y, n)  # the baselines' own rule: most probable class, 0.5 per label
     for key in baselines:
         name, make = makers[key]
         start = time.perf_counter()
         proba = make()
-        rows.append({"model": name, **metrics.scores(val.y, proba, train.multilabel), "seconds": time.perf_counter() - start})
+        rows.append({"model": name, **metrics.scores(val.y, proba, plain), "seconds": time.perf_counter() - start})
     if learner is not None:
         start = time.perf_counter()
         proba = learner.predict(val)
         rows.append({"model": "fine-tuned BERT (ktbert)",
-                     **metrics.scores(val.y, proba, train.multilabel, learner.thresholds, learner.threshold),
+                     **metrics.scores(val.y, proba, learner.decisions),
                      "seconds": time.perf_counter() - start})
     return pd.DataFrame(rows).set_index("model")

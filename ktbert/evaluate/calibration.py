@@ -16,21 +16,22 @@ from ktbert.evaluate.metrics import EPS, per_example_loss
 T_BOUNDS = (0.05, 20.0)
 
 
-def _logits(proba, multilabel: bool):
-    p = np.clip(np.asarray(proba, dtype=np.float64), EPS, 1 - EPS)
-    return np.log(p / (1 - p)) if multilabel else np.log(p)
+def _logits(proba, multilabel: bool, xp=np):
+    p = xp.clip(xp.asarray(proba, dtype=xp.float64), EPS, 1 - EPS)
+    return xp.log(p / (1 - p)) if multilabel else xp.log(p)
 
 
-def apply_temperature(proba, temperature: float, multilabel: bool = False) -> np.ndarray:
-    """Probabilities with the logits divided by `temperature` (1.0 changes nothing)."""
+def apply_temperature(proba, temperature: float, multilabel: bool = False, xp=np):
+    """Probabilities (float32) with the logits divided by `temperature` (1.0 changes nothing),
+    computed in float64; `xp` is the array namespace (NumPy, or `tf.experimental.numpy` in a
+    graph)."""
     if temperature == 1.0:
-        return np.asarray(proba)
-    z = _logits(proba, multilabel) / temperature
+        return xp.asarray(proba)
+    z = _logits(proba, multilabel, xp) / temperature
     if multilabel:
-        return (1 / (1 + np.exp(-z))).astype(np.float32)
-    z = z - z.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
+        return xp.asarray(1 / (1 + xp.exp(-z)), dtype=xp.float32)
+    e = xp.exp(z - xp.max(z, axis=1, keepdims=True))
+    return xp.asarray(e / xp.sum(e, axis=1, keepdims=True), dtype=xp.float32)
 
 
 def fit_temperature(proba, y_true, multilabel: bool = False) -> float:

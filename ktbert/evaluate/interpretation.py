@@ -9,6 +9,7 @@ import numpy as np
 
 from ktbert.evaluate import metrics
 from ktbert.evaluate import plots
+from ktbert.evaluate.decisions import Decisions
 
 
 class Interpretation:
@@ -19,9 +20,10 @@ class Interpretation:
         proba: numpy array. predicted probabilities `(n, classes)`.
         class_names: list of str. the classes.
         texts: list of str or None. the texts, for showing the worst examples.
-        thresholds: list of float or None. multi-label decision thresholds (default 0.5).
-        threshold: float or None. binary decision threshold on the second class (default: the
-            most probable class decides).
+        decisions: Decisions or None. how probabilities become classes (thresholds); None:
+            the most probable class, or 0.5 per label for multi-label data.
+        thresholds, threshold: list of float, float or None. instead of `decisions`: the
+            multi-label thresholds or the binary threshold (the earlier spelling).
 
     Examples:
     ```python
@@ -31,15 +33,25 @@ class Interpretation:
     ```
     """
 
-    def __init__(self, y_true, proba, class_names, texts=None, thresholds=None, threshold=None):
+    def __init__(self, y_true, proba, class_names, texts=None, decisions=None, *, thresholds=None,
+                 threshold=None):
         self.y_true = np.asarray(y_true)
         self.proba = np.asarray(proba)
         self.class_names = list(class_names)
         self.texts = texts
         self.multilabel = self.y_true.ndim == 2
-        self.thresholds = thresholds
-        self.threshold = threshold
-        self.y_pred = metrics.predicted_classes(self.proba, self.multilabel, thresholds, threshold)
+        if decisions is None:
+            decisions = Decisions.for_labels(self.y_true, self.proba.shape[1], thresholds=thresholds,
+                                             threshold=threshold)
+        elif thresholds is not None or threshold is not None:
+            raise ValueError("Pass the thresholds inside `decisions`, or `thresholds`/`threshold` without it; "
+                             "not both.")
+        if not isinstance(decisions, Decisions):
+            raise TypeError(f"`decisions` must be a ktbert Decisions or None. Received: {type(decisions).__name__}")
+        self.decisions = decisions
+        self.thresholds = decisions.thresholds
+        self.threshold = decisions.threshold
+        self.y_pred = decisions.decide(self.proba)
         self.losses = metrics.per_example_loss(self.y_true, self.proba)
 
     def _names(self, row):

@@ -1,5 +1,8 @@
 """Evaluation numbers from labels and predicted probabilities: reports, confusion, losses, ECE.
 
+The decision rule is `ktbert.evaluate.decisions.Decisions.decide`; `scores` takes a decisions
+object and applies it.
+
 scikit-learn computes the reports and matrices; this module only shapes inputs and outputs.
 Single-label `y` holds class indices; multi-label `y` holds 0/1 rows.
 """
@@ -14,22 +17,6 @@ EPS = 1e-7
 def lower_is_better(monitor: str) -> bool:
     """Losses improve downwards; accuracy, F1 and the rest upwards."""
     return monitor.endswith("loss")
-
-
-def predicted_classes(proba, multilabel: bool = False, thresholds=None, threshold=None) -> np.ndarray:
-    """The decision rule: class indices, or for multi-label models 0/1 rows.
-
-    Single-label: the most probable class, or with a binary `threshold` class 1 where its
-    probability reaches the threshold. Multi-label: each label where its probability reaches
-    its entry of `thresholds` (0.5 each by default).
-    """
-    proba = np.asarray(proba)
-    if multilabel:
-        cut = 0.5 if thresholds is None else np.asarray(thresholds)[None, :]
-        return (proba >= cut).astype(int)
-    if threshold is not None:
-        return (proba[:, 1] >= threshold).astype(int)
-    return proba.argmax(axis=1)
 
 
 def per_example_loss(y_true, proba) -> np.ndarray:
@@ -69,11 +56,12 @@ def f1_scores(y_true, y_pred) -> dict:
     }
 
 
-def scores(y_true, proba, multilabel: bool, thresholds=None, threshold=None) -> dict:
-    """Accuracy (exact match for multi-label), micro- and macro-F1 of the decisions on `proba`."""
+def scores(y_true, proba, decisions) -> dict:
+    """Accuracy (exact match for multi-label), micro- and macro-F1 of `decisions` (a
+    `ktbert.evaluate.decisions.Decisions`) on `proba`."""
     from sklearn.metrics import accuracy_score
 
-    y_pred = predicted_classes(proba, multilabel, thresholds, threshold)
+    y_pred = decisions.decide(proba)
     return {"accuracy": float(accuracy_score(y_true, y_pred)), **f1_scores(y_true, y_pred)}
 
 

@@ -1,27 +1,20 @@
 """The text classifier: a BERT encoder, masked mean pooling, dropout and a dense head.
 
 `text_classifier` is ktrain's entry point; `TextClassifier` is the Keras model it builds.
-The head is plain Keras on purpose: keras-hub's stock `BertTextClassifier` stayed at chance on
-this encoder in the measurements reported with issue 2, while this head learned.
+The head is plain Keras on purpose: keras-hub's stock `BertTextClassifier` (a [CLS] head) stayed
+at chance on this encoder, which was trained with mean pooling, while this head learned.
 """
 
 from __future__ import annotations
 
-import copy
-
 import keras
 from keras import ops
 
-from ktbert.checks import check_seed, echo
+from ktbert.checks import check_choice, check_dropout, check_seed, echo
 from ktbert.model.compiling import compile_classifier
 from ktbert.model.encoders import load_backbone
-from ktbert.model.precision import loading_policy, resolve_precision
-from ktbert.model.saved_config import BACKBONE_CLASS, check_classifier_config
-
-# The seed a classifier was built with; the learner trains with it unless given its own, and
-# the predictor saves it, so a saved model says how to reproduce it.
-SEED_ATTRIBUTE = "ktbert_seed"
-SHUFFLE_SEED_ATTRIBUTE = "ktbert_shuffle_seed"  # the learner's, which may differ
+from ktbert.model.precision import resolve_precision
+from ktbert.model.training_record import TrainingRecord
 
 POOLINGS = ("mean", "cls")
 
@@ -42,9 +35,7 @@ class MaskedMeanPooling(keras.layers.Layer):
 
 def check_pooling(pooling: str) -> str:
     """Returns `pooling` if it is one of POOLINGS; raises naming them."""
-    if pooling not in POOLINGS:
-        raise ValueError(f"`pooling` must be one of {POOLINGS}. Received: pooling={pooling!r}")
-    return pooling
+    return check_choice(pooling, POOLINGS, "pooling")
 
 
 def _text_inputs():
@@ -96,8 +87,12 @@ class TextClassifier(keras.Model):
         multilabel: bool. sigmoid outputs (several classes per text) instead of softmax.
         pooling: str. "mean" (masked mean of token vectors) or "cls" (the encoder's pooled
             [CLS] output).
-        dropout: float. dropout rate before the head.
+        dropout: float. dropout rate before the head, in [0, 1).
         class_names: list of str or None. the classes, in output order (kept for reports).
+
+    Attributes:
+        training_record: TrainingRecord. the seeds the model was built and trained with and
+            the learner's decisions; not part of the config (a save keeps it in its manifest).
 
     Examples:
     ```python
@@ -109,6 +104,7 @@ class TextClassifier(keras.Model):
     def __init__(self, backbone, num_classes: int, multilabel: bool = False,
                  pooling: str = "mean", dropout: float = 0.1, class_names=None, **kwargs):
         check_pooling(pooling)
+        dropout = check_dropout(dropout)
         if not isinstance(num_classes, int) or num_classes < 2:
             raise ValueError(f"`num_classes` must be an integer >= 2. Received: num_classes={num_classes!r}")
         # === Layers ===
@@ -134,7 +130,8 @@ class TextClassifier(keras.Model):
         self.num_classes = num_classes
         self.multilabel = bool(multilabel)
         self.pooling = pooling
-        self.dropout = float(dropout)
+        self.dropout = dropout
+        self.training_record = TrainingRecord()
         self.class_names = None if class_names is None else [str(c) for c in class_names]
         if self.class_names is not None and len(self.class_names) != num_classes:
             raise ValueError(
@@ -159,24 +156,6 @@ class TextClassifier(keras.Model):
         return cls(**config)
 
 
-def rebuild_classifier(config: dict, precision: str | None = None) -> TextClassifier:
-    """A `TextClassifier` from its saved config, computing in the saved precision (or in
-    `precision`; a bfloat16 model falls back to float32 where bfloat16 would be emulated).
-
-    The config is checked by `ktbert.model.saved_config.check_classifier_config` first, and the
-    backbone is built as a `BertBackbone` directly: no class the config names is looked up.
-    """
-    check_classifier_config(config)
-    config = copy.deepcopy(config)
-    backbone = config.pop("backbone")["config"]
-    saved = backbone.get("dtype")
-    saved = saved["config"].get("name", "float32") if isinstance(saved, dict) else (saved or "float32")
-    if not isinstance(saved, str):
-        raise ValueError(f"`model.backbone.config.dtype` must name a dtype policy. Received: {saved!r}")
-    backbone["dtype"] = loading_policy(saved, precision)
-    return TextClassifier(BACKBONE_CLASS.from_config(backbone), **config)
-
-
 def text_classifier(name: str = "bert", train_data=None, preproc=None, multilabel=None,
                     metrics=None, verbose: int = 1, pooling: str = "mean", dropout: float = 0.1,
                     seed: int | None = None, precision: str | None = None) -> TextClassifier:
@@ -198,7 +177,7 @@ def text_classifier(name: str = "bert", train_data=None, preproc=None, multilabe
         precision: str or None. "auto" (mixed_float16 where a GPU is visible, else
             mixed_bfloat16 where the CPU has bf16 instructions, else float32), "float32",
             "mixed_bfloat16" (the encoder computes in bfloat16, weights and head stay float32:
-            1.1-1.6x faster on CPUs with AVX-512 bf16 or AMX, far slower on others) or
+            faster on CPUs with AVX-512 bf16 or AMX, far slower on others) or
             "mixed_float16" (float16 on a GPU's tensor cores, the loss scaled). None:
             `KTBERT_PRECISION` from the environment, else "auto". Saved with the model.
 
@@ -225,8 +204,7 @@ def text_classifier(name: str = "bert", train_data=None, preproc=None, multilabe
                                        and hasattr(train_data[1], "ndim")):
         raise TypeError(f"`train_data` must be the `(x, y)` training data a loader returned. Received: "
                         f"{echo(train_data)}.")
-    if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
-        raise ValueError(f"`dropout` must be a number in [0, 1). Received: dropout={echo(dropout)}")
+    dropout = check_dropout(dropout)
     if multilabel is None:
         multilabel = preproc.multilabel
     num_classes = len(preproc.get_classes())
@@ -251,7 +229,7 @@ def text_classifier(name: str = "bert", train_data=None, preproc=None, multilabe
     model = TextClassifier(backbone, num_classes, multilabel=multilabel, pooling=pooling, dropout=dropout,
                            class_names=preproc.get_classes())
     compile_classifier(model, metrics=metrics)
-    setattr(model, SEED_ATTRIBUTE, seed)
+    model.training_record = TrainingRecord(seed=seed)
     if verbose:
         kind = "multi-label (sigmoid)" if multilabel else "single-label (softmax)"
         print(f"built a {kind} BERT classifier: {num_classes} classes, {model.count_params():,} "

@@ -1,20 +1,18 @@
 """Exports a predictor as a TensorFlow SavedModel that takes raw strings.
 
-Everything between a raw string and its answer runs inside the graph: the character cap, the
-saved clean-up (as RE2 rules), WordPiece tokenization (the keras-hub tokenizer's TensorFlow
-ops), truncation ("head" or "head+tail"), [CLS]/[SEP] packing, the model, the temperature and
-the decision thresholds. `tf.saved_model.load` (after `import tensorflow_text`, which registers
-the tokenizer's ops) or TensorFlow Serving runs it with no ktbert and no Python preprocessing.
+The graph is built from the predictor's own objects, not from a copy of their rules: its text
+pipeline (`TextPipeline.model_inputs`: the character cap, the saved clean-up, the keras-hub
+tokenizer, truncation, packing and padding) feeds the model, and its `Decisions` calibrate and
+decide with `tf.experimental.numpy` as their array namespace. `tf.saved_model.load` (after
+`import tensorflow_text`, which registers the tokenizer's ops) or TensorFlow Serving runs it
+with no ktbert and no Python preprocessing.
 """
 
 from __future__ import annotations
 
 import os
 
-from ktbert.data.batching import PAD_MULTIPLE
-from ktbert.data.preprocessor import CHARS_PER_TOKEN, HEAD_SHARE
-from ktbert.evaluate.metrics import EPS
-from ktbert.serve import saving
+from ktbert.saving import manifest as saving
 
 EXPORT_FORMAT = "ktbert-export"
 SIGNATURE = "serving_default"
@@ -55,12 +53,12 @@ def export_saved_model(predictor, folder: str) -> str:
             "export (long texts are then cut as in training), or serve it with `ktbert serve`."
         )
     preproc = predictor.preproc
-    tokenizer = preproc.wordpiece_tokenizer()
-    tokenizer(tf.constant(["built"]))  # Keras exports built layers only
-    serve = _serving_function(predictor, tokenizer, tf)
+    pipeline = preproc.pipeline
+    pipeline.tokenizer(tf.constant(["built"]))  # Keras exports built layers only
+    serve = _serving_function(predictor, tf)
     archive = keras.export.ExportArchive()
     archive.track(predictor.model)
-    archive.track(tokenizer)
+    archive.track(pipeline.tokenizer)
     archive.add_endpoint(SIGNATURE, serve, input_signature=[tf.TensorSpec([None], tf.string, name=INPUT_NAME)])
     manifest = {
         "signature": SIGNATURE,
@@ -75,91 +73,28 @@ def export_saved_model(predictor, folder: str) -> str:
     return os.path.abspath(folder)
 
 
-def _serving_function(predictor, tokenizer, tf):
+def _serving_function(predictor, tf):
     """The graph function from a batch of raw strings to the outputs `export_saved_model` lists."""
-    preproc, decisions, model = predictor.preproc, predictor.decisions, predictor.model
-    budget = preproc.maxlen - 2
-    head = max(1, int(budget * HEAD_SHARE))
-    cap = budget * CHARS_PER_TOKEN
-    head_tail = preproc.truncation == "head+tail"
-    rules = preproc.clean.graph_rules()
-    vocab = preproc.vocabulary
-    cls_id, sep_id, pad_id = vocab.index("[CLS]"), vocab.index("[SEP]"), vocab.index("[PAD]")
-    class_names = tf.constant(preproc.get_classes())
-    multilabel = preproc.multilabel
+    import tensorflow.experimental.numpy as tnp
+
+    pipeline, decisions, model = predictor.preproc.pipeline, predictor.decisions, predictor.model
+    class_names = tf.constant(predictor.get_classes())
+    n_classes = len(predictor.get_classes())
 
     def serve(texts):
         texts = tf.reshape(texts, [-1])
-        n = tf.shape(texts)[0]
-        texts = _capped(tf, texts, cap, head_tail)
-        for pattern, rewrite in rules:  # after the cap, as `TextPreprocessor._bodies` does
-            texts = tf.strings.regex_replace(texts, pattern, rewrite)
-        ids = tf.cast(tokenizer(texts), tf.int32)
-        body = _truncated(tf, ids, budget, head if head_tail else budget)
-        edge = lambda token: tf.RaggedTensor.from_tensor(tf.fill([n, 1], tf.constant(token, tf.int32)))
-        framed = tf.concat([edge(cls_id), body, edge(sep_id)], axis=1)
-        lengths = tf.cast(framed.row_lengths(), tf.int32)
-        width = (tf.reduce_max(tf.concat([lengths, [2]], 0)) + PAD_MULTIPLE - 1) // PAD_MULTIPLE * PAD_MULTIPLE
-        token_ids = framed.to_tensor(default_value=pad_id, shape=tf.stack([tf.cast(n, tf.int64), tf.cast(width, tf.int64)]))
-        mask = tf.sequence_mask(lengths, width, dtype=tf.int32)
-        proba = tf.cast(model({"token_ids": token_ids, "padding_mask": mask}, training=False), tf.float32)
-        proba = _calibrated(tf, proba, decisions.temperature, multilabel)
-        decided = _decided(tf, proba, decisions, multilabel)
+        proba = tf.cast(model(pipeline.model_inputs(texts), training=False), tf.float32)
+        proba = tf.convert_to_tensor(decisions.calibrate(proba, tnp))
+        decided = tf.convert_to_tensor(decisions.decide(proba, tnp))
+        if not decisions.multilabel:  # class indices -> 0/1 rows, as multi-label decisions are
+            decided = tf.one_hot(decided, n_classes, dtype=tf.int64)
         out = {
             "probabilities": proba,
-            "decisions": decided,
-            "classes": tf.tile(class_names[None, :], [n, 1]),
+            "decisions": tf.cast(decided, tf.int32),
+            "classes": tf.tile(class_names[None, :], [tf.shape(texts)[0], 1]),
         }
-        if not multilabel:
+        if not decisions.multilabel:
             out["label"] = tf.gather(class_names, tf.argmax(decided, axis=1, output_type=tf.int32))
         return out
 
     return serve
-
-
-def _capped(tf, texts, cap: int, head_tail: bool):
-    """Each text cut to `cap` characters (code points), or with `head_tail` its first and last
-    `cap` joined by a space when it is over twice as long: `TextPreprocessor._bodies`' cap."""
-    chars = tf.strings.length(texts, unit="UTF8_CHAR")
-    head = tf.strings.substr(texts, 0, cap, unit="UTF8_CHAR")
-    if not head_tail:
-        return head
-    tail = tf.strings.substr(texts, tf.maximum(chars - cap, 0), tf.fill(tf.shape(chars), cap), unit="UTF8_CHAR")
-    return tf.where(chars > 2 * cap, tf.strings.join([head, tail], separator=" "), head)
-
-
-def _truncated(tf, ids, budget: int, head: int):
-    """Each row of the ragged `ids` cut to `budget` ids: its first `head` ids and its last
-    `budget - head` (with `head == budget`, simply its first `budget`)."""
-    lengths = ids.row_lengths()
-    keep = tf.minimum(lengths, budget)
-    positions = tf.ragged.range(keep)
-    row = positions.value_rowids()
-    skipped = tf.gather(lengths - keep, row)  # ids dropped from the middle of each long row
-    source = positions.flat_values + tf.where(positions.flat_values >= head, skipped, tf.zeros_like(skipped))
-    flat = tf.gather(ids.flat_values, source + tf.gather(ids.row_starts(), row))
-    return positions.with_flat_values(flat)
-
-
-def _calibrated(tf, proba, temperature: float, multilabel: bool):
-    """`ktbert.evaluate.calibration.apply_temperature` in the graph (float64, as there)."""
-    if temperature == 1.0:
-        return proba
-    p = tf.clip_by_value(tf.cast(proba, tf.float64), EPS, 1 - EPS)
-    if multilabel:
-        return tf.cast(tf.sigmoid(tf.math.log(p / (1 - p)) / temperature), tf.float32)
-    return tf.cast(tf.nn.softmax(tf.math.log(p) / temperature, axis=1), tf.float32)
-
-
-def _decided(tf, proba, decisions, multilabel: bool):
-    """`Decisions.decide` in the graph, as 0/1 rows `(n, classes)`."""
-    # Compared as NumPy compares in `predicted_classes`: the thresholds' float64 array against
-    # float32 probabilities in float64, one Python float against them in float32.
-    if multilabel:
-        cut = 0.5 if decisions.thresholds is None else tf.constant(decisions.thresholds, tf.float64)[None, :]
-        return tf.cast(tf.cast(proba, tf.float64) >= cut, tf.int32)
-    if decisions.threshold is not None:
-        chosen = tf.cast(proba[:, 1] >= tf.constant(decisions.threshold, tf.float32), tf.int32)
-    else:
-        chosen = tf.argmax(proba, axis=1, output_type=tf.int32)
-    return tf.one_hot(chosen, tf.shape(proba)[1], dtype=tf.int32)

@@ -6,27 +6,20 @@ that `Predictor.load` restores without the training code, the encoder package or
 
 from __future__ import annotations
 
-import json
-import os
-
 import numpy as np
 
-from ktbert import __version__
-from ktbert.checks import check_count, check_flag, check_path, check_seed, echo
+from ktbert.checks import check_count, check_flag, check_path, echo
 from ktbert.data.batching import predict_in_order
-from ktbert.data.preprocessor import CONFIG_FILE, VOCAB_FILE, TextPreprocessor
+from ktbert.data.preprocessor import TextPreprocessor
 from ktbert.data.texts import TokenizedTexts
+from ktbert.defaults import BATCH_SIZE
 from ktbert.evaluate.calibration import tune_binary_threshold
+from ktbert.evaluate.decisions import Decisions, DecisionsMixin
 from ktbert.evaluate.explain import occlusion
-from ktbert.model.classifier import SEED_ATTRIBUTE, SHUFFLE_SEED_ATTRIBUTE, TextClassifier, rebuild_classifier
+from ktbert.model.classifier import TextClassifier
 from ktbert.model.precision import check_precision
-from ktbert.model.saved_config import check_classifier_config, weight_layout
-from ktbert.serve import folder_writes, saving, weights_file
-from ktbert.serve.decisions import DECISIONS_ATTRIBUTE, Decisions, DecisionsMixin
-
-
-LONG_TEXTS = ("truncate", "windows")
-WINDOW_POOLINGS = ("mean", "max")
+from ktbert.saving.predictor_folder import read_predictor, unusable_settings, write_predictor
+from ktbert.serve.long_texts import LONG_TEXTS, WINDOW_POOLINGS, check_long_texts, pool_windows  # noqa: F401
 
 
 class Predictor(DecisionsMixin):
@@ -64,7 +57,7 @@ class Predictor(DecisionsMixin):
     ```
     """
 
-    def __init__(self, model, preproc: TextPreprocessor, batch_size: int = 32, temperature: float = 1.0,
+    def __init__(self, model, preproc: TextPreprocessor, batch_size: int = BATCH_SIZE, temperature: float = 1.0,
                  thresholds=None, threshold: float | None = None, long_texts: str = "truncate",
                  window_stride: int | None = None, window_pooling: str = "mean", bucketing: bool = True):
         if not isinstance(model, TextClassifier):
@@ -81,25 +74,21 @@ class Predictor(DecisionsMixin):
             )
         self.model = model
         self.preproc = preproc
-        # saved, so a save says how it was trained: the classifier's seed and the shuffling's
-        self.seed = getattr(model, SEED_ATTRIBUTE, None)
-        self.shuffle_seed = getattr(model, SHUFFLE_SEED_ATTRIBUTE, None)
         self.batch_size = check_count(batch_size, "batch_size")
-        if long_texts not in LONG_TEXTS:
-            raise ValueError(f"`long_texts` must be one of {list(LONG_TEXTS)}. Received: long_texts={long_texts!r}")
-        if window_pooling not in WINDOW_POOLINGS:
-            raise ValueError(f"`window_pooling` must be one of {list(WINDOW_POOLINGS)}. "
-                             f"Received: window_pooling={window_pooling!r}")
-        if window_stride is not None:
-            window_stride = check_count(window_stride, "window_stride")
-            if window_stride > preproc.maxlen - 2:
-                raise ValueError(f"`window_stride` must be at most maxlen - 2 = {preproc.maxlen - 2}, or "
-                                 f"windows would skip tokens. Received: window_stride={window_stride}")
-        self.long_texts = long_texts
-        self.window_stride = window_stride
-        self.window_pooling = window_pooling
+        self.long_texts, self.window_stride, self.window_pooling = check_long_texts(
+            long_texts, window_stride, window_pooling, preproc.maxlen)
         self.bucketing = check_flag(bucketing, "bucketing")
         self.decisions = Decisions(model.num_classes, preproc.multilabel, temperature, thresholds, threshold)
+
+    @property
+    def seed(self):
+        """The seed the classifier was built with (`training.seed` in a save; None: unseeded)."""
+        return self.model.training_record.seed
+
+    @property
+    def shuffle_seed(self):
+        """The seed the learner shuffled with (`training.shuffle_seed` in a save)."""
+        return self.model.training_record.shuffle_seed
 
     def get_classes(self) -> list:
         """The class names, in the order of the probability columns."""
@@ -143,15 +132,8 @@ class Predictor(DecisionsMixin):
         """Each text's windows predicted, pooled per text, then calibrated once (the temperature
         and thresholds are fitted on pooled probabilities too: see `_labelled`)."""
         windows, owners = self.preproc.windows(texts, stride=self.window_stride)
-        proba = self._proba_tokenized(windows, calibrated=False)
-        pooled = np.zeros((len(texts), proba.shape[1]), dtype=np.float32)
-        if self.window_pooling == "mean":
-            np.add.at(pooled, owners, proba)
-            pooled /= np.bincount(owners, minlength=len(texts))[:, None]
-        else:
-            np.maximum.at(pooled, owners, proba)
-            if not self.preproc.multilabel:  # one distribution per text again
-                pooled /= pooled.sum(axis=1, keepdims=True)
+        pooled = pool_windows(self._proba_tokenized(windows, calibrated=False), owners, len(texts),
+                              self.window_pooling, self.preproc.multilabel)
         return self.decisions.calibrate(pooled) if calibrated else pooled
 
     def prediction_config(self) -> dict:
@@ -185,7 +167,7 @@ class Predictor(DecisionsMixin):
             index = int(self.decisions.decide(self._proba([text]))[0])
         return occlusion(self._proba, text, names, index, max_words)
 
-    # -- decisions ---------------------------------------------------------------------------
+    # === Decisions ===
     def _labelled(self, val_data, calibrated: bool = True):
         """Probabilities and labels of `(x, y)` data that a ktbert loader tokenized."""
         if not isinstance(val_data, tuple) or len(val_data) != 2 or not isinstance(val_data[0], TokenizedTexts):
@@ -226,12 +208,12 @@ class Predictor(DecisionsMixin):
         self.set_threshold(tune_binary_threshold(proba[:, 1], y, target_precision, target_recall))
         return self.threshold
 
-    # -- saving ------------------------------------------------------------------------------
+    # === Saving ===
     def export(self, folder: str) -> str:
         """Writes a TensorFlow SavedModel that takes raw strings and returns probabilities,
-        decisions and class names, with tokenization, truncation, clean-up, temperature and
-        thresholds inside the graph, for TensorFlow Serving or `tf.saved_model.load` without
-        ktbert. See `ktbert.serve.export.export_saved_model` and docs/serving.md.
+        decisions and class names, its graph built from this predictor's text pipeline and
+        decisions, for TensorFlow Serving or `tf.saved_model.load` without ktbert. See
+        `ktbert.serve.export.export_saved_model` and docs/serving.md.
 
         Examples:
         ```python
@@ -248,29 +230,17 @@ class Predictor(DecisionsMixin):
         An existing ktbert save at `folder` is replaced atomically; a folder holding anything
         else is refused.
         """
-        folder = check_path(folder, "folder", "folder")
-
-        def write(tmp):
-            self.preproc.save(tmp)
-            weights_file.save_weights(self.model, os.path.join(tmp, saving.WEIGHTS))
-
-        manifest = {
-            "ktbert_version": __version__,
-            "model": json.loads(json.dumps(self.model.get_config())),
-            "decision": self.decision_config(),
-            "prediction": self.prediction_config(),
-            "training": {"seed": self.seed, "shuffle_seed": self.shuffle_seed},
-        }
-        saving.write_folder(folder, write, manifest)
+        write_predictor(check_path(folder, "folder", "folder"), self.model, self.preproc, self.decision_config(),
+                        self.prediction_config())
 
     @classmethod
-    def load(cls, folder: str, batch_size: int = 32, bucketing: bool = True,
+    def load(cls, folder: str, batch_size: int = BATCH_SIZE, bucketing: bool = True,
              precision: str | None = None) -> "Predictor":
         """Restores a predictor written by `save`; refuses foreign or corrupted folders.
 
         Before anything is built, the manifest's model config is checked against an allow-list
-        (`ktbert.model.saved_config`) and its sizes against the weights file's header; every
-        refusal is a `SaveFormatError` naming the file.
+        (`ktbert.saving.saved_config`) and its sizes against the weights file's header; every
+        refusal is a `SaveFormatError` naming the file (`ktbert.saving.predictor_folder`).
 
         `precision` ("auto", "float32", "mixed_bfloat16", "mixed_float16") overrides the saved
         one; by default the model computes as it was saved, except that a mixed-precision model
@@ -282,67 +252,25 @@ class Predictor(DecisionsMixin):
         # The caller's mistakes, not the save's: told as such, before anything is read.
         check_count(batch_size, "batch_size")
         check_flag(bucketing, "bucketing")
-        manifest_path = os.path.join(folder, saving.MANIFEST)
-        weights_path = os.path.join(folder, saving.WEIGHTS)
-        with folder_writes.reading(folder):  # no save swaps the folder while its files are read
-            manifest = saving.read_manifest(folder, required=(CONFIG_FILE, VOCAB_FILE, saving.WEIGHTS))
-            try:  # before anything is built: the model config may name only a TextClassifier's parts
-                check_classifier_config(manifest.get("model"))
-            except ValueError as err:
-                raise saving.SaveFormatError(
-                    f"{manifest_path!r} is refused: {str(err).rstrip('.')}. It was not "
-                    "written by ktbert's `Predictor.save` (or was edited since): load only saves you trust, or "
-                    "save the predictor again."
-                ) from err
-            # The sizes the config names must be those of the weights it came with: a config asking
-            # for a larger model than its file holds is refused before a variable is allocated.
-            count, shapes = weight_layout(manifest["model"])
-            weights_file.check_layout(weights_path, weights_file.read_safetensors_header(weights_path),
-                                      count, shapes, manifest_path)
-            try:
-                preproc = TextPreprocessor.load(folder)
-            except (KeyError, TypeError, ValueError, OSError) as err:
-                raise saving.SaveFormatError(
-                    f"{folder!r} could not be restored: its configuration is damaged ({err})."
-                ) from err
-            try:
-                model = rebuild_classifier(manifest["model"], precision)
-            except Exception as err:  # whatever Keras or TensorFlow raise on a config they cannot build
-                raise saving.SaveFormatError(
-                    f"{manifest_path!r} holds a model config that could not be built ({type(err).__name__}: "
-                    f"{' '.join(str(err).split())[:300]}). It was not written by ktbert's `Predictor.save` (or was "
-                    "edited since): save the predictor again."
-                ) from err
-            weights_file.load_weights(model, weights_path)
-        decision = manifest.get("decision", {})
-        prediction = manifest.get("prediction", {})  # older saves have none: texts truncated
+        parts = read_predictor(folder, precision)
+        decision, prediction = parts.decision, parts.prediction
         try:
-            if not isinstance(decision, dict) or not isinstance(prediction, dict):
-                raise TypeError("`decision` and `prediction` must be JSON objects")
-            training = manifest.get("training", {})  # format version 2 saves before 0.1.0 have none
-            if not isinstance(training, dict):
-                raise TypeError("`training` must be a JSON object")
-            setattr(model, SEED_ATTRIBUTE, check_seed(training.get("seed"), "training.seed"))
-            setattr(model, SHUFFLE_SEED_ATTRIBUTE, check_seed(training.get("shuffle_seed"), "training.shuffle_seed"))
-            return cls(model, preproc, batch_size=batch_size, temperature=decision.get("temperature", 1.0),
-                       thresholds=decision.get("thresholds"), threshold=decision.get("threshold"),
-                       long_texts=prediction.get("long_texts", "truncate"),
+            return cls(parts.model, parts.preproc, batch_size=batch_size,
+                       temperature=decision.get("temperature", 1.0), thresholds=decision.get("thresholds"),
+                       threshold=decision.get("threshold"), long_texts=prediction.get("long_texts", "truncate"),
                        window_stride=prediction.get("window_stride"),
                        window_pooling=prediction.get("window_pooling", "mean"), bucketing=bucketing)
         except (TypeError, ValueError) as err:
-            raise saving.SaveFormatError(
-                f"{os.path.join(folder, saving.MANIFEST)!r} holds decisions or settings this ktbert cannot use "
-                f"({err}). Save the predictor again."
-            ) from err
+            raise unusable_settings(folder, err) from err
 
 
-def get_predictor(model, preproc: TextPreprocessor, batch_size: int = 32, **options) -> Predictor:
+def get_predictor(model, preproc: TextPreprocessor, batch_size: int = BATCH_SIZE, **options) -> Predictor:
     """Pairs a trained model with its preprocessor; ktrain's `get_predictor`.
 
     Args:
         model: TextClassifier (usually `learner.model`) or the Learner itself: either way the
             learner's decisions (temperature from `learner.calibrate()`, thresholds from
-            `learner.tune_thresholds()`) carry over.
+            `learner.tune_thresholds()`) carry over, from the model's `training_record`.
         preproc: TextPreprocessor. the preprocessor the loader returned.
         batch_size: int. texts per prediction step.
         **options: `long_texts`, `window_stride`, `window_pooling`, `bucketing`, and
@@ -357,13 +285,12 @@ def get_predictor(model, preproc: TextPreprocessor, batch_size: int = 32, **opti
     # A learner is recognised by what it holds, not by its class: serving never imports training.
     if isinstance(getattr(model, "decisions", None), Decisions) and hasattr(model, "model"):
         model = model.model
-    # A learner keeps its decisions on its model, so `learner.model` carries them as well.
-    decisions = getattr(model, DECISIONS_ATTRIBUTE, None)
+    decisions = getattr(getattr(model, "training_record", None), "decisions", None)
     config = decisions.get_config() if isinstance(decisions, Decisions) else {}
     return Predictor(model, preproc, batch_size=batch_size, **{**config, **options})
 
 
-def load_predictor(folder: str, batch_size: int = 32, bucketing: bool = True,
+def load_predictor(folder: str, batch_size: int = BATCH_SIZE, bucketing: bool = True,
                    precision: str | None = None) -> Predictor:
     """Restores a saved predictor; ktrain's `load_predictor` (see `Predictor.load`)."""
     return Predictor.load(folder, batch_size=batch_size, bucketing=bucketing, precision=precision)

@@ -1,14 +1,12 @@
-"""Training: the learner, schedules, the learning-rate finder, checkpoints and the training recipe.
+"""Training: the learner, its loop and schedules, the learning-rate finder and checkpoints.
 
-The top room: may import every room below it.
+A sibling of `ktbert.serve` on top of evaluate, saving, data and model: it never imports the
+serving room (it saves through `ktbert.saving`). The training recipe is `ktbert.recipe`.
 """
 
 from ktbert._lazy import attach
 
 __getattr__, __dir__, __all__ = attach(__name__, {
     "Learner": "ktbert.train.learner:Learner",
-    "TrainingRun": "ktbert.train.recipe:TrainingRun",
-    "TrainingSettings": "ktbert.train.recipe:TrainingSettings",
     "get_learner": "ktbert.train.learner:get_learner",
-    "train_classifier": "ktbert.train.recipe:train_classifier",
 })

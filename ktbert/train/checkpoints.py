@@ -1,13 +1,12 @@
 """Per-epoch checkpoints and the choice of the best epoch by a validation metric.
 
 Each epoch's weights go to `epoch-NNN.safetensors` in the checkpoint folder, and its metrics
-(Keras' `val_loss`, `val_accuracy`, and `val_macro_f1` computed here) to `checkpoints.json`.
+(Keras' `val_loss`, `val_accuracy`, and `val_macro_f1` computed here) to `checkpoints.json`;
+the folder's format is `ktbert.saving.checkpoint_index`'s.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
 import math
 import os
 
@@ -15,9 +14,8 @@ import keras
 import numpy as np
 
 from ktbert.evaluate import metrics
-from ktbert.serve import weights_file
-
-INDEX = "checkpoints.json"
+from ktbert.evaluate.decisions import Decisions
+from ktbert.saving import checkpoint_index
 
 
 class MacroF1(keras.callbacks.Callback):
@@ -45,12 +43,13 @@ class MacroF1(keras.callbacks.Callback):
 
 
 def macro_f1(y_true, proba) -> float:
-    y_pred = metrics.predicted_classes(proba, multilabel=np.asarray(y_true).ndim == 2)
+    """Macro-F1 of the plain decisions (most probable class, 0.5 per label) on `proba`."""
+    y_pred = Decisions.for_labels(y_true, np.asarray(proba).shape[1]).decide(proba)
     return metrics.f1_scores(y_true, y_pred)["macro_f1"]
 
 
 class EpochCheckpoint(keras.callbacks.Callback):
-    """Saves the weights and the metrics of every epoch into `folder`."""
+    """Saves the weights and the metrics of every epoch into `folder` (`ktbert.saving.checkpoint_index`)."""
 
     def __init__(self, folder: str):
         super().__init__()
@@ -60,45 +59,12 @@ class EpochCheckpoint(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if not all(math.isfinite(float(v)) for v in (logs or {}).values()):
             return  # a diverged epoch (its weights were restored by the fault guard) is no checkpoint
-        name = f"epoch-{epoch + 1:03d}.safetensors"
-        # Each file is written aside and renamed into place: Ctrl-C or a crash never leaves
-        # a truncated checkpoint or index behind.
-        with _replaced(os.path.join(self.folder, name)) as tmp:
-            weights_file.save_weights(self.model, tmp)
-        records = read_index(self.folder) if os.path.isfile(os.path.join(self.folder, INDEX)) else []
-        records = [r for r in records if r["epoch"] != epoch + 1]
-        records.append({"epoch": epoch + 1, "file": name,
-                        "logs": {k: float(v) for k, v in (logs or {}).items()}})
-        with _replaced(os.path.join(self.folder, INDEX)) as tmp, open(tmp, "w", encoding="utf-8") as f:
-            json.dump(sorted(records, key=lambda r: r["epoch"]), f, indent=2)
-
-
-@contextlib.contextmanager
-def _replaced(path: str):
-    """Yields a temporary path beside `path`; renames it onto `path` once the block is done."""
-    tmp = f"{path}.partial"
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
-def read_index(folder: str) -> list:
-    path = os.path.join(folder, INDEX)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(
-            f"{folder!r} holds no checkpoints ({INDEX} is missing): train with "
-            "`checkpoint_folder=` first."
-        )
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)
+        checkpoint_index.write_epoch(self.folder, self.model, epoch + 1, logs or {})
 
 
 def best_checkpoint(folder: str, monitor: str = "val_loss") -> dict:
     """The record of the epoch with the best `monitor` (lowest for losses, highest otherwise)."""
-    records = read_index(folder)
+    records = list(checkpoint_index.read_records(folder).values())
     scored = [r for r in records if monitor in r["logs"]]
     if not scored:
         present = sorted({k for r in records for k in r["logs"]})

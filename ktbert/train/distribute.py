@@ -22,7 +22,7 @@ import warnings
 import numpy as np
 import tensorflow as tf
 
-from ktbert.train import hyperparameters
+from ktbert.train import hyperparameters, keras_internals
 from ktbert.train.replica_loop import ReplicaLoop
 
 LOOPS = ("auto", "keras", "ktbert")
@@ -153,22 +153,6 @@ def place_model(model, strategy):
     return copy
 
 
-@contextlib.contextmanager
-def _without_prefit_draw(model):
-    """Keras' `fit` under a strategy draws a batch to build the model before training, from an
-    iterator it then drops: with ktbert's generator datasets that starts an extra pass and
-    moves the shuffling plan one epoch on, so a run under a strategy would not see the batches a
-    run without one sees. Keras skips the draw when the model holds no strategy of its own
-    (private `_distribute_strategy`; `fit` then takes the enclosing scope's). ktbert builds the
-    model itself (`build_for_training`), so nothing is lost."""
-    saved = model._distribute_strategy
-    model._distribute_strategy = None
-    try:
-        yield
-    finally:
-        model._distribute_strategy = saved
-
-
 def fit(model, dataset, strategy=None, loop: str = "auto", epochs: int = 1, steps_per_epoch: int | None = None,
         callbacks=None, verbose: int = 1, validation_data=None, class_weight=None):
     """Trains `model` on `dataset` under `strategy` with the loop that works there.
@@ -188,7 +172,10 @@ def fit(model, dataset, strategy=None, loop: str = "auto", epochs: int = 1, step
         return model.fit(dataset, shuffle=False, **args)  # the dataset reshuffles itself every epoch
     if replica_loop:
         return ReplicaLoop(model, strategy).fit(dataset, **args)
-    with strategy.scope(), _without_prefit_draw(model):
+    # Keras' `fit` under a strategy draws a batch to build the model before training, from an
+    # iterator it then drops: with ktbert's generator datasets that starts an extra pass and moves
+    # the shuffling plan one epoch on. ktbert builds the model itself (`build_for_training`).
+    with strategy.scope(), keras_internals.without_own_strategy(model):
         return model.fit(dataset, shuffle=False, **args)
 
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 from ktbert.checks import check_count, check_flag, check_verbose
 from ktbert.evaluate.interpretation import Interpretation
 from ktbert.evaluate.metrics import expected_calibration_error
+from ktbert.train.learner_parts import LearnerParts
 
 
-class EvaluationMixin:
+class EvaluationMixin(LearnerParts):
     """Reports, worst examples and decision fitting on labelled data; mixed into `Learner`."""
 
     def _interpretation(self, data=None, preproc=None, class_names=None, what: str = "data"):
@@ -26,8 +27,7 @@ class EvaluationMixin:
         texts = getattr(data.x, "texts", None)
         if texts is None and preproc is not None and hasattr(data.x, "lengths"):
             texts = [preproc.decode(data.x[i]) for i in range(len(data.x))]
-        interp = Interpretation(data.y, self.decisions.calibrate(raw), class_names, texts,
-                                self.decisions.thresholds, self.decisions.threshold)
+        interp = Interpretation(data.y, self.decisions.calibrate(raw), class_names, texts, self.decisions)
         return interp, raw
 
     def interpret(self, data=None, preproc=None, class_names=None) -> Interpretation:

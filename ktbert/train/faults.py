@@ -21,7 +21,7 @@ import numpy as np
 
 from ktbert.train.training_state import TrainingState
 
-DEFAULT_SNAPSHOT_OVERHEAD = 0.005  # benchmarks/fault_guard.py: a copy costs more than its own time
+DEFAULT_SNAPSHOT_OVERHEAD = 0.005  # a copy slows the steps after it too (docs/benchmarks/fault_guard.md)
 
 
 class TrainingDiverged(FloatingPointError):
@@ -66,9 +66,8 @@ class NonFiniteGuard(keras.callbacks.Callback):
     step run from it reported a finite loss: weights that are finite but already give NaN
     (a diverging rate) are never restored. The copy from the start of the fit is good by
     definition. Copies are taken after every step when `max_overhead >= 1`, otherwise as
-    often as keeps copying under `max_overhead` of the training time (for MiniLM a copy
-    takes 0.1 to 0.4 s, and slows the steps after it about as much again, so at the default
-    0.5 % MiniLM is copied every 20 to 80 s; docs/benchmarks/fault_guard.md). At most two
+    often as keeps copying under `max_overhead` of the training time (a copy also slows the
+    steps after it, which the budget counts; docs/benchmarks/fault_guard.md). At most two
     copies exist at once, the good one and the one awaiting its step; their arrays are reused.
 
     Args:

@@ -2,26 +2,28 @@
 
 Each plans its schedule from the batches the training dataset really yields
 (`Learner.steps_per_epoch`, counted on a copy so the shuffling order of the fit is untouched)
-and hands the dataset and the schedule to the learner's one loop, `Learner._run`.
+and hands the dataset and the schedule to the learner's one loop (`ktbert.train.loop`).
 """
 
 from __future__ import annotations
 
 import keras
 
-from ktbert.checks import check_count, check_flag, check_rate
+from ktbert.checks import check_choice, check_count, check_flag, check_rate
 from ktbert.evaluate import plots
 from ktbert.train import distribute, hyperparameters, lr_finder
 from ktbert.train.callbacks import StepSchedule, TriangularSchedule
 from ktbert.train.faults import deferred_interrupts, report_interrupt
+from ktbert.train.learner_parts import LearnerParts
 from ktbert.train.schedules import constant_schedule, one_cycle_momentum, one_cycle_schedule, sgdr_schedule
 from ktbert.train.training_state import TrainingState
 
 DEFAULT_EARLY_STOPPING = 5
 DEFAULT_REDUCE_ON_PLATEAU = 2
+PLOT_TYPES = ("loss", "lr", "momentum")
 
 
-class FitMixin:
+class FitMixin(LearnerParts):
     """Training schedules and the learning-rate finder; mixed into `Learner`."""
 
     def fit(self, lr: float, n_cycles: int = 1, cycle_len: int | None = None, cycle_mult: int = 1,
@@ -62,8 +64,9 @@ class FitMixin:
             cycle_mult = check_count(cycle_mult, "cycle_mult")
             lr_decay = check_rate(lr_decay, "lr_decay")
             schedule, epochs = sgdr_schedule(lr, steps, n_cycles, cycle_len, cycle_mult, lr_decay)
-        return self._run(dataset, StepSchedule(schedule), epochs, callbacks, verbose, class_weight,
-                         checkpoint_folder, early_stopping, monitor)
+        return self._run(dataset, StepSchedule(schedule), epochs, callbacks=callbacks, verbose=verbose,
+                         class_weight=class_weight, checkpoint_folder=checkpoint_folder,
+                         early_stopping=early_stopping, monitor=monitor)
 
     def fit_onecycle(self, lr: float, epochs: int, pct_start: float = 0.25, div: float = 25.0,
                      div_final: float = 1e5, moms=(0.95, 0.85, 0.95), cycle_momentum: bool = True,
@@ -114,8 +117,8 @@ class FitMixin:
         momentum = None
         if cycle_momentum and hyperparameters.get_momentum(self.model.optimizer) is not None:
             momentum = one_cycle_momentum(total, pct_start, moms)
-        return self._run(dataset, StepSchedule(schedule, momentum), epochs, callbacks, verbose, class_weight,
-                         checkpoint_folder)
+        return self._run(dataset, StepSchedule(schedule, momentum), epochs, callbacks=callbacks, verbose=verbose,
+                         class_weight=class_weight, checkpoint_folder=checkpoint_folder)
 
     def autofit(self, lr: float, epochs: int | None = None, early_stopping: int | None = None,
                 reduce_on_plateau: int | None = None, reduce_factor: float = 2.0,
@@ -157,10 +160,10 @@ class FitMixin:
         stepper = TriangularSchedule(lr, steps, moms=moms, monitor=monitor,
                                      reduce_on_plateau=reduce_on_plateau, reduce_factor=reduce_factor,
                                      verbose=verbose)
-        return self._run(dataset, stepper, epochs, callbacks, verbose, class_weight, checkpoint_folder,
-                         early_stopping, monitor)
+        return self._run(dataset, stepper, epochs, callbacks=callbacks, verbose=verbose, class_weight=class_weight,
+                         checkpoint_folder=checkpoint_folder, early_stopping=early_stopping, monitor=monitor)
 
-    # -- learning-rate finder ----------------------------------------------------------------
+    # === Learning-rate finder ===
     def lr_find(self, start_lr: float = 1e-7, end_lr: float = 10.0, num_it: int = 100,
                 stop_factor: float = 4.0, max_epochs: int | None = None, beta: float = 0.98,
                 show_plot: bool = False, verbose: int = 1):
@@ -222,11 +225,10 @@ class FitMixin:
             raise ValueError("No learning-rate finder results: run `learner.lr_find()` first.")
         return plots.plot_lr_find(self.lr_find_result, suggest, n_skip_beginning, n_skip_end, save_path)
 
-    # -- history -----------------------------------------------------------------------------
+    # === History ===
     def plot(self, plot_type: str = "loss", save_path: str | None = None):
         """Plots the last fit: "loss" (per epoch, validation too), "lr" or "momentum" (per step)."""
-        if plot_type not in ("loss", "lr", "momentum"):
-            raise ValueError(f"`plot_type` must be 'loss', 'lr' or 'momentum'. Received: plot_type={plot_type!r}")
+        check_choice(plot_type, PLOT_TYPES, "plot_type")
         if self.history is None:
             raise ValueError("No training history: fit the model first.")
         if plot_type == "loss":
@@ -235,11 +237,9 @@ class FitMixin:
             return plots.plot_series(h["loss"], "epoch", "loss", "training loss", save_path, extra)
         if plot_type == "lr":
             return plots.plot_series(self.lr_history, "step", "learning rate", "learning rate per step", save_path)
-        if plot_type == "momentum":
-            if not any(m is not None for m in self.momentum_history):
-                raise ValueError("This optimizer has no momentum (beta_1) to plot.")
-            return plots.plot_series(self.momentum_history, "step", "momentum (beta_1)", "momentum per step", save_path)
-        raise ValueError(f"`plot_type` must be 'loss', 'lr' or 'momentum'. Received: plot_type={plot_type!r}")
+        if not any(m is not None for m in self.momentum_history):
+            raise ValueError("This optimizer has no momentum (beta_1) to plot.")
+        return plots.plot_series(self.momentum_history, "step", "momentum (beta_1)", "momentum per step", save_path)
 
 
 def _momentum_range(moms, max_momentum=None, min_momentum=None) -> tuple:

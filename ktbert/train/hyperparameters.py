@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import keras
 
+from ktbert.train import keras_internals
+
 
 def _is_variable(value) -> bool:
     return isinstance(value, keras.Variable)
@@ -77,24 +79,21 @@ def recompile_with_fresh_optimizer(model, source=None) -> None:
     Freezing changes the trainable variables, and a Keras optimizer keeps slots for the ones it
     was built with, so it must be replaced. A model rebuilt under a tf.distribute strategy
     (`ktbert.train.distribute.place_model`) is compiled as its `source` was, with new metrics of
-    the same settings too, all made under the strategy's scope. Keras 3 exposes neither the
-    compile arguments nor the weight-decay exclusions publicly: this is the one place that reads
-    them (`model._compile_config`, `optimizer._exclude_from_weight_decay_pattern`), and
-    tests/train/test_keras_internals.py fails loudly if a Keras upgrade removes them.
+    the same settings too, all made under the strategy's scope. The compile arguments and the
+    weight-decay exclusions come from `ktbert.train.keras_internals` (Keras keeps them private).
     """
     source = model if source is None else source
     old = base_optimizer(source.optimizer)
     with model.distribute_strategy.scope():
         new = type(old).from_config(plain_config(old))
-        # Keras sets the pattern only once exclusions were given.
-        pattern = getattr(old, "_exclude_from_weight_decay_pattern", None)
+        pattern = keras_internals.weight_decay_exclusions(old)
         if pattern is not None:
             new.exclude_from_weight_decay(var_names=[pattern.pattern])
         if old is not source.optimizer:  # wrapped for mixed_float16: the new one is too
             scaler = source.optimizer
             new = type(scaler)(new, initial_scale=scaler.initial_scale,
                                dynamic_growth_steps=scaler.dynamic_growth_steps)
-        config = dict(source._compile_config.config)
+        config = keras_internals.compile_arguments(source)
         config["optimizer"] = new
         if source is not model:  # metrics hold variables: the source's belong to the source
             for key in ("metrics", "weighted_metrics"):
@@ -109,15 +108,6 @@ def _fresh_metric(metric):
 
 
 def build_for_training(model, dataset) -> None:
-    """Creates the optimizer's and the compiled metrics' variables before the first step.
-
-    Keras defers building them to the first trace of the training step when no distribution
-    strategy is set; a step that creates variables is traced twice by TensorFlow, so the first
-    step of every new model cost two traces. Keras' `_symbolic_build` (private, like the two
-    attributes above; `tests/train/test_keras_internals.py` watches it) builds them from the
-    dataset's element spec, without running a batch.
-    """
-    build = getattr(model, "_symbolic_build", None)
-    if build is not None:  # it builds only what is not built yet
-        with model.distribute_strategy.scope():
-            build(data_batch=dataset.element_spec)
+    """Creates the optimizer's and the compiled metrics' variables before the first step, so the
+    first step of a new model is traced once, not twice (`keras_internals.build_from_spec`)."""
+    keras_internals.build_from_spec(model, dataset.element_spec)

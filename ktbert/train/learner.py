@@ -1,8 +1,10 @@
-"""The learner: a compiled model with its data, and the one training loop every fit method runs.
+"""The learner: a compiled model with its data; ktrain's `get_learner`.
 
-The fit methods (`ktbert.train.fitting`), training controls (`ktbert.train.controls`) and the
-evaluation wrappers (`ktbert.train.evaluation`) attach as mixins; this module keeps the data,
-the loop and the history. Decisions (temperature, thresholds) live in `ktbert.serve.decisions`.
+Its parts attach as mixins, each declaring what it shares in `ktbert.train.learner_parts`: the
+loop every fit method runs (`ktbert.train.loop`), the fit methods (`ktbert.train.fitting`),
+training controls (`ktbert.train.controls`) and the evaluation calls (`ktbert.train.evaluation`).
+This module keeps the data, the datasets and prediction. Decisions (temperature, thresholds)
+are `ktbert.evaluate.decisions`' and live in the model's `training_record`.
 """
 
 from __future__ import annotations
@@ -12,22 +14,20 @@ import contextlib
 import keras
 import numpy as np
 
-from ktbert.checks import check_count, check_flag, check_path, check_seed, check_verbose, echo
+from ktbert.checks import check_count, check_flag, check_seed, echo
 from ktbert.data.batching import count_batches, num_examples, predict_in_order, to_dataset, with_cardinality
+from ktbert.data.ktrain_arguments import BATCHES_BY_TF_DATA, warn_ignored
 from ktbert.data.texts import TextData
-from ktbert.evaluate.metrics import lower_is_better
-from ktbert.model.classifier import SEED_ATTRIBUTE, SHUFFLE_SEED_ATTRIBUTE
-from ktbert.serve.decisions import DECISIONS_ATTRIBUTE, Decisions, DecisionsMixin
-from ktbert.train import checkpoints, distribute, hyperparameters
-from ktbert.train.callbacks import StepSchedule
-from ktbert.train.class_weights import resolve_class_weight
+from ktbert.defaults import BATCH_SIZE
+from ktbert.evaluate.decisions import Decisions, DecisionsMixin
+from ktbert.model.classifier import TextClassifier
+from ktbert.model.training_record import TrainingRecord
+from ktbert.train import distribute, hyperparameters
 from ktbert.train.controls import ControlsMixin
 from ktbert.train.evaluation import EvaluationMixin
-from ktbert.train.faults import DEFAULT_SNAPSHOT_OVERHEAD, NonFiniteGuard, TrainingDiverged, report_interrupt
+from ktbert.train.faults import DEFAULT_SNAPSHOT_OVERHEAD, report_interrupt
 from ktbert.train.fitting import FitMixin
-
-
-MONITORS = ("val_loss", "val_accuracy", "val_macro_f1")
+from ktbert.train.loop import MONITORS, TrainingLoop  # noqa: F401  (MONITORS: the loop's, named here too)
 
 
 def check_data(data, what: str):
@@ -54,7 +54,7 @@ def _num_outputs(model, y) -> int:
     return int(count)
 
 
-class Learner(FitMixin, ControlsMixin, EvaluationMixin, DecisionsMixin):
+class Learner(FitMixin, TrainingLoop, ControlsMixin, EvaluationMixin, DecisionsMixin):
     """Trains a compiled Keras model; made by `ktbert.get_learner`.
 
     Works with ktbert's text classifiers and `TextData`, and with any compiled Keras 3 model
@@ -97,8 +97,8 @@ class Learner(FitMixin, ControlsMixin, EvaluationMixin, DecisionsMixin):
     the history up to there (`history`, `lr_history`), says so, and raises KeyboardInterrupt.
     """
 
-    def __init__(self, model, train_data, val_data=None, batch_size: int = 32,
-                 eval_batch_size: int = 32, seed: int | None = None, bucketing: bool = True, strategy=None):
+    def __init__(self, model, train_data, val_data=None, batch_size: int = BATCH_SIZE,
+                 eval_batch_size: int = BATCH_SIZE, seed: int | None = None, bucketing: bool = True, strategy=None):
         if not isinstance(model, keras.Model):
             raise TypeError(f"`model` must be a compiled keras.Model. Received: {echo(model)}. Build one with "
                             "`ktbert.text_classifier('bert', trn, preproc)`.")
@@ -108,6 +108,12 @@ class Learner(FitMixin, ControlsMixin, EvaluationMixin, DecisionsMixin):
         self.training_loop = "auto"
         self.snapshot_overhead = DEFAULT_SNAPSHOT_OVERHEAD
         self.model = distribute.place_model(model, self.strategy)
+        # A ktbert classifier carries its record (a copy rebuilt for a strategy shares it), so a
+        # predictor made from the model finds the learner's decisions and seeds; any other Keras
+        # model gets one of the learner's own.
+        self.record = model.training_record if isinstance(model, TextClassifier) else TrainingRecord()
+        if isinstance(self.model, TextClassifier):
+            self.model.training_record = self.record
         self.train_data = check_data(train_data, "train_data")
         if self.train_data is None:
             raise ValueError("`train_data` is required: pass the training `(x, y)`.")
@@ -115,10 +121,8 @@ class Learner(FitMixin, ControlsMixin, EvaluationMixin, DecisionsMixin):
         self.batch_size = check_count(batch_size, "batch_size")
         self.eval_batch_size = check_count(eval_batch_size, "eval_batch_size")
         # unseeded, the learner shuffles with the classifier's seed, so one seed covers a run
-        self.seed = check_seed(seed) if seed is not None else getattr(model, SEED_ATTRIBUTE, None)
-        # both seeds ride on the model (a copy rebuilt for a strategy too), so its save records them
-        setattr(self.model, SEED_ATTRIBUTE, getattr(model, SEED_ATTRIBUTE, None))
-        setattr(self.model, SHUFFLE_SEED_ATTRIBUTE, self.seed)
+        self.seed = check_seed(seed) if seed is not None else self.record.seed
+        self.record.shuffle_seed = self.seed
         self.bucketing = check_flag(bucketing, "bucketing")
         self.history = None
         self.lr_history: list = []
@@ -135,16 +139,7 @@ class Learner(FitMixin, ControlsMixin, EvaluationMixin, DecisionsMixin):
         a worker other than the chief under MultiWorkerMirroredStrategy."""
         return distribute.is_chief(self.strategy)
 
-    @property
-    def decisions(self) -> Decisions:
-        return getattr(self.model, DECISIONS_ATTRIBUTE)
-
-    @decisions.setter
-    def decisions(self, value: Decisions) -> None:
-        # Kept on the model, so `get_predictor(learner.model, preproc)` carries them too.
-        setattr(self.model, DECISIONS_ATTRIBUTE, value)
-
-    # -- datasets ----------------------------------------------------------------------------
+    # === Datasets ===
     def _train_dataset(self):
         return to_dataset(self.train_data.x, self.train_data.y, self.batch_size, shuffle=True,
                           seed=distribute.shuffle_seed(self.strategy, self.seed), bucketing=self.bucketing)
@@ -179,70 +174,7 @@ class Learner(FitMixin, ControlsMixin, EvaluationMixin, DecisionsMixin):
         if self.val_data is None:
             raise ValueError(f"{why}, but the learner has no validation data: pass `val_data` to get_learner.")
 
-    # -- the training loop -------------------------------------------------------------------
-    def _run(self, dataset, stepper: StepSchedule, epochs: int, callbacks=None, verbose: int = 1,
-             class_weight=None, checkpoint_folder=None, early_stopping=None, monitor="val_loss"):
-        """Trains on `dataset` with the schedule `stepper` and the requested extras: `model.fit`,
-        or under a tf.distribute strategy the loop that works there (`distribute.fit`)."""
-        callbacks = _check_callbacks(callbacks)
-        verbose = check_verbose(verbose)
-        early_stopping = None if early_stopping in (None, 0) else check_count(early_stopping, "early_stopping")
-        if checkpoint_folder is not None:
-            checkpoint_folder = check_path(checkpoint_folder, "checkpoint_folder", "folder")
-        if monitor not in MONITORS:
-            raise ValueError(f"`monitor` must be one of {list(MONITORS)}. Received: monitor={echo(monitor)}")
-        extra = []
-        needs_f1 = monitor == "val_macro_f1" or checkpoint_folder is not None
-        if needs_f1 and self.val_data is not None:
-            extra.append(checkpoints.MacroF1(lambda: self.predict(calibrated=False), self.val_data.y))
-        if checkpoint_folder is not None and self.is_chief:  # one writer per run
-            extra.append(checkpoints.EpochCheckpoint(checkpoint_folder))
-        if early_stopping:
-            self._require_val(f"early_stopping monitors {monitor!r}")
-            extra.append(keras.callbacks.EarlyStopping(
-                monitor=monitor, patience=int(early_stopping), restore_best_weights=True,
-                mode="min" if lower_is_better(monitor) else "max", verbose=1 if verbose else 0,
-            ))
-        guard = NonFiniteGuard(self.snapshot_overhead)
-        record = keras.callbacks.History()
-        steps_before = int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
-        try:
-            distribute.fit(
-                self.model, dataset, self.strategy, self.training_loop,
-                validation_data=self._val_dataset(),
-                epochs=epochs,
-                callbacks=[stepper, guard] + extra + list(callbacks or []) + [record],
-                verbose=verbose,
-                class_weight=resolve_class_weight(class_weight, self.train_data.y),
-            )
-        except KeyboardInterrupt:
-            done = int(keras.ops.convert_to_numpy(self.model.optimizer.iterations)) - steps_before
-            if done == len(stepper.lrs) + 1:  # the step ran; Ctrl-C came before its callbacks
-                stepper.on_train_batch_end(done - 1)
-            self._keep_history(record, stepper)
-            kept = (f"the weights after step {len(self.lr_history)} of this fit" if guard.failed_step is None else
-                    f"{guard.restored()}, restored when training diverged at step {guard.failed_step}")
-            report_interrupt("Training", (
-                f"The learner keeps {kept} and the history up to there ({len(record.epoch)} complete "
-                "epoch(s) in `learner.history`, each step's rate in `learner.lr_history`); fit again to go on."))
-            raise
-        self._keep_history(record, stepper)
-        if guard.failed_step is not None:
-            lr = stepper.lrs[guard.failed_step - 1] if len(stepper.lrs) >= guard.failed_step else None
-            raise TrainingDiverged(guard.message(lr))
-        return self.history
-
-    def _keep_history(self, record, stepper: StepSchedule) -> None:
-        """The fit's history in ktrain's layout, also when it ended early."""
-        if not hasattr(record, "epoch"):  # interrupted before training began
-            record.epoch = []
-        if record.model is None:
-            record.set_model(self.model)
-        self.history = _per_step_history(record, stepper)
-        self.lr_history = stepper.lrs
-        self.momentum_history = stepper.moms
-
-    # -- prediction --------------------------------------------------------------------------
+    # === Prediction ===
     def predict(self, data=None, calibrated: bool = True) -> np.ndarray:
         """Probabilities for `data` (default: the validation data).
 
@@ -263,15 +195,6 @@ class Learner(FitMixin, ControlsMixin, EvaluationMixin, DecisionsMixin):
             return distribute.evaluate(self.model, ds, self.strategy, self.training_loop)
 
 
-def _check_callbacks(callbacks) -> list:
-    if callbacks is None:
-        return []
-    if not isinstance(callbacks, (list, tuple)) or not all(isinstance(c, keras.callbacks.Callback) for c in callbacks):
-        raise TypeError(f"`callbacks` must be a list of keras.callbacks.Callback objects, or None. Received: "
-                        f"{echo(callbacks)}. Pass e.g. callbacks=[keras.callbacks.CSVLogger('log.csv')].")
-    return list(callbacks)
-
-
 @contextlib.contextmanager
 def _reported_interrupt():
     """Ctrl-C while predicting or evaluating changes nothing; says so and lets it through."""
@@ -283,25 +206,8 @@ def _reported_interrupt():
         raise
 
 
-def _per_step_history(history, stepper: StepSchedule):
-    """ktrain's history layout: `lr`, `momentum` and `iterations` hold one value per step.
-
-    Keras records the callback's per-epoch values under `lr` and `momentum`; they move to
-    `epoch_lr` and `epoch_momentum`.
-    """
-    logs = history.history
-    for key in ("lr", "momentum"):
-        if key in logs:
-            logs[f"epoch_{key}"] = logs.pop(key)
-    logs["lr"] = list(stepper.lrs)
-    if any(m is not None for m in stepper.moms):
-        logs["momentum"] = list(stepper.moms)
-    logs["iterations"] = list(range(1, len(stepper.lrs) + 1))
-    return history
-
-
-def get_learner(model, train_data=None, val_data=None, batch_size: int = 32,
-                eval_batch_size: int = 32, workers: int = 1, use_multiprocessing: bool = False,
+def get_learner(model, train_data=None, val_data=None, batch_size: int = BATCH_SIZE,
+                eval_batch_size: int = BATCH_SIZE, workers: int | None = None, use_multiprocessing: bool | None = None,
                 seed: int | None = None, bucketing: bool = True, strategy=None) -> Learner:
     """Wraps a model and its data for training; ktrain's `get_learner`.
 
@@ -312,7 +218,8 @@ def get_learner(model, train_data=None, val_data=None, batch_size: int = 32,
         val_data: `(x, y)` or None. validation data.
         batch_size: int. examples per training step.
         eval_batch_size: int. examples per evaluation step.
-        workers, use_multiprocessing: accepted for ktrain compatibility; tf.data does the work.
+        workers, use_multiprocessing: accepted for ktrain compatibility and ignored, with a
+            warning (tf.data does the work).
         seed: int or None. seed of the per-epoch shuffling; None takes the classifier's seed.
             With the same seeds (`random_state=` of the loader, `seed=` here and on
             `text_classifier`), two runs on one machine give identical weights and histories.
@@ -329,5 +236,6 @@ def get_learner(model, train_data=None, val_data=None, batch_size: int = 32,
     learner.fit_onecycle(5e-5, 1)
     ```
     """
+    warn_ignored(BATCHES_BY_TF_DATA, workers=workers, use_multiprocessing=use_multiprocessing)
     return Learner(model, train_data, val_data, batch_size=batch_size,
                    eval_batch_size=eval_batch_size, seed=seed, bucketing=bucketing, strategy=strategy)

@@ -13,7 +13,6 @@ from ktbert.data.batching import (
     make_dataset,
     model_inputs,
     num_examples,
-    padded_width,
     predict_in_order,
     to_dataset,
 )
@@ -179,7 +178,7 @@ def test_with_cardinality_declares_an_unknown_count_and_leaves_a_known_one():
     assert int(declared.cardinality()) == 3 and len(list(declared)) == 3
 
 
-# -- length-bucketed batches ---------------------------------------------------------------------
+# === Length-bucketed batches ===
 def varied_texts(n, maxlen=40):
     """`n` texts of lengths 3..30: [CLS] 10+i (filler 5s) [SEP]; position 1 tells the row."""
     lengths = [3 + (i * 7) % 28 for i in range(n)]
@@ -231,13 +230,6 @@ def test_the_element_spec_leaves_the_width_dynamic():
     ds = make_dataset(varied_texts(10), np.arange(10), batch_size=4)
     spec = ds.element_spec[0]
     assert spec["token_ids"].shape.as_list() == spec["padding_mask"].shape.as_list() == [None, None]
-
-
-def test_padded_width_rounds_up_and_stops_at_maxlen():
-    assert padded_width([3, 9], maxlen=64) == 16
-    assert padded_width([16], maxlen=64) == 16
-    assert padded_width([61], maxlen=62) == 62
-    assert padded_width([3], maxlen=64, multiple=16) == 16
 
 
 class EchoModel:

@@ -7,7 +7,7 @@ import pytest
 
 import ktbert
 from ktbert import text
-from conftest import sentiment_frame
+from helpers import sentiment_frame
 
 
 def test_positional_call_as_in_the_readme(tiny_encoder, toy_df):

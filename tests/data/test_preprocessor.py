@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from ktbert.data.preprocessor import TextPreprocessor, check_maxlen
-from conftest import TINY_VOCAB
+from helpers import TINY_VOCAB
 
 
 def pre(maxlen=8, **kw):

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from ktbert.data.reading import base_extension, read_data, table_format
-from conftest import sentiment_frame
+from helpers import sentiment_frame
 
 
 @pytest.mark.parametrize("path, expected", [
@@ -138,7 +138,7 @@ def test_a_quoted_multi_line_tsv_cell_is_kept_as_pandas_wrote_it(tmp_path, recwa
 
 
 def test_the_sms_collection_reads_all_its_5574_rows():
-    from conftest import shared_path
+    from helpers import shared_path
 
     path = shared_path("sms", "SMSSpamCollection")
     with pytest.warns(UserWarning, match="read again without quote processing: 5574 rows"):

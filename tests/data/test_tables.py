@@ -7,7 +7,7 @@ import pytest
 
 import ktbert
 from ktbert.data.tables import texts_and_labels, tokenize_df
-from conftest import sentiment_frame
+from helpers import sentiment_frame
 
 
 def test_texts_and_labels_check_the_columns_first():

@@ -5,6 +5,8 @@ import math
 import numpy as np
 import pytest
 
+from ktbert.evaluate.decisions import Decisions
+
 from ktbert.evaluate.metrics import (
     EPS,
     classification_report,
@@ -13,7 +15,6 @@ from ktbert.evaluate.metrics import (
     f1_scores,
     lower_is_better,
     per_example_loss,
-    predicted_classes,
     scores,
 )
 
@@ -24,40 +25,6 @@ from ktbert.evaluate.metrics import (
 ])
 def test_lower_is_better_only_for_losses(monitor, lower):
     assert lower_is_better(monitor) is lower
-
-
-# the decision rule ---------------------------------------------------------------------------
-
-def test_predicted_classes_takes_the_most_probable_class():
-    p = np.array([[0.2, 0.5, 0.3], [0.6, 0.3, 0.1], [0.1, 0.1, 0.8]])
-    pred = predicted_classes(p)
-    assert pred.tolist() == [1, 0, 2]
-    assert predicted_classes(p.tolist()).tolist() == [1, 0, 2]
-
-
-def test_a_binary_threshold_decides_class_1_from_its_probability():
-    p = np.array([[0.8, 0.2], [0.7, 0.3], [0.6, 0.4], [0.45, 0.55]])
-    assert predicted_classes(p).tolist() == [0, 0, 0, 1]
-    assert predicted_classes(p, threshold=0.3).tolist() == [0, 1, 1, 1]  # 0.3 reaches 0.3
-    assert predicted_classes(p, threshold=0.6).tolist() == [0, 0, 0, 0]
-
-
-def test_multilabel_decisions_cut_at_one_half_by_default():
-    p = np.array([[0.5, 0.49, 0.9], [0.1, 0.7, 0.2]])
-    pred = predicted_classes(p, multilabel=True)
-    np.testing.assert_array_equal(pred, [[1, 0, 1], [0, 1, 0]])
-    assert pred.dtype.kind == "i"
-
-
-def test_multilabel_decisions_use_each_labels_threshold():
-    p = np.array([[0.5, 0.49, 0.9], [0.1, 0.7, 0.2]])
-    pred = predicted_classes(p, multilabel=True, thresholds=[0.05, 0.8, 0.2])
-    np.testing.assert_array_equal(pred, [[1, 0, 1], [1, 0, 1]])
-
-
-def test_a_binary_threshold_is_ignored_for_multilabel_rows():
-    p = np.array([[0.3, 0.6]])
-    np.testing.assert_array_equal(predicted_classes(p, multilabel=True, threshold=0.9), [[0, 1]])
 
 
 # losses --------------------------------------------------------------------------------------
@@ -125,20 +92,20 @@ def test_f1_scores_of_multilabel_rows_by_hand():
 
 def test_scores_decide_then_score():
     p = np.array([[0.6, 0.3, 0.1], [0.4, 0.5, 0.1], [0.2, 0.7, 0.1], [0.1, 0.8, 0.1], [0.3, 0.4, 0.3]])
-    assert predicted_classes(p).tolist() == Y_PRED.tolist()
-    s = scores(Y_TRUE, p, multilabel=False)
+    assert Decisions(3).decide(p).tolist() == Y_PRED.tolist()
+    s = scores(Y_TRUE, p, Decisions(3))
     assert s == {"accuracy": pytest.approx(0.6), "micro_f1": pytest.approx(0.6), "macro_f1": pytest.approx(4 / 9)}
 
 
 def test_scores_with_a_binary_threshold():
     y = np.array([0, 1, 1, 0])
     p = np.array([[0.9, 0.1], [0.7, 0.3], [0.4, 0.6], [0.6, 0.4]])
-    assert scores(y, p, multilabel=False)["accuracy"] == pytest.approx(0.75)
+    assert scores(y, p, Decisions(2))["accuracy"] == pytest.approx(0.75)
     # at 0.35: decisions 0 0 1 1 -> 2 of 4 right; class F1s 1/2 and 1/2
-    assert scores(y, p, multilabel=False, threshold=0.35) == {
+    assert scores(y, p, Decisions(2, threshold=0.35)) == {
         "accuracy": pytest.approx(0.5), "micro_f1": pytest.approx(0.5), "macro_f1": pytest.approx(0.5)}
     # at 0.25: decisions 0 1 1 1 -> 3 of 4 right; class 0 F1 2/3, class 1 F1 4/5
-    assert scores(y, p, multilabel=False, threshold=0.25) == {
+    assert scores(y, p, Decisions(2, threshold=0.25)) == {
         "accuracy": pytest.approx(0.75), "micro_f1": pytest.approx(0.75),
         "macro_f1": pytest.approx((2 / 3 + 4 / 5) / 2)}
 
@@ -146,11 +113,11 @@ def test_scores_with_a_binary_threshold():
 def test_multilabel_accuracy_is_exact_match():
     y = np.array([[1, 0], [1, 1], [0, 1]])
     p = np.array([[0.9, 0.6], [0.8, 0.3], [0.2, 0.7]])
-    s = scores(y, p, multilabel=True)  # decisions [1 1], [1 0], [0 1]: one row fully right
+    s = scores(y, p, Decisions(2, multilabel=True))  # decisions [1 1], [1 0], [0 1]: one row fully right
     assert s["accuracy"] == pytest.approx(1 / 3)
     assert s["micro_f1"] == pytest.approx(0.75) and s["macro_f1"] == pytest.approx(0.75)
     # label 1 cut at 0.2: decisions [1 1], [1 1], [0 1]: rows 1 and 2 fully right
-    assert scores(y, p, multilabel=True, thresholds=[0.5, 0.2])["accuracy"] == pytest.approx(2 / 3)
+    assert scores(y, p, Decisions(2, multilabel=True, thresholds=[0.5, 0.2]))["accuracy"] == pytest.approx(2 / 3)
 
 
 def test_classification_report_lists_every_class_even_one_never_predicted():

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 import ktbert
-from conftest import PROJECT, default_encoder_or_skip, shared_path
+from helpers import PROJECT, default_encoder_or_skip, shared_path
 
 pytestmark = pytest.mark.integration
 

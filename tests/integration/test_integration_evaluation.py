@@ -6,7 +6,7 @@ import pytest
 import ktbert
 from ktbert.evaluate.baselines import tfidf_logreg
 from ktbert.evaluate.metrics import scores
-from conftest import default_encoder_or_skip, shared_path
+from helpers import default_encoder_or_skip, shared_path
 
 pytestmark = pytest.mark.integration
 
@@ -51,6 +51,7 @@ def test_reuters_r10_micro_f1_beats_tfidf_on_the_same_split():
     assert run.preproc.multilabel and sorted(run.preproc.get_classes()) == sorted(R10)
     assert run.learner.model.get_layer("classifier").activation.__name__ == "sigmoid"
     bert = run.scores
-    tfidf = scores(run.test_data.y, tfidf_logreg(run.train_data, run.test_data, len(R10)), True)
+    tfidf = scores(run.test_data.y, tfidf_logreg(run.train_data, run.test_data, len(R10)),
+                   ktbert.Decisions(len(R10), multilabel=True))
     print(f"Reuters R10 micro-F1: fine-tuned {bert['micro_f1']:.4f}, TF-IDF {tfidf['micro_f1']:.4f}")
     assert bert["micro_f1"] > tfidf["micro_f1"]

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from conftest import default_encoder_or_skip, shared_path
+from helpers import default_encoder_or_skip, shared_path
 
 pytestmark = pytest.mark.integration
 

@@ -12,7 +12,7 @@ import re
 
 import pytest
 
-from conftest import PROJECT, default_encoder_or_skip, shared_path
+from helpers import PROJECT, default_encoder_or_skip, shared_path
 
 pytestmark = pytest.mark.integration
 

@@ -3,7 +3,7 @@ import re
 import pytest
 
 import ktbert
-from conftest import sentiment_frame
+from helpers import sentiment_frame
 
 
 def test_text_classifier_heads(toy_split, tiny_encoder):

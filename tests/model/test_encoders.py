@@ -8,7 +8,7 @@ import shutil
 import pytest
 
 from ktbert.model.encoders import EncoderSettings, load_encoder_settings, resolve_encoder
-from conftest import TINY_VOCAB
+from helpers import TINY_VOCAB
 
 
 @pytest.mark.parametrize("spec", [123, ["folder"]])

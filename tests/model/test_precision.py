@@ -138,7 +138,7 @@ def test_a_saved_mixed_precision_is_kept_or_becomes_float32_never_the_other_half
 
 
 def test_mixed_float16_scales_the_loss_keeps_float32_weights_and_head_and_trains(toy_split):
-    from conftest import read_learning_rate
+    from helpers import read_learning_rate
 
     from ktbert.train.hyperparameters import base_optimizer
     from ktbert.train.schedules import one_cycle_momentum, one_cycle_schedule

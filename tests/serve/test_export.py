@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 import ktbert
-from ktbert.serve import saving
-from conftest import sentiment_frame
+from ktbert.saving import manifest as saving
+from helpers import sentiment_frame
 
 # Raw strings the graph must read as `predict` does: accents, emoji, right-to-left scripts,
 # blank, over-long in tokens and in characters (the 40-characters-per-token cap, both ends),

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 import ktbert
-from ktbert.serve.saving import SaveFormatError
-from conftest import PROJECT, sentiment_frame
+from ktbert.saving.manifest import SaveFormatError
+from helpers import PROJECT, sentiment_frame
 
 TEXTS = ["the film was wonderful and great", "awful plot", "the acting was poor"]
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import ktbert
-from conftest import sentiment_frame
+from helpers import sentiment_frame
 
 
 def test_binary_threshold_and_temperature_survive_save_and_reload(trained_sentiment, tmp_path):

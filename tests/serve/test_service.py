@@ -17,8 +17,8 @@ import pytest
 import uvicorn
 
 import ktbert
-from conftest import PROJECT, WORDS
-from ktbert.serve.decisions import Decisions
+from helpers import PROJECT, WORDS
+from ktbert.evaluate.decisions import Decisions
 from ktbert.serve.service import create_app, serve
 
 TOLERANCE = 1e-5  # batches padded differently change the sums' order, not the model

@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 import ktbert
-from conftest import WORDS
-from ktbert.serve.decisions import Decisions
+from helpers import WORDS
+from ktbert.evaluate.decisions import Decisions
 from ktbert.serve.service import Refused, create_app, read_body
 from test_service import TOLERANCE, running
 

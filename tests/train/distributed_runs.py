@@ -20,11 +20,13 @@ import shutil
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:0] = [os.path.dirname(os.path.dirname(HERE)), os.path.dirname(HERE)]
-os.environ.setdefault("KTBERT_PRECISION", "float32")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path[:0] = [os.path.dirname(os.path.dirname(HERE)), os.path.dirname(HERE)]  # the project, tests/
 
-import ktbert  # noqa: E402  (after the environment: it reads it when TensorFlow loads)
+# helpers sets the tests' environment defaults (float32, quiet TensorFlow) as it is imported,
+# so it comes before ktbert, which reads them when TensorFlow loads.
+from helpers import build_toy_split  # noqa: E402
+
+import ktbert  # noqa: E402
 import keras  # noqa: E402
 
 LR, BATCH, SEED = 5e-3, 16, 0
@@ -86,7 +88,6 @@ def mirrored(encoder: str, out: str) -> None:
 
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-    from conftest import build_toy_split
     from ktbert.data.batching import to_dataset
 
     split = build_toy_split(dropout_free_encoder(encoder, os.path.join(out, "encoder")), seed=1)
@@ -119,7 +120,6 @@ def worker(encoder: str, out: str) -> None:
     strategy = tf.distribute.MultiWorkerMirroredStrategy()  # before any other TensorFlow work
     import numpy as np
 
-    from conftest import build_toy_split
     from ktbert.train import distribute
 
     index = json.loads(os.environ["TF_CONFIG"])["task"]["index"]

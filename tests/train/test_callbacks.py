@@ -6,7 +6,7 @@ import pytest
 
 from ktbert.train.callbacks import StepSchedule, TriangularSchedule
 from ktbert.train.hyperparameters import make_schedulable
-from conftest import read_learning_rate
+from helpers import read_learning_rate
 
 
 def compiled(optimizer):

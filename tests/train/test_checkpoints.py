@@ -8,8 +8,8 @@ import keras
 import numpy as np
 import pytest
 
-from ktbert.serve.saving import SaveFormatError
-from ktbert.serve.weights_file import load_weights
+from ktbert.saving.manifest import SaveFormatError
+from ktbert.saving.weights_file import load_weights
 from ktbert.train.checkpoints import EpochCheckpoint, best_checkpoint
 from ktbert.train.controls import ControlsMixin
 

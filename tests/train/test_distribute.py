@@ -86,7 +86,7 @@ def test_an_unknown_training_loop_is_refused(learner):
 @pytest.fixture(scope="module")
 def quiet_split(tiny_encoder, tmp_path_factory):
     """The toy task (64 rows, seed 1) on the tiny encoder with its dropout off."""
-    from conftest import build_toy_split
+    from helpers import build_toy_split
 
     folder = distributed_runs.dropout_free_encoder(tiny_encoder, str(tmp_path_factory.mktemp("quiet_bert")))
     return build_toy_split(folder, seed=1)

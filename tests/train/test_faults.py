@@ -15,7 +15,7 @@ import pytest
 
 from ktbert.train import lr_finder
 from ktbert.train.faults import TrainingDiverged, deferred_interrupts
-from conftest import weights_by_path
+from helpers import weights_by_path
 
 
 class StopAfter(keras.callbacks.Callback):
@@ -282,7 +282,7 @@ def test_deferred_interrupts_hold_ctrl_c_until_the_block_ends():
 
 
 def test_checkpoints_are_written_aside_then_renamed(split, make_learner, tmp_path, monkeypatch):
-    from ktbert.serve import weights_file
+    from ktbert.saving import weights_file
 
     learner = make_learner(split, batch_size=16)
     learner.fit(1e-3, 1, verbose=0, checkpoint_folder=str(tmp_path))

@@ -8,7 +8,7 @@ import pytest
 
 import ktbert
 from ktbert.train.freezing import EMBEDDING_LAYERS, encoder_blocks, set_frozen_blocks
-from conftest import weights_by_path
+from helpers import weights_by_path
 
 
 def trainable_paths(model):

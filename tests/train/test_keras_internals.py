@@ -1,24 +1,76 @@
-"""The two private Keras attributes ktbert reads, in `recompile_with_fresh_optimizer` only.
+"""Every private Keras attribute ktbert reads, in `ktbert.train.keras_internals` only.
 
-If a Keras upgrade renames them, these tests fail first and name what to mend, instead of
-freezing silently losing the compile arguments or the weight-decay exclusions.
+If a Keras upgrade renames one, these tests fail first and name what to mend, instead of
+freezing silently losing the compile arguments or the weight-decay exclusions, the first step
+tracing twice, or a run under a strategy drawing an extra batch.
 """
+
+import ast
+import os
 
 import keras
 import pytest
 
+from helpers import PROJECT
 from ktbert.model.compiling import NO_DECAY
+from ktbert.train import keras_internals
 from ktbert.train.hyperparameters import recompile_with_fresh_optimizer
 
 
+def private_reads(path: str) -> list:
+    """`(line, name)` of every `x._name` (not on self or cls) and `getattr(x, "_name")` in a module."""
+    with open(path, encoding="utf-8") as f:
+        tree = ast.parse(f.read())
+    found = []
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__")
+                and not (isinstance(node.value, ast.Name) and node.value.id in ("self", "cls"))):
+            found.append((node.lineno, node.attr))
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("getattr", "setattr")
+                and len(node.args) > 1 and isinstance(node.args[1], ast.Constant)
+                and str(node.args[1].value).startswith("_") and not str(node.args[1].value).startswith("__")):
+            found.append((node.lineno, node.args[1].value))
+    return found
+
+
+def test_no_module_but_keras_internals_reads_a_private_attribute():
+    package = os.path.join(PROJECT, "ktbert")
+    reads = {}
+    for root, _, files in os.walk(package):
+        for name in files:
+            if name.endswith(".py"):
+                path = os.path.join(root, name)
+                if private_reads(path):
+                    reads[os.path.relpath(path, package)] = private_reads(path)
+    assert list(reads) == [os.path.join("train", "keras_internals.py")]
+    names = {name for _, name in reads[os.path.join("train", "keras_internals.py")]}
+    assert names == {"_compile_config", "_distribute_strategy", "_exclude_from_weight_decay_pattern", "_symbolic_build"}
+
+
 def test_keras_keeps_the_compile_arguments_where_ktbert_reads_them(learner):
-    config = learner.model._compile_config.config
-    assert set(config) >= {"optimizer", "loss", "metrics"}
+    assert set(keras_internals.compile_arguments(learner.model)) >= {"optimizer", "loss", "metrics"}
 
 
 def test_keras_keeps_the_weight_decay_exclusions_where_ktbert_reads_them(learner):
-    pattern = learner.model.optimizer._exclude_from_weight_decay_pattern
-    assert all(name in pattern.pattern for name in NO_DECAY)
+    pattern = keras_internals.weight_decay_exclusions(learner.model.optimizer)
+    assert pattern is not None and all(name in pattern.pattern for name in NO_DECAY)
+    assert keras_internals.weight_decay_exclusions(keras.optimizers.AdamW()) is None
+
+
+def test_keras_builds_the_optimizer_and_metrics_from_an_element_spec(make_toy_split, make_learner):
+    learner = make_learner(make_toy_split(seed=5), batch_size=8)
+    model = learner.model
+    assert not model.optimizer.built
+    assert hasattr(model, "_symbolic_build"), "Keras renamed Model._symbolic_build: mend keras_internals.build_from_spec"
+    keras_internals.build_from_spec(model, learner._epoch_dataset()[0].element_spec)
+    assert model.optimizer.built and len(model.optimizer.variables) > 1
+
+
+def test_keras_keeps_the_models_own_strategy_where_ktbert_clears_it(learner):
+    before = learner.model._distribute_strategy
+    with keras_internals.without_own_strategy(learner.model):
+        assert learner.model._distribute_strategy is None
+    assert learner.model._distribute_strategy is before
 
 
 def test_recompiling_keeps_loss_metrics_settings_and_exclusions(learner):
@@ -28,7 +80,8 @@ def test_recompiling_keeps_loss_metrics_settings_and_exclusions(learner):
     new = learner.model.optimizer
     assert new is not old and isinstance(new, keras.optimizers.AdamW)
     assert float(keras.ops.convert_to_numpy(new.weight_decay)) == pytest.approx(0.02)
-    assert new._exclude_from_weight_decay_pattern.pattern == old._exclude_from_weight_decay_pattern.pattern
-    assert learner.model._compile_config.config["loss"] is not None
+    assert (keras_internals.weight_decay_exclusions(new).pattern
+            == keras_internals.weight_decay_exclusions(old).pattern)
+    assert keras_internals.compile_arguments(learner.model)["loss"] is not None
     history = learner.fit(1e-3, 1, verbose=0)
     assert {"accuracy", "macro_f1", "val_macro_f1"} <= set(history.history)

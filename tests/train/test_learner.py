@@ -6,7 +6,7 @@ import pytest
 
 import ktbert
 from ktbert.train.schedules import one_cycle_schedule
-from conftest import read_learning_rate
+from helpers import read_learning_rate
 
 
 class RateProbe(keras.callbacks.Callback):
@@ -88,5 +88,5 @@ def test_plots_of_the_last_fit(learner, tmp_path):
     assert fig.axes[0].get_ylabel() == "momentum (beta_1)" and (tmp_path / "m.png").exists()
     fig = learner.plot("loss")
     assert [line.get_label() for line in fig.axes[0].lines] == ["loss", "validation loss"]
-    with pytest.raises(ValueError, match=re.escape("`plot_type` must be 'loss', 'lr' or 'momentum'. Received: plot_type='acc'")):
+    with pytest.raises(ValueError, match=re.escape("`plot_type` must be one of ['loss', 'lr', 'momentum']. Received: plot_type='acc'")):
         learner.plot("acc")

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 import ktbert
-from conftest import TINY_VOCAB
-from ktbert.serve import weights_file
+from helpers import TINY_VOCAB
+from ktbert.saving import weights_file
 from ktbert.train.controls import ControlsMixin
 
 

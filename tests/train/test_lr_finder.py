@@ -7,7 +7,7 @@ import pytest
 
 import ktbert
 from ktbert.train.lr_finder import RangeTest, smooth
-from conftest import read_learning_rate
+from helpers import read_learning_rate
 
 
 @pytest.fixture

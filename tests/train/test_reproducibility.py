@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import ktbert
-from conftest import sentiment_frame
+from helpers import sentiment_frame
 
 RUN = """
 import hashlib, json, sys

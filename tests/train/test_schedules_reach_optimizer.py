@@ -12,7 +12,7 @@ import pytest
 
 import ktbert
 from ktbert.train.hyperparameters import get_momentum
-from conftest import read_learning_rate
+from helpers import read_learning_rate
 
 N, BATCH = 8, 4  # two steps per epoch
 

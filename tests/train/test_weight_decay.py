@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from conftest import weights_by_path
+from helpers import weights_by_path
 
 
 def decay_only_step(model, lr):

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 import ktbert
-from ktbert.train.recipe import TrainingSettings, train_classifier
-from conftest import sentiment_frame
+from ktbert.recipe.settings import TrainingSettings
+from ktbert.recipe.training_run import train_classifier
+from helpers import sentiment_frame
 
 
 @pytest.mark.parametrize("kwargs, error, message", [
@@ -18,8 +19,8 @@ from conftest import sentiment_frame
     ({"lr": "fast"}, ValueError, "`lr` must be a positive number. Received: lr='fast'"),
     ({"val_pct": 1.5}, ValueError, "`val_pct` must lie strictly between 0 and 1. Received: val_pct=1.5"),
     ({"weight_decay": -1}, ValueError, "`weight_decay` must be a number >= 0. Received: weight_decay=-1"),
-    ({"pooling": "max"}, ValueError, "`pooling` must be one of ('mean', 'cls'). Received: pooling='max'"),
-    ({"dropout": 1.0}, ValueError, "`dropout` must be in [0, 1). Received: dropout=1.0"),
+    ({"pooling": "max"}, ValueError, "`pooling` must be one of ['mean', 'cls']. Received: pooling='max'"),
+    ({"dropout": 1.0}, ValueError, "`dropout` must be a number in [0, 1). Received: dropout=1.0"),
     ({"class_weight": "even"}, ValueError, "`class_weight` must be 'balanced', a dict or None. Received: class_weight='even'"),
     ({"seed": "0"}, TypeError, "`seed` must be an integer from 0 to 2**32 - 1, or None. Received: seed='0'"),
 ])
@@ -75,7 +76,7 @@ def test_test_rows_with_a_class_training_lacks_are_refused(tiny_encoder):
 
 
 def test_tune_thresholds_on_single_label_data_is_refused_before_training(tiny_encoder, monkeypatch):
-    import ktbert.train.recipe as recipe
+    import ktbert.recipe.training_run as recipe
 
     monkeypatch.setattr(recipe, "text_classifier", lambda *a, **k: pytest.fail("built a model"))
     settings = TrainingSettings("text", "label", maxlen=16, encoder=tiny_encoder, tune_thresholds=True, verbose=0)

@@ -23,9 +23,9 @@ What a save guarantees, on POSIX local file systems (where `fcntl.flock` works o
 - Nothing is fsynced: the guarantees hold against crashed or killed processes, not against a
   power loss or an operating-system crash.
 
-Imports run one way: weights_file > saving > folder_writes. This module imports nothing of
+Imports run one way: weights_file > manifest > folder_writes. This module imports nothing of
 ktbert's: what goes into the folder and what may be replaced are the caller's
-(`ktbert.serve.saving.write_folder`).
+(`ktbert.saving.manifest.write_folder`).
 """
 
 from __future__ import annotations

@@ -1,20 +1,23 @@
 """What a saved classifier config may hold, checked before anything is built from it: only a
-`TextClassifier` over keras-hub's `BertBackbone`, with sizes within bounds.
+`TextClassifier` over keras-hub's `BertBackbone`, with sizes within bounds; and the rebuilding.
 
-`check_classifier_config` is the allow-list `Predictor.load` and `rebuild_classifier` apply to
-a save's `model` config; `weight_layout` gives the weight shapes a config implies, which
-`Predictor.load` compares with the weights file's header, so a config that asks for a larger
-model than its weights is refused before a variable is allocated.
+`check_classifier_config` is the allow-list a predictor's load and `rebuild_classifier` apply
+to a save's `model` config; `weight_layout` gives the weight shapes a config implies, which the
+load compares with the weights file's header, so a config that asks for a larger model than its
+weights is refused before a variable is allocated.
 """
 
 from __future__ import annotations
 
+import copy
 import inspect
 
 import keras
 import keras_hub
 
-from ktbert.checks import cut
+from ktbert.checks import check_dropout, cut
+from ktbert.model.classifier import TextClassifier
+from ktbert.model.precision import loading_policy
 
 CONFIG_KEYS = ("backbone", "num_classes", "multilabel", "pooling", "dropout", "class_names", "name")
 # The only Keras objects a saved classifier config may name: keras-hub's BERT backbone (the
@@ -133,9 +136,28 @@ def _check_backbone_sizes(backbone: dict) -> None:
 
 
 def _check_dropout(value, where: str) -> None:
-    if type(value) not in (int, float) or not 0 <= value < 1:
+    if type(value) not in (int, float):  # JSON's numbers; `true` is no rate
         raise ValueError(f"`{where}` must be a number in [0, 1). "
                          f"Received: {where.rsplit('.', 1)[-1]}={cut(value, _CUT)}")
+    check_dropout(value, where)
+
+
+def rebuild_classifier(config: dict, precision: str | None = None) -> TextClassifier:
+    """A `TextClassifier` from its saved config, computing in the saved precision (or in
+    `precision`; a bfloat16 model falls back to float32 where bfloat16 would be emulated).
+
+    The config is checked by `check_classifier_config` first, and the backbone is built as a
+    `BertBackbone` directly: no class the config names is looked up.
+    """
+    check_classifier_config(config)
+    config = copy.deepcopy(config)
+    backbone = config.pop("backbone")["config"]
+    saved = backbone.get("dtype")
+    saved = saved["config"].get("name", "float32") if isinstance(saved, dict) else (saved or "float32")
+    if not isinstance(saved, str):
+        raise ValueError(f"`model.backbone.config.dtype` must name a dtype policy. Received: {saved!r}")
+    backbone["dtype"] = loading_policy(saved, precision)
+    return TextClassifier(BACKBONE_CLASS.from_config(backbone), **config)
 
 
 def weight_layout(config: dict) -> tuple:

@@ -5,7 +5,7 @@ import re
 import numpy as np
 import pytest
 
-from ktbert.serve.decisions import Decisions
+from ktbert.evaluate.decisions import Decisions
 
 PROBA = np.array([[0.9, 0.1], [0.3, 0.7], [0.15, 0.85]], dtype=np.float32)
 
@@ -93,3 +93,47 @@ def test_calibrating_after_thresholds_warns_to_tune_again():
     with pytest.warns(UserWarning, match=re.escape("tune them again after calibrating (calibrate first, then tune)")):
         calibrated = d.fit_temperature(raw, y)
     assert calibrated.thresholds == (0.4, 0.5, 0.6) and calibrated.temperature != 1.0
+
+
+# === The decision rule ===
+
+def test_predicted_classes_takes_the_most_probable_class():
+    p = np.array([[0.2, 0.5, 0.3], [0.6, 0.3, 0.1], [0.1, 0.1, 0.8]])
+    pred = Decisions(3).decide(p)
+    assert pred.tolist() == [1, 0, 2]
+    assert Decisions(3).decide(p.tolist()).tolist() == [1, 0, 2]
+
+
+def test_a_binary_threshold_decides_class_1_from_its_probability():
+    p = np.array([[0.8, 0.2], [0.7, 0.3], [0.6, 0.4], [0.45, 0.55]])
+    assert Decisions(2).decide(p).tolist() == [0, 0, 0, 1]
+    assert Decisions(2, threshold=0.3).decide(p).tolist() == [0, 1, 1, 1]  # 0.3 reaches 0.3
+    assert Decisions(2, threshold=0.6).decide(p).tolist() == [0, 0, 0, 0]
+
+
+def test_multilabel_decisions_cut_at_one_half_by_default():
+    p = np.array([[0.5, 0.49, 0.9], [0.1, 0.7, 0.2]])
+    pred = Decisions(3, multilabel=True).decide(p)
+    np.testing.assert_array_equal(pred, [[1, 0, 1], [0, 1, 0]])
+    assert pred.dtype.kind == "i"
+
+
+def test_multilabel_decisions_use_each_labels_threshold():
+    p = np.array([[0.5, 0.49, 0.9], [0.1, 0.7, 0.2]])
+    pred = Decisions(3, multilabel=True, thresholds=[0.05, 0.8, 0.2]).decide(p)
+    np.testing.assert_array_equal(pred, [[1, 0, 1], [1, 0, 1]])
+
+
+def test_the_rule_decides_alike_in_numpy_and_in_a_graph():
+    import tensorflow as tf
+    import tensorflow.experimental.numpy as tnp
+
+    rng = np.random.default_rng(0)
+    proba = rng.dirichlet(np.ones(2), size=200).astype(np.float32)
+    multi = rng.random((200, 3)).astype(np.float32)
+    for decisions, p in ((Decisions(2, temperature=1.7), proba), (Decisions(2, threshold=0.35, temperature=0.6), proba),
+                         (Decisions(3, multilabel=True, thresholds=[0.2, 0.5, 0.7], temperature=1.3), multi)):
+        graph = tf.function(lambda t: decisions.decide(decisions.calibrate(t, tnp), tnp))
+        np.testing.assert_array_equal(graph(tf.constant(p)).numpy(), decisions.decide(decisions.calibrate(p)))
+        np.testing.assert_allclose(decisions.calibrate(tf.constant(p), tnp).numpy(), decisions.calibrate(p),
+                                   atol=1e-7)

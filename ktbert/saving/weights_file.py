@@ -6,8 +6,8 @@ dtype, shape and byte range) against the file and the model before a tensor is r
 variable changed; `check_layout` compares the header with the shapes a model config implies,
 before that model is built. Every refusal is a `SaveFormatError` naming the file.
 
-Imports run one way: weights_file > saving > folder_writes. This module takes
-`SaveFormatError` from `ktbert.serve.saving`, which never imports it.
+Imports run one way: weights_file > manifest > folder_writes. This module takes
+`SaveFormatError` from `ktbert.saving.manifest`, which never imports it.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import numpy as np
 from safetensors import SafetensorError, safe_open
 from safetensors.numpy import save_file
 
-from ktbert.serve.saving import SaveFormatError
+from ktbert.saving.manifest import SaveFormatError
 
 # ktbert's own weight headers are tens of kilobytes; this bound keeps a crafted file from making
 # a load read gigabytes before it is refused.
@@ -120,7 +120,7 @@ def _keys_in_order(path: str, header: dict, count: int, fix: str) -> list:
 def check_layout(path: str, header: dict, count: int, shapes: dict, config_path: str) -> None:
     """Refuses a weights file that is not the `count` tensors a model config implies, or whose
     tensors differ from `shapes` (index -> (weight path, shape, the sizes that make it), as
-    `ktbert.model.saved_config.weight_layout` gives them), before the model is built: a config
+    `ktbert.saving.saved_config.weight_layout` gives them), before the model is built: a config
     asking for more than its file holds is refused without allocating it.
 
     Args:

@@ -8,9 +8,9 @@ import re
 
 import pytest
 
-from conftest import PROJECT
+from helpers import PROJECT
 
-SAVED = os.path.join(PROJECT, "tests", "serve", "saves", "v0.1-flat-layout", "ktbert.json")
+SAVED = os.path.join(PROJECT, "tests", "saving", "saves", "v0.1-flat-layout", "ktbert.json")
 
 
 @pytest.fixture
@@ -20,16 +20,17 @@ def config():
         return json.load(f)["model"]
 
 
-def test_the_allow_list_lives_in_its_own_module_not_the_class_file():
-    from ktbert.model import classifier, saved_config
+def test_the_allow_list_lives_in_the_saving_room_not_the_class_file():
+    from ktbert.model import classifier
+    from ktbert.saving import saved_config
 
-    assert classifier.check_classifier_config is saved_config.check_classifier_config
-    for helper in ("_refuse_foreign_objects", "_names", "_brief", "_backbone_arguments", "BACKBONE_NAMES"):
+    assert saved_config.rebuild_classifier.__module__ == "ktbert.saving.saved_config"
+    for helper in ("check_classifier_config", "rebuild_classifier", "_refuse_foreign_objects", "BACKBONE_NAMES"):
         assert not hasattr(classifier, helper), helper
 
 
 def test_a_saved_config_passes(config):
-    from ktbert.model.saved_config import check_classifier_config
+    from ktbert.saving.saved_config import check_classifier_config
 
     check_classifier_config(config)
 
@@ -64,7 +65,7 @@ SIZE_CASES = {  # id: (backbone argument, value, what the message says)
 
 @pytest.mark.parametrize("key, value, says", SIZE_CASES.values(), ids=SIZE_CASES.keys())
 def test_a_backbone_size_out_of_bounds_is_refused(config, key, value, says):
-    from ktbert.model.saved_config import check_classifier_config
+    from ktbert.saving.saved_config import check_classifier_config
 
     config["backbone"]["config"][key] = value
     with pytest.raises(ValueError, match=re.escape(says)):
@@ -73,7 +74,7 @@ def test_a_backbone_size_out_of_bounds_is_refused(config, key, value, says):
 
 @pytest.mark.parametrize("key", ["vocabulary_size", "num_layers", "num_heads", "hidden_dim", "intermediate_dim"])
 def test_a_missing_required_size_is_refused(config, key):
-    from ktbert.model.saved_config import check_classifier_config
+    from ktbert.saving.saved_config import check_classifier_config
 
     del config["backbone"]["config"][key]
     with pytest.raises(ValueError, match=re.escape(f"`model.backbone.config` must hold `{key}`")):
@@ -86,7 +87,7 @@ def test_a_missing_required_size_is_refused(config, key):
     ("dropout", 1.5, "`model.dropout` must be a number in [0, 1). Received: dropout=1.5"),
 ])
 def test_a_head_size_out_of_bounds_is_refused(config, key, value, says):
-    from ktbert.model.saved_config import check_classifier_config
+    from ktbert.saving.saved_config import check_classifier_config
 
     config[key] = value
     with pytest.raises(ValueError, match=re.escape(says)):
@@ -94,7 +95,7 @@ def test_a_head_size_out_of_bounds_is_refused(config, key, value, says):
 
 
 def test_long_values_are_cut_in_messages(config):
-    from ktbert.model.saved_config import check_classifier_config
+    from ktbert.saving.saved_config import check_classifier_config
 
     config["backbone"]["compile_config"] = {"optimizer": "x" * 500}
     with pytest.raises(ValueError) as refusal:
@@ -110,8 +111,8 @@ def test_long_values_are_cut_in_messages(config):
 ], ids=["the saved sizes", "other sizes"])
 @pytest.mark.parametrize("pooling, num_classes", [("mean", 2), ("cls", 5)])
 def test_weight_layout_names_the_shapes_the_built_model_has(config, sizes, pooling, num_classes):
-    from ktbert.model.classifier import rebuild_classifier
-    from ktbert.model.saved_config import weight_layout
+    from ktbert.saving.saved_config import rebuild_classifier
+    from ktbert.saving.saved_config import weight_layout
 
     config = copy.deepcopy(config)
     config["backbone"]["config"].update(sizes)

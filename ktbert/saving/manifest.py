@@ -6,14 +6,13 @@ reads only files the manifest lists, each a plain path inside the folder (no `..
 path, NUL byte or symbolic link; files it does not list are ignored). Every refusal is a
 `SaveFormatError` naming the file.
 
-The rest of a save lives beside this module: `ktbert.serve.weights_file` writes and checks the
-safetensors weights, `ktbert.serve.folder_writes` writes the folder aside and swaps it in under
-a lock (its docstring says what a save guarantees), and `Predictor.load` builds nothing but a
-`TextClassifier` over keras-hub's `BertBackbone` (`ktbert.model.saved_config`), with sizes that
-match its weights file.
+The rest of a save lives beside this module, in the saving room: `weights_file` writes and
+checks the safetensors weights, `folder_writes` writes the folder aside and swaps it in under a
+lock (its docstring says what a save guarantees), `saved_config` allows a predictor's load to
+build nothing but a `TextClassifier` over keras-hub's `BertBackbone`, with sizes that match its
+weights file, and `predictor_folder` writes and reads the predictor's folder.
 
-Imports run one way: weights_file > saving > folder_writes. This module imports
-`folder_writes`; `weights_file` imports `SaveFormatError` from here.
+Imports run one way: predictor_folder > weights_file > manifest > folder_writes.
 """
 
 from __future__ import annotations
@@ -24,7 +23,7 @@ import os
 import stat
 
 from ktbert.checks import cut
-from ktbert.serve import folder_writes
+from ktbert.saving import folder_writes
 
 FORMAT = "ktbert-predictor"
 FORMAT_VERSION = 2  # 2: the preprocessor's `truncation`, the manifest's `prediction` (long texts)
@@ -49,7 +48,7 @@ def sha256(path: str) -> str:
 
 
 def write_folder(folder: str, write_files, manifest: dict, fmt: str = FORMAT) -> None:
-    """Writes a save folder atomically, its manifest last (`ktbert.serve.folder_writes` says
+    """Writes a save folder atomically, its manifest last (`ktbert.saving.folder_writes` says
     what that guarantees).
 
     Args:

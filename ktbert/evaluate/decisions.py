@@ -2,7 +2,11 @@
 
 One validated, immutable `Decisions` object holds them; the Learner and the Predictor each hold
 one (through `DecisionsMixin`), so both calibrate and decide the same way, and a predictor made
-from a learner takes the learner's over. Saved in the predictor's manifest.
+from a learner takes the learner's over. `Interpretation`, `scores` and the checkpoints'
+macro-F1 decide with it too. Saved in the predictor's manifest.
+
+`calibrate` and `decide` are written once against an array namespace: NumPy by default, and
+`tf.experimental.numpy` inside an exported graph, so a SavedModel decides exactly as `predict`.
 """
 
 from __future__ import annotations
@@ -15,12 +19,6 @@ import numpy as np
 
 from ktbert.checks import check_fraction, check_rate, echo
 from ktbert.evaluate.calibration import apply_temperature, fit_temperature, tune_label_thresholds
-from ktbert.evaluate.metrics import predicted_classes
-
-
-# The attribute under which a Learner keeps its decisions on its model, so that
-# `get_predictor(learner.model, preproc)` finds them as `get_predictor(learner, preproc)` does.
-DECISIONS_ATTRIBUTE = "ktbert_decisions"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,13 +80,26 @@ class Decisions:
         """A copy with `changes` applied and validated."""
         return dataclasses.replace(self, **changes)
 
-    def calibrate(self, proba) -> np.ndarray:
-        """Probabilities after temperature scaling (unchanged at temperature 1)."""
-        return apply_temperature(proba, self.temperature, self.multilabel)
+    def calibrate(self, proba, xp=np):
+        """Probabilities after temperature scaling (unchanged at temperature 1); `xp` is the
+        array namespace (NumPy, or `tf.experimental.numpy` in a graph)."""
+        return apply_temperature(proba, self.temperature, self.multilabel, xp)
 
-    def decide(self, proba) -> np.ndarray:
-        """Class indices `(n,)`, or 0/1 rows `(n, classes)` for multi-label models."""
-        return predicted_classes(proba, self.multilabel, self.thresholds, self.threshold)
+    def decide(self, proba, xp=np):
+        """The decision rule: class indices `(n,)`, or 0/1 rows `(n, classes)` for multi-label
+        models (int64).
+
+        Single-label: the most probable class, or with a binary `threshold` class 1 where its
+        probability reaches the threshold. Multi-label: each label where its probability
+        reaches its threshold (0.5 each unless tuned). Compared in float64.
+        """
+        proba = xp.asarray(proba, dtype=xp.float64)
+        if self.multilabel:
+            cut = 0.5 if self.thresholds is None else xp.asarray(self.thresholds, dtype=xp.float64)[None, :]
+            return xp.asarray(proba >= cut, dtype=xp.int64)
+        if self.threshold is not None:
+            return xp.asarray(proba[:, 1] >= self.threshold, dtype=xp.int64)
+        return xp.argmax(proba, axis=1)
 
     def labels(self, proba, class_names) -> list:
         """A class name per row, or for multi-label models the list of names decided per row."""
@@ -114,6 +125,11 @@ class Decisions:
             raise ValueError("tune_thresholds is for multi-label models; binary models use "
                              "predictor.tune_threshold(val_data, target_precision=...).")
         return self.replace(thresholds=tune_label_thresholds(self.calibrate(raw_proba), y_true))
+
+    @classmethod
+    def for_labels(cls, y_true, num_classes: int, **config) -> "Decisions":
+        """Decisions for labels shaped as `y_true` (0/1 rows: multi-label) and `num_classes`."""
+        return cls(int(num_classes), multilabel=np.asarray(y_true).ndim == 2, **config)
 
     def get_config(self) -> dict:
         """What a save keeps (the class count and multi-label flag are the model's)."""

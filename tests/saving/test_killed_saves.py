@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import ktbert
-from conftest import COPY_SAVE, child_env
+from helpers import COPY_SAVE, child_env
 
 TEXTS = ["the film was wonderful and great", "awful plot", "the acting was poor", "good", "hate it"]
 
@@ -45,7 +45,7 @@ def leftovers(parent):
 KILLED_BETWEEN_FILES = """
 import os, signal, sys
 import ktbert
-from ktbert.serve import weights_file
+from ktbert.saving import weights_file
 
 def killed(model, path):  # preprocessor.json and vocab.txt are written, the weights are not
     os.kill(os.getpid(), signal.SIGKILL)

@@ -19,8 +19,8 @@ from safetensors import safe_open
 from safetensors.numpy import save_file
 
 import ktbert
-from ktbert.serve import saving, weights_file
-from ktbert.serve.saving import SaveFormatError
+from ktbert.saving import manifest as saving, weights_file
+from ktbert.saving.manifest import SaveFormatError
 
 TEXTS = ["the film was wonderful and great", "awful plot", "the acting was poor"]
 
@@ -226,7 +226,7 @@ SIZE_MISMATCHES = {  # id: (changes to `model.backbone.config`, or to `model`; w
 @pytest.mark.parametrize("backbone, head, says", SIZE_MISMATCHES.values(), ids=SIZE_MISMATCHES.keys())
 def test_a_config_that_does_not_match_its_weights_is_refused_before_anything_is_built(
         save, monkeypatch, backbone, head, says):
-    from ktbert.serve import predictor as predictor_module
+    from ktbert.saving import predictor_folder as predictor_module
 
     built = []
     monkeypatch.setattr(predictor_module, "rebuild_classifier", lambda *args: built.append(args))
@@ -240,7 +240,7 @@ def test_a_config_that_does_not_match_its_weights_is_refused_before_anything_is_
 
 
 def test_anything_building_the_model_raises_is_refused_naming_the_manifest(save, monkeypatch):
-    from ktbert.serve import predictor as predictor_module
+    from ktbert.saving import predictor_folder as predictor_module
 
     def exhausted(*args):  # as TensorFlow's ResourceExhaustedError, which is no ValueError
         raise RuntimeError("OOM when allocating tensor")
@@ -251,7 +251,7 @@ def test_anything_building_the_model_raises_is_refused_naming_the_manifest(save,
 
 
 def test_rebuild_classifier_refuses_a_lambda_itself(save, tmp_path):
-    from ktbert.model.classifier import rebuild_classifier
+    from ktbert.saving.saved_config import rebuild_classifier
 
     config = read_manifest_json(save)["model"]
     config["backbone"] = lambda_layer(tmp_path / "ran")
@@ -486,7 +486,7 @@ def test_the_checksum_catches_a_weight_file_changed_without_resealing(save):
 
 
 def test_a_refused_weight_file_leaves_the_model_as_it_was(save, predictor):
-    from ktbert.model.classifier import rebuild_classifier
+    from ktbert.saving.saved_config import rebuild_classifier
 
     change_tensors(lambda t, m: t.update({"0040": np.zeros(3, "float32")}))(save / "weights.safetensors")
     model = rebuild_classifier(read_manifest_json(save)["model"])

@@ -1,0 +1,105 @@
+"""`TrainingSettings`: everything one run of the training recipe decides, validated when made."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from ktbert.checks import (check_count, check_dropout, check_fraction, check_maxlen, check_non_negative, check_rate,
+                           check_seed)
+from ktbert.data.pipeline import check_truncation
+from ktbert.defaults import BATCH_SIZE, MAXLEN, TRAIN_BATCH_SIZE, VAL_PCT
+from ktbert.model.classifier import check_pooling
+from ktbert.model.compiling import BERT_WEIGHT_DECAY
+from ktbert.model.precision import check_precision
+from ktbert.train.class_weights import check_class_weight
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingSettings:
+    """Everything one training run decides, validated when made.
+
+    Args:
+        text_column: str or int. the column holding the texts.
+        label_columns: str, int or list. the label column, or one 0/1 column per class.
+        maxlen: int. tokens per text, [CLS] and [SEP] included.
+        encoder: str. "default" (all-MiniLM-L6-v2), a BERT checkpoint folder or preset name.
+        label_sep: str or None. separator of several labels in one cell (multi-label).
+        clean: dict or None. text clean-up, as the loaders' `clean`.
+        truncation: str. "head" or "head+tail", as the loaders' `truncation`.
+        precision: str or None. "auto", "float32", "mixed_bfloat16" or "mixed_float16", as `text_classifier`
+            takes it (None: `KTBERT_PRECISION`, else "auto").
+        bucketing: bool. length-bucketed batches in training and prediction (False: every
+            batch padded to `maxlen`).
+        val_pct: float. share of the training rows held out when no validation rows are given.
+        batch_size: int. texts per training step.
+        eval_batch_size: int. texts per prediction step (also the saved predictor's).
+        epochs: int. epochs of one-cycle training.
+        lr: float or "auto". the peak rate; "auto" runs `lr_find` and takes its `valley`.
+        weight_decay: float. decoupled weight decay (the BERT recipe's 0.01 by default).
+        pooling: str. "mean" or "cls".
+        dropout: float. dropout before the head, in [0, 1).
+        class_weight: "balanced", dict or None. weights per class (single-label).
+        tune_thresholds: bool. fit per-label thresholds on the validation data (multi-label).
+        calibrate: bool. fit temperature scaling on the validation data.
+        seed: int or None. seed of the split, the head's weights and the shuffling.
+        output: str or None. save the predictor to this folder.
+        verbose: int. 0 quiet, 1 progress bars, 2 one line per epoch.
+
+    Examples:
+    ```python
+    settings = ktbert.TrainingSettings("sentence", "label", maxlen=64, batch_size=8, epochs=1)
+    run = ktbert.train_classifier(settings, train_df, val_df)
+    run.scores["accuracy"]
+    ```
+    """
+
+    text_column: str | int
+    label_columns: str | int | list
+    maxlen: int = MAXLEN
+    encoder: str = "default"
+    label_sep: str | None = None
+    clean: dict | None = None
+    truncation: str = "head"
+    precision: str | None = None
+    bucketing: bool = True
+    val_pct: float = VAL_PCT
+    batch_size: int = TRAIN_BATCH_SIZE
+    eval_batch_size: int = BATCH_SIZE
+    epochs: int = 1
+    lr: float | str = 5e-5
+    weight_decay: float = BERT_WEIGHT_DECAY
+    pooling: str = "mean"
+    dropout: float = 0.1
+    class_weight: str | dict | None = None
+    tune_thresholds: bool = False
+    calibrate: bool = False
+    seed: int | None = 0
+    output: str | None = None
+    verbose: int = 1
+
+    def __post_init__(self):
+        def set_(name, value):  # frozen: the validating constructor is the one place that sets
+            object.__setattr__(self, name, value)
+
+        if not isinstance(self.text_column, (str, int)) or isinstance(self.text_column, bool):
+            raise TypeError(f"`text_column` must be a column name or position. Received: text_column={self.text_column!r}")
+        if self.label_columns is None or self.label_columns == [] or self.label_columns == "":
+            raise ValueError("`label_columns` is required: name the label column, or one 0/1 column per class.")
+        set_("maxlen", check_maxlen(self.maxlen))
+        check_truncation(self.truncation)
+        if self.precision is not None:
+            check_precision(self.precision)
+        set_("val_pct", check_fraction(self.val_pct, "val_pct"))
+        set_("batch_size", check_count(self.batch_size, "batch_size"))
+        set_("eval_batch_size", check_count(self.eval_batch_size, "eval_batch_size"))
+        set_("epochs", check_count(self.epochs, "epochs"))
+        if self.lr != "auto":
+            set_("lr", check_rate(self.lr, "lr"))
+        set_("weight_decay", check_non_negative(self.weight_decay, "weight_decay"))
+        check_pooling(self.pooling)
+        set_("dropout", check_dropout(self.dropout))
+        check_class_weight(self.class_weight)
+        set_("seed", check_seed(self.seed))
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)

@@ -1,0 +1,47 @@
+"""Every private Keras attribute ktbert reads or sets, in this one module.
+
+Keras 3 exposes neither a model's compile arguments, an optimizer's weight-decay exclusions, a
+way to build the optimizer and metrics before the first step, nor a way to keep `fit` from
+drawing a batch under a strategy. These four functions reach for the private attributes that
+do; tests/train/test_keras_internals.py checks each one against the installed Keras, so an
+upgrade that renames one fails there first, naming what to mend.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+
+def compile_arguments(model) -> dict:
+    """The arguments `model` was compiled with (`model._compile_config`)."""
+    return dict(model._compile_config.config)
+
+
+def weight_decay_exclusions(optimizer):
+    """The compiled pattern of variable names `optimizer` does not decay, or None when no
+    exclusions were given (`optimizer._exclude_from_weight_decay_pattern`)."""
+    return getattr(optimizer, "_exclude_from_weight_decay_pattern", None)
+
+
+def build_from_spec(model, element_spec) -> None:
+    """Creates the optimizer's and the compiled metrics' variables from a dataset's element
+    spec, without running a batch (`model._symbolic_build`; it builds only what is not built).
+
+    Keras defers this to the first trace of the training step when no strategy is set, and a
+    step that creates variables is traced twice."""
+    build = getattr(model, "_symbolic_build", None)
+    if build is not None:
+        with model.distribute_strategy.scope():
+            build(data_batch=element_spec)
+
+
+@contextlib.contextmanager
+def without_own_strategy(model):
+    """`model` holding no strategy of its own for the block (`model._distribute_strategy`), so
+    Keras' `fit` takes the enclosing scope's and skips the batch it draws to build the model."""
+    saved = model._distribute_strategy
+    model._distribute_strategy = None
+    try:
+        yield
+    finally:
+        model._distribute_strategy = saved

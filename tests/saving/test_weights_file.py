@@ -1,0 +1,89 @@
+"""The safetensors weights file: every variable round-trips bit for bit; another model's weights are refused."""
+
+import re
+
+import keras
+import numpy as np
+import pytest
+
+from ktbert.saving.manifest import SaveFormatError
+from ktbert.saving.weights_file import load_weights, save_weights
+
+
+def model(hidden=3, layers=2, seed=0):
+    keras.utils.set_random_seed(seed)
+    stack = [keras.layers.Dense(hidden, name=f"hidden_{i}") for i in range(layers - 1)]
+    net = keras.Sequential([keras.Input((4,)), *stack, keras.layers.Dense(2, name="out")], name="net")
+    net.layers[-1].bias.assign(np.arange(2, dtype="float32") + seed)  # biases start at zero: make them differ
+    return net
+
+
+def test_weights_round_trip_bit_for_bit(tmp_path):
+    path = str(tmp_path / "w.safetensors")
+    source, target = model(seed=0), model(seed=1)
+    assert not np.array_equal(source.weights[0].numpy(), target.weights[0].numpy())
+    save_weights(source, path)
+    load_weights(target, path)
+    for a, b in zip(source.weights, target.weights):
+        assert a.dtype == b.dtype
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+def test_weights_of_another_model_are_refused(tmp_path):
+    path = str(tmp_path / "w.safetensors")
+    save_weights(model(layers=2), path)
+    deeper = model(layers=3)
+    with pytest.raises(SaveFormatError, match=re.escape(
+        f"{path!r} holds 4 weight tensors but the model has 6: the file belongs to another model."
+    )):
+        load_weights(deeper, path)
+    wider = model(hidden=5)
+    before = [v.numpy().copy() for v in wider.weights]
+    with pytest.raises(SaveFormatError, match=re.escape(
+        f"{path!r}: weight net/hidden_0/kernel has shape (4, 3) in the file but (4, 5) in the model: "
+        "the file belongs to another model."
+    )):
+        load_weights(wider, path)
+    for v, w in zip(wider.weights, before):  # checked before anything is assigned
+        np.testing.assert_array_equal(v.numpy(), w)
+
+
+class Scalar:
+    """What `save_weights` and `load_weights` use of a Keras variable, for a float32 scalar
+    (10,001 real variables take ten seconds to create)."""
+
+    dtype, shape = "float32", ()
+
+    def __init__(self, path, value):
+        self.path, self.value = path, np.float32(value)
+
+    def numpy(self):
+        return np.asarray(self.value)
+
+    def assign(self, value):
+        assert np.shape(value) == self.shape
+        self.value = np.float32(value)
+
+
+class ManyScalars:
+    def __init__(self, count, offset=0.0):
+        self.weights = [Scalar(f"many/w{i}", i + offset) for i in range(count)]
+
+
+def test_weights_past_9999_tensors_are_matched_in_variable_order(tmp_path):
+    # Keys run "0000".."9999", "10000": as text "10000" sorts before "1001", so a load that sorted
+    # the keys would put tensor 10000 into variable 1001.
+    path = str(tmp_path / "w.safetensors")
+    save_weights(ManyScalars(10_001), path)
+    target = ManyScalars(10_001, offset=0.5)
+    load_weights(target, path)
+    np.testing.assert_array_equal([v.value for v in target.weights], np.arange(10_001, dtype="float32"))
+
+
+def test_a_scalar_weight_keeps_its_shape(tmp_path):
+    path = str(tmp_path / "w.safetensors")
+    source = keras.Variable(np.float32(2.5), name="temperature")
+    target = keras.Variable(np.float32(1.0), name="temperature")
+    save_weights(type("Model", (), {"weights": [source]}), path)
+    load_weights(type("Model", (), {"weights": [target]}), path)
+    assert target.numpy() == 2.5 and target.shape == ()

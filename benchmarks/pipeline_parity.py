@@ -4,13 +4,13 @@ For each dataset of the accuracy benchmark (its own rows and settings: maxlen, t
 trees tokenize every training and test text with the default encoder's preprocessor, cut the
 long ones into sliding windows (IMDB), batch the training rows for two shuffled epochs
 (`make_dataset`, batch 16, seed 0) and pad them, and, with `--fit`, fine-tune MiniLM for a few
-steps on SMS spam with the training recipe. Each tree runs in its own process (the earlier
-commit from a git worktree in a temporary folder). The report counts the texts whose token ids
+steps on SMS spam with the training recipe. Each tree runs in its own process, from a git
+worktree of its commit in a temporary folder (`--before`; `--after`, default HEAD). The report counts the texts whose token ids
 differ, the batches whose padded inputs differ, and whether the fine-tuned weights, losses and
 scores are identical. Identical inputs and weights mean the accuracy rows of
 docs/benchmarks/accuracy.json cannot move. Writes docs/benchmarks/pipeline_parity.json and .md.
 
-    python benchmarks/pipeline_parity.py --before REV [--datasets sst2,...] [--fit] [--data ../shared/data]
+    python benchmarks/pipeline_parity.py --before REV [--after REV] [--datasets sst2,...] [--fit]
 """
 
 import argparse
@@ -93,6 +93,7 @@ def run_tree(tree: str, task: str, out: str) -> dict:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--before", required=True, help="the commit to compare with")
+    parser.add_argument("--after", default="HEAD", help="the commit to check (default: HEAD)")
     parser.add_argument("--datasets", default=",".join(accuracy.SETTINGS))
     parser.add_argument("--fit", action="store_true", help="also fine-tune MiniLM briefly on SMS spam in both trees")
     parser.add_argument("--data", default=os.path.join(ROOT, "..", "shared", "data"))
@@ -110,21 +111,23 @@ def main(argv=None) -> int:
         train, test = accuracy.READERS["sms"](args.data)
         train = train.sample(320, random_state=0)
         task["fit"] = {"train": train.to_dict("list"), "val": test.head(200).to_dict("list")}
-    before = subprocess.run(["git", "rev-parse", args.before], cwd=ROOT, capture_output=True, text=True,
-                            check=True).stdout.strip()
+    commits = {side: subprocess.run(["git", "rev-parse", getattr(args, side)], cwd=ROOT, capture_output=True,
+                                    text=True, check=True).stdout.strip() for side in ("before", "after")}
     with tempfile.TemporaryDirectory(prefix="ktbert-parity-") as work:
         task_file = os.path.join(work, "task.json")
         with open(task_file, "w", encoding="utf-8") as f:
             json.dump(task, f)
-        old = os.path.join(work, "tree")
-        subprocess.run(["git", "worktree", "add", "--detach", old, before], cwd=ROOT, check=True, capture_output=True)
+        trees = {side: os.path.join(work, f"{side}-tree") for side in commits}
+        results = {}
         try:
-            results = {"before": run_tree(old, task_file, os.path.join(work, "before")),
-                       "after": run_tree(ROOT, task_file, os.path.join(work, "after"))}
+            for side, tree in trees.items():
+                subprocess.run(["git", "worktree", "add", "--detach", tree, commits[side]], cwd=ROOT, check=True,
+                               capture_output=True)
+                results[side] = run_tree(tree, task_file, os.path.join(work, side))
         finally:
-            subprocess.run(["git", "worktree", "remove", "--force", old], cwd=ROOT, capture_output=True)
-        report = {"before": before, "after": subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True,
-                                                            text=True).stdout.strip(),
+            for tree in trees.values():
+                subprocess.run(["git", "worktree", "remove", "--force", tree], cwd=ROOT, capture_output=True)
+        report = {"before": commits["before"], "after": commits["after"],
                   "cpu": read_cpu()[0], "measured": datetime.datetime.now().isoformat(timespec="seconds"),
                   "command": "python benchmarks/pipeline_parity.py " + " ".join(argv if argv is not None
                                                                                else sys.argv[1:]),
@@ -158,7 +161,7 @@ def write(report: dict, out: str) -> None:
         "# The text path before and after a change: what the model sees",
         "",
         f"Produced by `{report['command']}`; rerun to reproduce. Before: `{report['before'][:10]}`; after: "
-        f"`{report['after'][:10]}` (and the working tree), on {report['cpu']}, {report['measured']}. Each "
+        f"`{report['after'][:10]}`, on {report['cpu']}, {report['measured']}. Each "
         "dataset's rows and settings are the accuracy benchmark's; the default encoder tokenizes.",
         "",
         "| dataset | training texts | differing | test texts | differing | padded training batches (2 epochs) "

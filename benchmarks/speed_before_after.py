@@ -1,14 +1,14 @@
 """ktbert's training and prediction speed before and after a change, side by side in one run.
 
 Runs the ktbert side of `speed.py` (`speed_ktbert.py`: `fit` examples/s over one epoch after a
-warm-up, and `predict` texts/s, tokenization included) on one dataset, alternately from a
-checkout of an earlier commit (`--before`, a git worktree made in a temporary folder, each
-side running its own copy of the worker) and from this working tree: before, after, before,
-after, ... `--runs` times each, one process at a time. Reports each side's median and the
+warm-up, and `predict` texts/s, tokenization included) on one dataset, alternately from
+checkouts of two commits (`--before` and `--after`, default HEAD: git worktrees made in a
+temporary folder, so edits made meanwhile touch neither; each side runs its own copy of the
+worker): before, after, before, after, ... `--runs` times each, one process at a time. Reports each side's median and the
 ratio after / before, and writes docs/benchmarks/speed_before_after.json and .md. Run it alone:
 another busy process on the machine falsifies every timing.
 
-    python benchmarks/speed_before_after.py --before REV [--dataset sst2] [--runs 3]
+    python benchmarks/speed_before_after.py --before REV [--after REV] [--dataset sst2] [--runs 3]
                                             [--warmup-batches 20] [--data ../shared/data]
 """
 
@@ -49,6 +49,7 @@ def worker(tree: str, what: str, task: str, warmup: int, workdir: str, label: st
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--before", required=True, help="the commit to compare with (e.g. HEAD~5 or a hash)")
+    parser.add_argument("--after", default="HEAD", help="the commit to measure (default: HEAD)")
     parser.add_argument("--dataset", default="sst2", choices=sorted(speed.SIZES))
     parser.add_argument("--runs", type=int, default=3, help="measurements per side and measure")
     parser.add_argument("--warmup-batches", type=int, default=20)
@@ -58,19 +59,17 @@ def main(argv=None) -> int:
     if not all(os.path.isfile(os.path.join(args.data, args.dataset, f)) for f in speed.REQUIRED[args.dataset]):
         print(f"{os.path.abspath(args.data)} lacks {args.dataset}'s files: point --data at the shared data folder.")
         return 2
-    before = subprocess.run(["git", "rev-parse", args.before], cwd=ROOT, capture_output=True, text=True, check=True)
-    before = before.stdout.strip()
-    after = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-    dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
-                                capture_output=True, text=True).stdout.strip())
+    commits = {side: subprocess.run(["git", "rev-parse", getattr(args, side)], cwd=ROOT, capture_output=True,
+                                    text=True, check=True).stdout.strip() for side in ("before", "after")}
     rates = {side: {what: [] for what in MEASURES} for side in ("before", "after")}
     with tempfile.TemporaryDirectory(prefix="ktbert-before-after-") as workdir:
-        old = os.path.join(workdir, "before")
-        subprocess.run(["git", "worktree", "add", "--detach", old, before], cwd=ROOT, check=True, capture_output=True)
+        trees = {side: os.path.join(workdir, side) for side in commits}
+        for side, tree in trees.items():
+            subprocess.run(["git", "worktree", "add", "--detach", tree, commits[side]], cwd=ROOT, check=True,
+                           capture_output=True)
         try:
             task = os.path.join(workdir, "task.json")
             speed.write_task(task, args.dataset, args.data, speed.SIZES[args.dataset])
-            trees = {"before": old, "after": ROOT}
             for run in range(args.runs):
                 for what in MEASURES:
                     for side in ("before", "after"):
@@ -78,10 +77,11 @@ def main(argv=None) -> int:
                         rates[side][what].append(
                             worker(trees[side], what, task, args.warmup_batches, workdir, label))
         finally:
-            subprocess.run(["git", "worktree", "remove", "--force", old], cwd=ROOT, capture_output=True)
+            for tree in trees.values():
+                subprocess.run(["git", "worktree", "remove", "--force", tree], cwd=ROOT, capture_output=True)
     report = {
         "dataset": args.dataset, "sizes": dict(zip(("train", "predict", "maxlen"), speed.SIZES[args.dataset])),
-        "before": before, "after": after + (" with uncommitted changes" if dirty else ""), "runs": args.runs,
+        "before": commits["before"], "after": commits["after"], "runs": args.runs,
         "warmup_batches": args.warmup_batches, "cpu": read_cpu()[0], "cores": len(os.sched_getaffinity(0)),
         "command": "python benchmarks/speed_before_after.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "measured": datetime.datetime.now().isoformat(timespec="seconds"),
@@ -112,7 +112,7 @@ def write(report: dict, out: str) -> None:
         f"Produced by `{report['command']}`; rerun to reproduce. {report['dataset']}: "
         f"{sizes['train']:,} training texts, {sizes['predict']:,} to predict, maxlen {sizes['maxlen']}; "
         f"warm-up {report['warmup_batches']} batches. Before: `{report['before'][:10]}`; after: "
-        f"`{report['after'][:10]}`{'' if 'uncommitted' not in report['after'] else ' (with uncommitted changes)'}. "
+        f"`{report['after'][:10]}`. "
         f"Runs alternate before and after, {report['runs']} each, one process at a time, on "
         f"{report['cpu']} ({report['cores']} cores), {report['measured']}.",
         "",

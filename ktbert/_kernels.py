@@ -1,7 +1,7 @@
 """TensorFlow's fast CPU kernels, asked for before TensorFlow loads.
 
 TensorFlow turns its oneDNN kernels on by itself only on CPUs with AVX-512 VNNI/bf16 or AMX;
-AVX2-only CPUs train slower without them (docs/architecture.md, "Lazy public names"). The
+AVX2-only CPUs train slower without them (docs/benchmarks/kernels.md has the figures). The
 switch is an environment variable read once, when TensorFlow loads, so
 `import ktbert` sets it (unless it is already set, or TensorFlow is already loaded): with the
 variable below, the only thing ktbert does at import time, on purpose. Switch it off with `TF_ENABLE_ONEDNN_OPTS=0`

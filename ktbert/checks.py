@@ -75,15 +75,17 @@ def check_maxlen(maxlen, limit: int | None = None) -> int:
     return int(maxlen)
 
 
-def check_choice(value, choices, what: str):
-    """`value` if it is one of `choices` (compared with ==), else a ValueError naming them."""
+def check_choice(value, choices, what: str, fix: str = ""):
+    """`value` if it is one of `choices` (compared with ==), else a ValueError naming them, and
+    `fix` (a sentence on what to do instead) when given."""
     try:
         known = any(isinstance(value, type(c)) and isinstance(value, bool) == isinstance(c, bool) and value == c
                     for c in choices)
     except (TypeError, ValueError):  # an array compared element by element
         known = False
     if not known:
-        raise ValueError(f"`{what}` must be one of {list(choices)}. Received: {what}={echo(value)}")
+        raise ValueError(f"`{what}` must be one of {list(choices)}. Received: {what}={echo(value)}"
+                         + (f". {fix}" if fix else ""))
     return value
 
 

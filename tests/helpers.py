@@ -7,7 +7,11 @@ itself. The tiny encoder (2 layers, hidden 16, a vocabulary of a few dozen token
 the same `from_preset` loading path as the real one, so unit tests run in seconds.
 """
 
+import contextlib
 import os
+import socket
+import threading
+import time
 
 # The defaults tests/conftest.py sets, for a process that imports this module outside pytest:
 # they must be set before TensorFlow loads.
@@ -162,3 +166,54 @@ def copy_save(source):
 
     return write, manifest
 """
+
+
+def step_probe():
+    """A Keras callback recording, after every training step, the optimizer's rate and momentum
+    and the model's first weight (`.lrs`, `.moms`, `.weights`)."""
+    import keras
+
+    from ktbert.train.hyperparameters import get_momentum
+
+    class Probe(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.lrs, self.moms, self.weights = [], [], []
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.lrs.append(read_learning_rate(self.model.optimizer))
+            self.moms.append(get_momentum(self.model.optimizer))
+            self.weights.append(float(self.model.get_weights()[0][0, 0]))
+
+    return Probe()
+
+
+# Padded differently (bucketed or not, batched with other requests), the same text's
+# probabilities change in their last bits only: the sums' order, not the model.
+SERVICE_TOLERANCE = 1e-5
+
+
+@contextlib.contextmanager
+def running(app):
+    """Serves `app` with uvicorn in a background thread on 127.0.0.1 and a free port; yields
+    the base URL and stops the server on exit."""
+    import uvicorn
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 120
+        while not server.started:
+            assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.05)
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(30)
+        sock.close()
+        assert not thread.is_alive(), "the server did not stop"
+

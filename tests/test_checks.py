@@ -11,9 +11,12 @@ import pytest
 from ktbert.checks import (
     MAX_MAXLEN,
     MIN_MAXLEN,
+    check_choice,
     check_count,
+    check_dropout,
     check_fraction,
     check_maxlen,
+    check_stride,
     check_non_negative,
     check_rate,
     check_texts,
@@ -199,3 +202,53 @@ def test_a_pandas_string_column_with_gaps_is_refused_as_missing_not_as_a_type_er
     column = pd.Series(["good", pd.NA, "bad"], dtype="string")
     with pytest.raises(ValueError, match=re.escape("at position(s) [1]")):
         check_texts(column.tolist())
+
+
+# === Choices, dropout, strides and the encoder's maxlen ===
+def test_check_choice_returns_a_known_value_and_names_the_choices_and_the_fix():
+    assert check_choice("mean", ("mean", "cls"), "pooling") == "mean"
+    with refused(ValueError, "`pooling` must be one of ['mean', 'cls']. Received: pooling='max'"):
+        check_choice("max", ("mean", "cls"), "pooling")
+    with refused(ValueError, "`name` must be one of ['bert']. Received: name='gpt'. Pass `encoder=` instead"):
+        check_choice("gpt", ("bert",), "name", "Pass `encoder=` instead")
+
+
+@pytest.mark.parametrize("value, shown", [(None, "None"), (["mean"], "['mean'] (list)"),
+                                          (np.array(["mean"]), "array(['mean'], dtype='<U4') (ndarray)")])
+def test_check_choice_refuses_a_list_or_an_array_holding_a_choice(value, shown):
+    with refused(ValueError, f"`pooling` must be one of ['mean', 'cls']. Received: pooling={shown}"):
+        check_choice(value, ("mean", "cls"), "pooling")
+
+
+def test_check_choice_tells_a_bool_from_an_integer():
+    assert check_choice(1, (0, 1), "n") == 1 and check_choice(True, (True, False), "flag") is True
+    with refused(ValueError, "`n` must be one of [0, 1]. Received: n=True"):
+        check_choice(True, (0, 1), "n")
+    with refused(ValueError, "`flag` must be one of [True, False]. Received: flag=1"):
+        check_choice(1, (True, False), "flag")
+
+
+def test_check_dropout_takes_a_rate_in_zero_to_one_and_names_a_config_path_by_its_last_part():
+    assert check_dropout(0) == 0.0 and check_dropout(0.5) == 0.5
+    for bad in (1.0, -0.1, True, "0.1"):
+        with pytest.raises(ValueError, match=re.escape("`dropout` must be a number in [0, 1). Received: dropout=")):
+            check_dropout(bad)
+    with refused(ValueError, "`model.dropout` must be a number in [0, 1). Received: dropout=1.5"):
+        check_dropout(1.5, "model.dropout")
+
+
+def test_check_stride_keeps_windows_from_skipping_tokens():
+    assert check_stride(8, 8) == 8
+    with refused(ValueError, "`window_stride` must be at most maxlen - 2 = 8, or windows would skip tokens. "
+                             "Received: window_stride=9"):
+        check_stride(9, 8, "window_stride")
+    with refused(ValueError, "`stride` must be a positive integer. Received: stride=0"):
+        check_stride(0, 8)
+
+
+def test_check_maxlen_takes_the_encoders_limit_but_never_above_512():
+    assert check_maxlen(256, 256) == 256 and check_maxlen(512, 4096) == 512
+    with refused(ValueError, "`maxlen` must be between 8 and 256. Received: maxlen=257"):
+        check_maxlen(257, 256)
+    with refused(ValueError, "`maxlen` must be between 8 and 512. Received: maxlen=513"):
+        check_maxlen(513, 4096)

@@ -29,6 +29,6 @@ def evaluate(args) -> int:
     texts, encoded = texts_and_labels(frame, args.text_column, labels, label_sep, args.data,
                                       class_names=predictor.get_classes(), multilabel=multilabel)
     proba = predictor.predict(texts, return_proba=True)
-    interp = Interpretation(encoded.y, proba, predictor.get_classes(), texts, predictor.decisions)
+    interp = Interpretation(encoded.y, proba, predictor.get_classes(), texts, decisions=predictor.decisions)
     print_report(interp, scores(encoded.y, proba, predictor.decisions), args.data)
     return 0

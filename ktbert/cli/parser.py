@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import argparse
 
-from ktbert.defaults import BATCH_SIZE, MAXLEN, TRAIN_BATCH_SIZE, VAL_PCT
+from ktbert.data.pipeline import TRUNCATIONS
+from ktbert.defaults import BATCH_SIZE, ENCODER, LR, MAXLEN, TRAIN_BATCH_SIZE, TRUNCATION, VAL_PCT
+from ktbert.model.precision import PRECISIONS
 
 # The training recipe's defaults (`ktbert.TrainingSettings`), shown in --help; a test keeps them
 # equal, so the parser need not import the recipe (and TensorFlow) to know them.
 RECIPE_DEFAULTS = {
-    "maxlen": MAXLEN, "encoder": "default", "truncation": "head", "val_pct": VAL_PCT,
-    "batch_size": TRAIN_BATCH_SIZE, "epochs": 1, "lr": 5e-5, "seed": 0,
+    "maxlen": MAXLEN, "encoder": ENCODER, "truncation": TRUNCATION, "val_pct": VAL_PCT,
+    "batch_size": TRAIN_BATCH_SIZE, "epochs": 1, "lr": LR, "seed": 0,
 }
 DEFAULT_LABEL_SEP = "|"
 PREDICT_BATCH_SIZE = BATCH_SIZE  # `load_predictor`'s
@@ -108,7 +110,7 @@ def _recipe_arguments(parser):
                         help="tokens per text, [CLS] and [SEP] included (default: %(default)s)")
     parser.add_argument("--encoder", default=d["encoder"], metavar="E",
                         help="'default' (all-MiniLM-L6-v2), a BERT checkpoint folder or preset name")
-    parser.add_argument("--truncation", default=d["truncation"], choices=["head", "head+tail"],
+    parser.add_argument("--truncation", default=d["truncation"], choices=list(TRUNCATIONS),
                         help="how long texts are cut (default: %(default)s)")
     parser.add_argument("--batch-size", type=int, default=d["batch_size"], metavar="B",
                         help="texts per training step (default: %(default)s)")
@@ -142,7 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--class-weight", choices=["balanced"], default=None, help="weigh classes by inverse frequency")
     train.add_argument("--calibrate", action="store_true", help="fit temperature scaling on the validation data")
     train.add_argument("--tune-thresholds", action="store_true", help="fit per-label thresholds (multi-label)")
-    train.add_argument("--precision", default=None, choices=["auto", "float32", "mixed_bfloat16", "mixed_float16"],
+    train.add_argument("--precision", default=None, choices=list(PRECISIONS),
                        help="what the encoder computes in (default: KTBERT_PRECISION, else auto)")
 
     evaluate = _command(subparsers, "evaluate", "ktbert.cli.evaluating:evaluate",

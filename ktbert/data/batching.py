@@ -83,6 +83,12 @@ def batch_plan(lengths, batch_size: int, rng=None, bucketing: bool = True) -> li
     return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
 
 
+def width_multiple(x: TokenizedTexts, bucketing: bool) -> int:
+    """What a batch's width is rounded up to: `PAD_MULTIPLE`, or without bucketing `maxlen`
+    (every batch padded to `maxlen`)."""
+    return PAD_MULTIPLE if bucketing else x.maxlen
+
+
 def _ragged_batch(x: TokenizedTexts, indices) -> tuple:
     """The token ids of the texts at `indices`, flat, and their lengths."""
     part = x.subset(indices)
@@ -116,7 +122,7 @@ def make_dataset(x: TokenizedTexts, y=None, batch_size: int = BATCH_SIZE, shuffl
             rows = _ragged_batch(x, indices)
             yield rows if labels is None else (rows, labels[indices])
 
-    multiple = PAD_MULTIPLE if bucketing else x.maxlen
+    multiple = width_multiple(x, bucketing)
     pad = lambda values, lengths: pad_batch(values, lengths, x.maxlen, x.pad_id, multiple)  # noqa: E731
     spec = (tf.TensorSpec((None,), tf.int32), tf.TensorSpec((None,), tf.int32))
     if labels is not None:
@@ -147,7 +153,7 @@ def predict_in_order(model, x, batch_size: int = BATCH_SIZE, bucketing: bool = T
     batch_size = check_count(batch_size, "batch_size")
     step = _predict_step(model)
     plan = batch_plan(x.lengths, batch_size, bucketing=bucketing)
-    multiple = PAD_MULTIPLE if bucketing else x.maxlen
+    multiple = width_multiple(x, bucketing)
     # Batches are fed straight to the step, not through tf.data: a pipeline takes a noticeable time to
     # build, which a service predicting a few texts per call would pay on every call.
     out = np.concatenate([np.asarray(step(*_ragged_batch(x, indices), x.maxlen, x.pad_id, multiple))

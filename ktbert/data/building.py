@@ -16,7 +16,7 @@ from ktbert.data.labels import EncodedLabels
 from ktbert.data.preprocessor import TextPreprocessor
 from ktbert.data.splitting import split_indices, subset_labels
 from ktbert.data.texts import TextData
-from ktbert.defaults import MAXLEN
+from ktbert.defaults import MAXLEN, TRUNCATION
 from ktbert.model.encoders import DEFAULT_ENCODER, load_encoder_settings
 
 
@@ -35,7 +35,7 @@ class TextOptions:
     maxlen: int = MAXLEN
     encoder: str = DEFAULT_ENCODER
     clean: object = None
-    truncation: str = "head"
+    truncation: str = TRUNCATION
     verbose: int = 1
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from ktbert.checks import echo
+from ktbert.checks import check_texts, echo
 
 # RE2 has no lookbehind, so the character before "@"/"#" is matched and put back (`\1`); its
 # `\w` and `\s` are ASCII-only, so Unicode's classes are spelled out: a word character is a
@@ -76,15 +76,21 @@ class TextCleaner:
             rules.append((HASHTAG, r"\1\2"))
         return rules
 
-    def __call__(self, text: str) -> str:
-        """`text` cleaned by the rules, as the text pipeline cleans it."""
-        if not self.active:
-            return text
+    graph_rules = rules  # the name of `rules` in ktbert 0.1.0
+
+    def apply(self, texts):
+        """A string tensor with the rules applied in order (TensorFlow ops: the text pipeline,
+        and so training, prediction and an exported graph, clean with this)."""
         import tensorflow as tf
 
         for pattern, rewrite in self.rules():
-            text = tf.strings.regex_replace(text, pattern, rewrite)
-        return text.numpy().decode("utf-8")
+            texts = tf.strings.regex_replace(texts, pattern, rewrite)
+        return texts
+
+    def __call__(self, text: str) -> str:
+        """`text` cleaned as the text pipeline cleans it (lone surrogates read as U+FFFD)."""
+        text = check_texts([text], "text")[0]
+        return self.apply(text).numpy().decode("utf-8") if self.active else text
 
     def get_config(self) -> dict:
         return asdict(self)

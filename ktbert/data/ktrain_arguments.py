@@ -8,21 +8,18 @@ from __future__ import annotations
 
 import warnings
 
+from ktbert.checks import check_choice
+
 PREPROCESS_MODES = ("bert",)
 
 
 def check_preprocess_mode(preprocess_mode: str) -> None:
     """ktrain's `preprocess_mode`: only 'bert' is offered."""
-    if preprocess_mode not in PREPROCESS_MODES:
-        raise ValueError(
-            f"`preprocess_mode` must be 'bert': ktbert fine-tunes BERT encoders only. "
-            f"Received: preprocess_mode={preprocess_mode!r}. For a TF-IDF baseline see "
-            "scikit-learn's TfidfVectorizer + LogisticRegression."
-        )
+    check_choice(preprocess_mode, PREPROCESS_MODES, "preprocess_mode",
+                 "ktbert fine-tunes BERT encoders only; for a TF-IDF baseline see `ktbert.compare`")
 
 
 WORD_VECTORS = "only mattered for ktrain's word-vector models and are ignored by BERT preprocessing"
-BATCHES_BY_TF_DATA = "are ignored: ktbert's batches come from tf.data, which needs no worker processes"
 
 
 def warn_ignored(why: str = WORD_VECTORS, **given) -> None:

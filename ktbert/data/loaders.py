@@ -15,7 +15,7 @@ from ktbert.data.ktrain_arguments import check_preprocess_mode, warn_ignored
 from ktbert.data.labels import encode_array_labels, encode_single_column
 from ktbert.data.reading import text_separator
 from ktbert.data.tables import read_table, texts_and_labels
-from ktbert.defaults import MAXLEN, VAL_PCT
+from ktbert.defaults import MAXLEN, TRUNCATION, VAL_PCT
 from ktbert.model.encoders import DEFAULT_ENCODER
 
 
@@ -23,7 +23,7 @@ def texts_from_df(train_df, text_column, label_columns=None, val_df=None, max_fe
                   maxlen: int = MAXLEN, val_pct: float = VAL_PCT, ngram_range=None,
                   preprocess_mode: str = "bert", lang=None, random_state=None, verbose: int = 1,
                   label_sep: str | None = None, encoder: str = DEFAULT_ENCODER, clean=None,
-                  truncation: str = "head"):
+                  truncation: str = TRUNCATION):
     """Loads texts and labels from pandas DataFrames; ktrain's `texts_from_df`.
 
     Args:
@@ -33,7 +33,8 @@ def texts_from_df(train_df, text_column, label_columns=None, val_df=None, max_fe
             booleans, or several labels joined by `label_sep`), or one 0/1 column per class.
         val_df: pandas.DataFrame or None. validation rows; None splits off `val_pct` of
             `train_df` (stratified by class).
-        maxlen: int. tokens kept per text, [CLS] and [SEP] included; 8 to 512.
+        maxlen: int. tokens kept per text, [CLS] and [SEP] included; 8 to 512, or to the
+            encoder's longest input if that is shorter.
         val_pct: float. the share of `train_df` held out when `val_df` is None.
         preprocess_mode: str. must be 'bert'.
         random_state: int or None. seed of the validation split.
@@ -63,7 +64,7 @@ def texts_from_df(train_df, text_column, label_columns=None, val_df=None, max_fe
     """
     check_preprocess_mode(preprocess_mode)
     warn_ignored(max_features=max_features, ngram_range=ngram_range, lang=lang)
-    options = TextOptions(maxlen, encoder, clean, truncation, verbose)
+    options = TextOptions(maxlen=maxlen, encoder=encoder, clean=clean, truncation=truncation, verbose=verbose)
     train_texts, train_labels = texts_and_labels(
         train_df, text_column, label_columns, label_sep, "train_df"
     )
@@ -81,7 +82,7 @@ def texts_from_csv(train_filepath, text_column, label_columns=None, val_filepath
                    preprocess_mode: str = "bert", encoding: str = "utf-8", lang=None, sep: str | None = None,
                    is_regression: bool = False, random_state=None, verbose: int = 1,
                    label_sep: str | None = None, header="infer", read_csv_kwargs: dict | None = None,
-                   encoder: str = DEFAULT_ENCODER, clean=None, truncation: str = "head"):
+                   encoder: str = DEFAULT_ENCODER, clean=None, truncation: str = TRUNCATION):
     """Loads texts and labels from CSV or TSV files (gzip'd too); ktrain's `texts_from_csv`.
 
     Args:
@@ -122,7 +123,7 @@ def texts_from_csv(train_filepath, text_column, label_columns=None, val_filepath
 def texts_from_folder(datadir, classes=None, max_features=None, maxlen: int = MAXLEN, ngram_range=None,
                       train_test_names=("train", "test"), preprocess_mode: str = "bert",
                       encoding: str = "utf-8", lang=None, val_pct: float = VAL_PCT, random_state=None,
-                      verbose: int = 1, encoder: str = DEFAULT_ENCODER, clean=None, truncation: str = "head"):
+                      verbose: int = 1, encoder: str = DEFAULT_ENCODER, clean=None, truncation: str = TRUNCATION):
     """Loads texts from one sub-folder per class; ktrain's `texts_from_folder`.
 
     Reads the aclImdb layout (`datadir/train/pos/*.txt`, `datadir/test/neg/*.txt`, ...) or, when
@@ -137,7 +138,7 @@ def texts_from_folder(datadir, classes=None, max_features=None, maxlen: int = MA
     """
     check_preprocess_mode(preprocess_mode)
     warn_ignored(max_features=max_features, ngram_range=ngram_range, lang=lang)
-    options = TextOptions(maxlen, encoder, clean, truncation, verbose)
+    options = TextOptions(maxlen=maxlen, encoder=encoder, clean=clean, truncation=truncation, verbose=verbose)
     datadir = check_path(datadir, "datadir", "folder")
     if not os.path.isdir(datadir):
         raise FileNotFoundError(f"`datadir` is not a folder. Received: datadir={datadir!r}")
@@ -163,7 +164,7 @@ def texts_from_array(x_train, y_train, x_test=None, y_test=None, batch_size=None
                      maxlen: int = MAXLEN, val_pct: float = VAL_PCT, ngram_range=None, class_names=None,
                      preprocess_mode: str = "bert", lang=None, random_state=None, verbose: int = 1,
                      label_sep: str | None = None, encoder: str = DEFAULT_ENCODER, clean=None,
-                     truncation: str = "head"):
+                     truncation: str = TRUNCATION):
     """Loads texts and labels from lists or arrays; ktrain's `texts_from_array`.
 
     Args:
@@ -177,7 +178,7 @@ def texts_from_array(x_train, y_train, x_test=None, y_test=None, batch_size=None
     """
     check_preprocess_mode(preprocess_mode)
     warn_ignored(batch_size=batch_size, max_features=max_features, ngram_range=ngram_range, lang=lang)
-    options = TextOptions(maxlen, encoder, clean, truncation, verbose)
+    options = TextOptions(maxlen=maxlen, encoder=encoder, clean=clean, truncation=truncation, verbose=verbose)
     x_train = check_texts(x_train, "x_train", allow_empty=False)
     train_labels = encode_array_labels(y_train, class_names, label_sep, "y_train")
     if len(train_labels.y) != len(x_train):

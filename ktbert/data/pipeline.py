@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from ktbert.checks import check_choice
 from ktbert.data.cleaning import TextCleaner
+from ktbert.defaults import TRUNCATION
 
 # Texts are cut to this many characters per token they may keep before anything else runs,
 # so a text of megabytes costs no more than a long review. WordPiece tokens are rarely over
@@ -47,11 +48,11 @@ class TextPipeline:
     ```python
     pipeline = preproc.pipeline
     packed = pipeline(tf.constant(["what a film!"]))   # tf.RaggedTensor of token ids
-    inputs = pipeline.model_inputs(tf.constant(["what a film!"]))  # token_ids, padding_mask
+    inputs = pipeline.inputs(tf.constant(["what a film!"]))  # token_ids, padding_mask
     ```
     """
 
-    def __init__(self, tokenizer, maxlen: int, truncation: str = "head", clean=None):
+    def __init__(self, tokenizer, maxlen: int, truncation: str = TRUNCATION, clean=None):
         self.tokenizer = tokenizer
         self.maxlen = int(maxlen)
         self.truncation = check_truncation(truncation)
@@ -63,26 +64,23 @@ class TextPipeline:
         self.head = max(1, int(self.budget * HEAD_SHARE)) if self.truncation == "head+tail" else self.budget
 
     # === Stages ===
-    def capped(self, texts, tokens: int):
+    def capped(self, texts, tokens: int, head_only: bool = False):
         """Each text cut to `tokens * CHARS_PER_TOKEN` characters (code points); with
-        "head+tail", a text over twice that keeps that many from each end, joined by a space."""
+        "head+tail" (unless `head_only`), a text over twice that keeps that many from each end,
+        joined by a space."""
         import tensorflow as tf
 
         cap = tokens * CHARS_PER_TOKEN
         head = tf.strings.substr(texts, 0, cap, unit="UTF8_CHAR")
-        if self.truncation != "head+tail":
+        if self.truncation != "head+tail" or head_only:
             return head
         chars = tf.strings.length(texts, unit="UTF8_CHAR")
         tail = tf.strings.substr(texts, tf.maximum(chars - cap, 0), tf.fill(tf.shape(chars), cap), unit="UTF8_CHAR")
         return tf.where(chars > 2 * cap, tf.strings.join([head, tail], separator=" "), head)
 
     def cleaned(self, texts):
-        """The clean-up's rules applied in order (`TextCleaner.rules`)."""
-        import tensorflow as tf
-
-        for pattern, rewrite in self.clean.rules():
-            texts = tf.strings.regex_replace(texts, pattern, rewrite)
-        return texts
+        """The clean-up's rules applied in order (`TextCleaner.apply`)."""
+        return self.clean.apply(texts)
 
     def tokenized(self, texts):
         """Token ids of each text, without special tokens: a ragged int32 tensor."""
@@ -93,9 +91,10 @@ class TextPipeline:
             ids = tf.ragged.constant(ids, dtype=tf.int32, ragged_rank=1)
         return tf.cast(ids, tf.int32)
 
-    def bodies(self, texts, tokens: int):
-        """Capped for `tokens`, cleaned and tokenized, not yet truncated."""
-        return self.tokenized(self.cleaned(self.capped(texts, tokens)))
+    def bodies(self, texts, tokens: int, head_only: bool = False):
+        """Capped for `tokens` (from the head alone with `head_only`, as sliding windows read a
+        text), cleaned and tokenized, not yet truncated."""
+        return self.tokenized(self.cleaned(self.capped(texts, tokens, head_only)))
 
     def truncated(self, ids):
         """Each row cut to `budget` ids: its first `head` and its last `budget - head`."""
@@ -122,8 +121,8 @@ class TextPipeline:
         """Packed token ids `(n, None)` of a 1-D string tensor: every stage but the padding."""
         return self.packed(self.truncated(self.bodies(texts, self.budget)))
 
-    def model_inputs(self, texts) -> dict:
-        """The classifier's inputs for a 1-D string tensor, padded as `pad_batch` pads."""
+    def inputs(self, texts) -> dict:
+        """The classifier's inputs for a 1-D string tensor: every stage, `pad_batch` last."""
         import tensorflow as tf
 
         packed = self(texts)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import inspect
 import json
 import os
+import threading
 import warnings
 
 import numpy as np
@@ -18,9 +19,12 @@ from ktbert.checks import check_count, check_maxlen, check_stride, check_texts
 from ktbert.data.cleaning import TextCleaner
 from ktbert.data.pipeline import TextPipeline, check_truncation
 from ktbert.data.texts import TokenizedTexts
-from ktbert.defaults import MAXLEN
+from ktbert.defaults import ENCODER, MAXLEN, TRUNCATION
 
-TOKENIZE_CHUNK = 2048  # texts per call of the pipeline
+TOKENIZE_CHUNK = 2048  # texts per call of the pipeline at most
+# ... and characters per call at most: the whole strings go into the call's tensor, which the cap
+# only then cuts, so a batch of texts of megabytes is split into calls of bounded memory.
+TOKENIZE_CHARS = 1 << 25
 CONFIG_FILE = "preprocessor.json"
 MAX_WINDOWS = 64  # sliding windows per text at most; a longer text's windows stop there
 VOCAB_FILE = "vocab.txt"
@@ -67,9 +71,9 @@ class TextPreprocessor:
         multilabel: bool = False,
         lowercase: bool = True,
         strip_accents: bool = True,
-        encoder: str = "default",
+        encoder: str = ENCODER,
         clean=None,
-        truncation: str = "head",
+        truncation: str = TRUNCATION,
         max_sequence_length: int | None = None,
     ):
         self.vocabulary = list(vocabulary)
@@ -89,12 +93,14 @@ class TextPreprocessor:
                 )
         self._pipeline = None
         self._traced_functions = {}  # traced once per preprocessor: the pipeline, windows' bodies
+        self._lock = threading.Lock()  # threads of a service build them once
 
     # === The text pipeline ===
     @property
     def pipeline(self) -> TextPipeline:
-        if self._pipeline is None:
-            self._pipeline = TextPipeline(self.wordpiece_tokenizer(), self.maxlen, self.truncation, self.clean)
+        with self._lock:
+            if self._pipeline is None:
+                self._pipeline = TextPipeline(self.wordpiece_tokenizer(), self.maxlen, self.truncation, self.clean)
         return self._pipeline
 
     def wordpiece_tokenizer(self):
@@ -107,19 +113,28 @@ class TextPreprocessor:
 
     def _traced(self, key, function):
         """`function` of a batch of strings as a `tf.function`, traced once and kept under `key`."""
-        if key not in self._traced_functions:
-            import tensorflow as tf
+        with self._lock:
+            if key not in self._traced_functions:
+                import tensorflow as tf
 
-            self._traced_functions[key] = tf.function(function, input_signature=[tf.TensorSpec([None], tf.string)])
-        return self._traced_functions[key]
+                self._traced_functions[key] = tf.function(function,
+                                                          input_signature=[tf.TensorSpec([None], tf.string)])
+            return self._traced_functions[key]
 
     def _ragged_rows(self, function, texts):
-        """`function` (strings -> ragged ids) over `texts` in chunks: `(flat ids, lengths)`."""
+        """`function` (strings -> ragged ids) over `texts` in chunks of at most `TOKENIZE_CHUNK`
+        texts and `TOKENIZE_CHARS` characters (one text at least): `(flat ids, lengths)`."""
         values, lengths = [], []
-        for start in range(0, len(texts), TOKENIZE_CHUNK):
-            ragged = function(np.array(texts[start : start + TOKENIZE_CHUNK], dtype=object))
+        start = 0
+        while start < len(texts):
+            end, chars = start + 1, len(texts[start])
+            while end < min(len(texts), start + TOKENIZE_CHUNK) and chars + len(texts[end]) <= TOKENIZE_CHARS:
+                chars += len(texts[end])
+                end += 1
+            ragged = function(np.array(texts[start:end], dtype=object))
             values.append(ragged.flat_values.numpy())
             lengths.append(ragged.row_lengths().numpy())
+            start = end
         return np.concatenate(values).astype(np.int32), np.concatenate(lengths).astype(np.int32)
 
     def preprocess(self, texts, keep_texts: bool = True) -> TokenizedTexts:
@@ -158,7 +173,8 @@ class TextPreprocessor:
         stride = max(1, budget // 2) if stride is None else check_stride(stride, budget)
         max_windows = check_count(max_windows, "max_windows")
         tokens = budget + stride * (max_windows - 1)
-        values, lengths = self._ragged_rows(self._traced(("bodies", tokens), lambda t: pipeline.bodies(t, tokens)), texts)
+        bodies = self._traced(("bodies", tokens), lambda t: pipeline.bodies(t, tokens, head_only=True))
+        values, lengths = self._ragged_rows(bodies, texts)
         offsets = np.concatenate([[0], np.cumsum(lengths)])
         starts, owners = [], []
         for i, n in enumerate(lengths):

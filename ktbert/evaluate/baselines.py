@@ -12,6 +12,7 @@ import time
 
 import numpy as np
 
+from ktbert.checks import check_choice
 from ktbert.data.batching import predict_in_order
 from ktbert.data.texts import TextData
 from ktbert.defaults import BATCH_SIZE
@@ -101,9 +102,8 @@ def compare(train_data, val_data, preproc, learner=None, baselines=("tfidf", "em
         "embeddings": ("frozen encoder embeddings + logistic regression",
                        lambda: embedding_logreg(train, val, n, preproc.encoder)),
     }
-    unknown = [b for b in baselines if b not in makers]
-    if unknown:
-        raise ValueError(f"unknown baseline(s) {unknown}; choose from {list(makers)}")
+    for key in baselines:
+        check_choice(key, tuple(makers), "baselines")
     rows = []
     plain = Decisions.for_labels(val.y, n)  # the baselines' own rule: most probable class, 0.5 per label
     for key in baselines:

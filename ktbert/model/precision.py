@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import os
 
+from ktbert.checks import check_choice
+
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16", "auto")
 PRECISION_ENV = "KTBERT_PRECISION"  # the default precision of every model a process builds
 BF16_FLAGS = ("avx512_bf16", "amx_bf16")
@@ -24,9 +26,7 @@ BF16_FLAGS = ("avx512_bf16", "amx_bf16")
 
 def check_precision(precision: str) -> str:
     """`precision` if it is one of `PRECISIONS`, else a ValueError naming them."""
-    if precision not in PRECISIONS:
-        raise ValueError(f"`precision` must be one of {list(PRECISIONS)}. Received: precision={precision!r}")
-    return precision
+    return check_choice(precision, PRECISIONS, "precision")
 
 
 def cpu_has_bf16(cpuinfo: str = "/proc/cpuinfo") -> bool:
@@ -50,10 +50,8 @@ def gpu_visible() -> bool:
 def default_precision() -> str:
     """`KTBERT_PRECISION` from the environment, else "auto"."""
     value = os.environ.get(PRECISION_ENV, "auto")
-    if value not in PRECISIONS:
-        raise ValueError(f"The environment variable {PRECISION_ENV} must be one of {list(PRECISIONS)}. "
-                         f"Received: {PRECISION_ENV}={value!r}")
-    return value
+    return check_choice(value, PRECISIONS, PRECISION_ENV, f"Set the environment variable {PRECISION_ENV} to one "
+                        "of them, or unset it")
 
 
 def resolve_precision(precision: str | None = None, cpuinfo: str = "/proc/cpuinfo") -> str:

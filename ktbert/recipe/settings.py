@@ -7,7 +7,7 @@ import dataclasses
 from ktbert.checks import (check_count, check_dropout, check_fraction, check_maxlen, check_non_negative, check_rate,
                            check_seed)
 from ktbert.data.pipeline import check_truncation
-from ktbert.defaults import BATCH_SIZE, MAXLEN, TRAIN_BATCH_SIZE, VAL_PCT
+from ktbert.defaults import BATCH_SIZE, DROPOUT, ENCODER, LR, MAXLEN, TRAIN_BATCH_SIZE, TRUNCATION, VAL_PCT
 from ktbert.model.classifier import check_pooling
 from ktbert.model.compiling import BERT_WEIGHT_DECAY
 from ktbert.model.precision import check_precision
@@ -56,20 +56,20 @@ class TrainingSettings:
     text_column: str | int
     label_columns: str | int | list
     maxlen: int = MAXLEN
-    encoder: str = "default"
+    encoder: str = ENCODER
     label_sep: str | None = None
     clean: dict | None = None
-    truncation: str = "head"
+    truncation: str = TRUNCATION
     precision: str | None = None
     bucketing: bool = True
     val_pct: float = VAL_PCT
     batch_size: int = TRAIN_BATCH_SIZE
     eval_batch_size: int = BATCH_SIZE
     epochs: int = 1
-    lr: float | str = 5e-5
+    lr: float | str = LR
     weight_decay: float = BERT_WEIGHT_DECAY
     pooling: str = "mean"
-    dropout: float = 0.1
+    dropout: float = DROPOUT
     class_weight: str | dict | None = None
     tune_thresholds: bool = False
     calibrate: bool = False

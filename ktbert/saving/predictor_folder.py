@@ -40,8 +40,11 @@ class PredictorParts:
 
 
 def write_predictor(folder: str, model: TextClassifier, preproc: TextPreprocessor, decision: dict,
-                    prediction: dict) -> None:
+                    prediction: dict, training: dict | None = None) -> None:
     """Writes a predictor folder atomically: manifest, preprocessor, safetensors weights.
+
+    `decision`, `prediction` and `training` (the seeds; None: the model's `training_record`'s)
+    go into the manifest as they are.
 
     An existing ktbert predictor save at `folder` is replaced; a folder holding anything else is
     refused (`ktbert.saving.manifest.write_folder`).
@@ -56,7 +59,7 @@ def write_predictor(folder: str, model: TextClassifier, preproc: TextPreprocesso
         "model": json.loads(json.dumps(model.get_config())),
         "decision": decision,
         "prediction": prediction,
-        "training": model.training_record.training_config(),
+        "training": model.training_record.training_config() if training is None else training,
     }
     manifest.write_folder(folder, write, content)
 

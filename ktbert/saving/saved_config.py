@@ -16,6 +16,7 @@ import keras
 import keras_hub
 
 from ktbert.checks import check_dropout, cut
+from ktbert.defaults import DROPOUT
 from ktbert.model.classifier import TextClassifier
 from ktbert.model.precision import loading_policy
 
@@ -99,7 +100,6 @@ def check_classifier_config(config) -> None:
         "num_classes": type(config["num_classes"]) is int,
         "multilabel": isinstance(config.get("multilabel", False), bool),
         "pooling": isinstance(config.get("pooling", "mean"), str),
-        "dropout": type(config.get("dropout", 0.1)) in (int, float),
         "class_names": names is None or (isinstance(names, list) and all(isinstance(n, str) for n in names)),
         "name": isinstance(config.get("name", ""), str),
     }
@@ -110,7 +110,7 @@ def check_classifier_config(config) -> None:
     if not 2 <= config["num_classes"] <= MAX_CLASSES:
         raise ValueError(f"`model.num_classes` must be an integer from 2 to {MAX_CLASSES:,}. "
                          f"Received: num_classes={config['num_classes']}")
-    _check_dropout(config.get("dropout", 0.1), "model.dropout")
+    _check_dropout(config.get("dropout", DROPOUT), "model.dropout")
 
 
 def _check_backbone_sizes(backbone: dict) -> None:
@@ -168,7 +168,7 @@ def weight_layout(config: dict) -> tuple:
     keras-hub's BertBackbone makes its weights in this order: the token, position and segment
     embeddings and their layer norm (5), 16 per transformer layer (the query kernel first, the
     intermediate dense kernel 13th), the [CLS] dense (2); the classifier's head adds 2. Every
-    size in the config is the dimension of one of these; tests/model/test_saved_config.py
+    size in the config is the dimension of one of these; tests/saving/test_saved_config.py
     checks the layout against a model keras-hub builds.
     """
     sizes = {**_backbone_defaults(), **config["backbone"]["config"]}

@@ -1,7 +1,7 @@
 """Exports a predictor as a TensorFlow SavedModel that takes raw strings.
 
 The graph is built from the predictor's own objects, not from a copy of their rules: its text
-pipeline (`TextPipeline.model_inputs`: the character cap, the saved clean-up, the keras-hub
+pipeline (`TextPipeline.inputs`: the character cap, the saved clean-up, the keras-hub
 tokenizer, truncation, packing and padding) feeds the model, and its `Decisions` calibrate and
 decide with `tf.experimental.numpy` as their array namespace. `tf.saved_model.load` (after
 `import tensorflow_text`, which registers the tokenizer's ops) or TensorFlow Serving runs it
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 
-from ktbert.saving import manifest as saving
+from ktbert.saving import manifest
 
 EXPORT_FORMAT = "ktbert-export"
 SIGNATURE = "serving_default"
@@ -60,7 +60,7 @@ def export_saved_model(predictor, folder: str) -> str:
     archive.track(predictor.model)
     archive.track(pipeline.tokenizer)
     archive.add_endpoint(SIGNATURE, serve, input_signature=[tf.TensorSpec([None], tf.string, name=INPUT_NAME)])
-    manifest = {
+    content = {
         "signature": SIGNATURE,
         "input": INPUT_NAME,
         "outputs": ["probabilities", "decisions", "classes"] + ([] if preproc.multilabel else ["label"]),
@@ -69,7 +69,7 @@ def export_saved_model(predictor, folder: str) -> str:
         "decisions": predictor.decision_config(),
         "needs": "tensorflow and tensorflow-text (import tensorflow_text before loading)",
     }
-    saving.write_folder(folder, lambda tmp: archive.write_out(tmp, verbose=False), manifest, fmt=EXPORT_FORMAT)
+    manifest.write_folder(folder, lambda tmp: archive.write_out(tmp, verbose=False), content, fmt=EXPORT_FORMAT)
     return os.path.abspath(folder)
 
 
@@ -83,7 +83,7 @@ def _serving_function(predictor, tf):
 
     def serve(texts):
         texts = tf.reshape(texts, [-1])
-        proba = tf.cast(model(pipeline.model_inputs(texts), training=False), tf.float32)
+        proba = tf.cast(model(pipeline.inputs(texts), training=False), tf.float32)
         proba = tf.convert_to_tensor(decisions.calibrate(proba, tnp))
         decided = tf.convert_to_tensor(decisions.decide(proba, tnp))
         if not decisions.multilabel:  # class indices -> 0/1 rows, as multi-label decisions are

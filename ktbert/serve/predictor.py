@@ -19,6 +19,7 @@ from ktbert.evaluate.explain import occlusion
 from ktbert.model.classifier import TextClassifier
 from ktbert.model.precision import check_precision
 from ktbert.saving.predictor_folder import read_predictor, unusable_settings, write_predictor
+from ktbert.serve.export import export_saved_model
 from ktbert.serve.long_texts import LONG_TEXTS, WINDOW_POOLINGS, check_long_texts, pool_windows  # noqa: F401
 
 
@@ -47,6 +48,7 @@ class Predictor(DecisionsMixin):
     Attributes:
         seed: int or None. the seed the classifier was trained with, saved in the manifest's
             `training.seed` (None: an unseeded run), so a save says how to reproduce it.
+        shuffle_seed: int or None. the seed the learner shuffled with (`training.shuffle_seed`).
 
     Examples:
     ```python
@@ -74,21 +76,15 @@ class Predictor(DecisionsMixin):
             )
         self.model = model
         self.preproc = preproc
+        # saved, so a save says how it was made: the classifier's seed and the learner's shuffling's
+        self.seed = model.training_record.seed
+        self.shuffle_seed = model.training_record.shuffle_seed
         self.batch_size = check_count(batch_size, "batch_size")
         self.long_texts, self.window_stride, self.window_pooling = check_long_texts(
             long_texts, window_stride, window_pooling, preproc.maxlen)
         self.bucketing = check_flag(bucketing, "bucketing")
         self.decisions = Decisions(model.num_classes, preproc.multilabel, temperature, thresholds, threshold)
 
-    @property
-    def seed(self):
-        """The seed the classifier was built with (`training.seed` in a save; None: unseeded)."""
-        return self.model.training_record.seed
-
-    @property
-    def shuffle_seed(self):
-        """The seed the learner shuffled with (`training.shuffle_seed` in a save)."""
-        return self.model.training_record.shuffle_seed
 
     def get_classes(self) -> list:
         """The class names, in the order of the probability columns."""
@@ -220,8 +216,6 @@ class Predictor(DecisionsMixin):
         predictor.export("sentiment-savedmodel")
         ```
         """
-        from ktbert.serve.export import export_saved_model
-
         return export_saved_model(self, check_path(folder, "folder", "folder"))
 
     def save(self, folder: str) -> None:
@@ -231,7 +225,7 @@ class Predictor(DecisionsMixin):
         else is refused.
         """
         write_predictor(check_path(folder, "folder", "folder"), self.model, self.preproc, self.decision_config(),
-                        self.prediction_config())
+                        self.prediction_config(), {"seed": self.seed, "shuffle_seed": self.shuffle_seed})
 
     @classmethod
     def load(cls, folder: str, batch_size: int = BATCH_SIZE, bucketing: bool = True,

@@ -22,6 +22,7 @@ import warnings
 import numpy as np
 import tensorflow as tf
 
+from ktbert.checks import check_choice
 from ktbert.train import hyperparameters, keras_internals
 from ktbert.train.replica_loop import ReplicaLoop
 
@@ -61,9 +62,7 @@ def resolve_strategy(strategy=None):
 
 
 def check_loop(loop: str) -> str:
-    if loop not in LOOPS:
-        raise ValueError(f"`training_loop` must be one of {list(LOOPS)}. Received: training_loop={loop!r}")
-    return loop
+    return check_choice(loop, LOOPS, "training_loop")
 
 
 def is_multi_worker(strategy) -> bool:

@@ -27,7 +27,7 @@ class EvaluationMixin(LearnerParts):
         texts = getattr(data.x, "texts", None)
         if texts is None and preproc is not None and hasattr(data.x, "lengths"):
             texts = [preproc.decode(data.x[i]) for i in range(len(data.x))]
-        interp = Interpretation(data.y, self.decisions.calibrate(raw), class_names, texts, self.decisions)
+        interp = Interpretation(data.y, self.decisions.calibrate(raw), class_names, texts, decisions=self.decisions)
         return interp, raw
 
     def interpret(self, data=None, preproc=None, class_names=None) -> Interpretation:

@@ -16,10 +16,10 @@ import numpy as np
 
 from ktbert.checks import check_count, check_flag, check_seed, echo
 from ktbert.data.batching import count_batches, num_examples, predict_in_order, to_dataset, with_cardinality
-from ktbert.data.ktrain_arguments import BATCHES_BY_TF_DATA, warn_ignored
+from ktbert.data.ktrain_arguments import warn_ignored
 from ktbert.data.texts import TextData
 from ktbert.defaults import BATCH_SIZE
-from ktbert.evaluate.decisions import Decisions, DecisionsMixin
+from ktbert.evaluate.decisions import Decisions
 from ktbert.model.classifier import TextClassifier
 from ktbert.model.training_record import TrainingRecord
 from ktbert.train import distribute, hyperparameters
@@ -28,6 +28,8 @@ from ktbert.train.evaluation import EvaluationMixin
 from ktbert.train.faults import DEFAULT_SNAPSHOT_OVERHEAD, report_interrupt
 from ktbert.train.fitting import FitMixin
 from ktbert.train.loop import MONITORS, TrainingLoop  # noqa: F401  (MONITORS: the loop's, named here too)
+
+IGNORED_BY_TF_DATA = "are ignored: ktbert's batches come from tf.data, which needs no worker processes"
 
 
 def check_data(data, what: str):
@@ -54,7 +56,7 @@ def _num_outputs(model, y) -> int:
     return int(count)
 
 
-class Learner(FitMixin, TrainingLoop, ControlsMixin, EvaluationMixin, DecisionsMixin):
+class Learner(FitMixin, TrainingLoop, ControlsMixin, EvaluationMixin):
     """Trains a compiled Keras model; made by `ktbert.get_learner`.
 
     Works with ktbert's text classifiers and `TextData`, and with any compiled Keras 3 model
@@ -236,6 +238,6 @@ def get_learner(model, train_data=None, val_data=None, batch_size: int = BATCH_S
     learner.fit_onecycle(5e-5, 1)
     ```
     """
-    warn_ignored(BATCHES_BY_TF_DATA, workers=workers, use_multiprocessing=use_multiprocessing)
+    warn_ignored(IGNORED_BY_TF_DATA, workers=workers, use_multiprocessing=use_multiprocessing)
     return Learner(model, train_data, val_data, batch_size=batch_size,
                    eval_batch_size=eval_batch_size, seed=seed, bucketing=bucketing, strategy=strategy)

@@ -10,12 +10,13 @@ from __future__ import annotations
 import keras
 
 from ktbert.data.texts import TextData
-from ktbert.evaluate.decisions import Decisions
+from ktbert.evaluate.decisions import Decisions, DecisionsMixin
 from ktbert.model.training_record import TrainingRecord
 
 
-class LearnerParts:
-    """The attributes and methods shared by `Learner` and its mixins."""
+class LearnerParts(DecisionsMixin):
+    """The attributes and methods shared by `Learner` and its mixins; `temperature`,
+    `thresholds` and `threshold` read and set `decisions` (`DecisionsMixin`)."""
 
     # === Set by Learner.__init__ ===
     model: keras.Model  # compiled; rebuilt inside the strategy's scope when there is one

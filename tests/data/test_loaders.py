@@ -85,8 +85,8 @@ def test_maxlen_above_encoder_limit(tiny_encoder, toy_df):
 
 def test_other_preprocess_modes_refused(toy_df):
     with pytest.raises(ValueError, match=re.escape(
-        "`preprocess_mode` must be 'bert': ktbert fine-tunes BERT encoders only. Received: "
-        "preprocess_mode='standard'."
+        "`preprocess_mode` must be one of ['bert']. Received: preprocess_mode='standard'. ktbert fine-tunes BERT "
+        "encoders only; for a TF-IDF baseline see `ktbert.compare`"
     )):
         ktbert.texts_from_df(toy_df, "text", "label", preprocess_mode="standard")
 

@@ -97,7 +97,7 @@ def test_calibrating_after_thresholds_warns_to_tune_again():
 
 # === The decision rule ===
 
-def test_predicted_classes_takes_the_most_probable_class():
+def test_the_most_probable_class_decides_by_default():
     p = np.array([[0.2, 0.5, 0.3], [0.6, 0.3, 0.1], [0.1, 0.1, 0.8]])
     pred = Decisions(3).decide(p)
     assert pred.tolist() == [1, 0, 2]
@@ -137,3 +137,15 @@ def test_the_rule_decides_alike_in_numpy_and_in_a_graph():
         np.testing.assert_array_equal(graph(tf.constant(p)).numpy(), decisions.decide(decisions.calibrate(p)))
         np.testing.assert_allclose(decisions.calibrate(tf.constant(p), tnp).numpy(), decisions.calibrate(p),
                                    atol=1e-7)
+
+
+@pytest.mark.parametrize("threshold", [0.45, 0.65, 0.7, 0.9, 0.95])
+def test_a_float32_probability_equal_to_the_threshold_reaches_it_in_numpy_and_in_a_graph(threshold):
+    import tensorflow as tf
+    import tensorflow.experimental.numpy as tnp
+
+    p = np.float32(threshold)
+    proba = np.array([[1 - p, p], [1 - p, np.nextafter(p, np.float32(0))]], dtype=np.float32)
+    decisions = Decisions(2, threshold=threshold)
+    assert decisions.decide(proba).tolist() == [1, 0]
+    assert decisions.decide(tf.constant(proba), tnp).numpy().tolist() == [1, 0]

@@ -42,9 +42,8 @@ def test_the_default_is_auto_unless_the_environment_says_otherwise(tmp_path, mon
     assert resolve_precision(None, cpuinfo(tmp_path, "avx512_bf16")) == "float32"
     monkeypatch.setenv("KTBERT_PRECISION", "bf16")
     with pytest.raises(ValueError, match=re.escape(
-        "The environment variable KTBERT_PRECISION must be one of ['float32', 'mixed_bfloat16', 'mixed_float16', "
-        "'auto']. "
-        "Received: KTBERT_PRECISION='bf16'"
+        "`KTBERT_PRECISION` must be one of ['float32', 'mixed_bfloat16', 'mixed_float16', 'auto']. "
+        "Received: KTBERT_PRECISION='bf16'. Set the environment variable KTBERT_PRECISION to one of them, or unset it"
     )):
         resolve_precision(None)
 

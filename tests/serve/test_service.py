@@ -14,14 +14,13 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import numpy as np
 import pytest
-import uvicorn
 
 import ktbert
-from helpers import PROJECT, WORDS
+from helpers import PROJECT, SERVICE_TOLERANCE, WORDS, running
 from ktbert.evaluate.decisions import Decisions
 from ktbert.serve.service import create_app, serve
 
-TOLERANCE = 1e-5  # batches padded differently change the sums' order, not the model
+TOLERANCE = SERVICE_TOLERANCE
 
 
 def request_texts(n_requests, seed=0):
@@ -34,29 +33,6 @@ def request_texts(n_requests, seed=0):
             texts.append(["", "   ", "the café was great 😀", "עברית good"][i // 25 % 4])
         requests.append(texts)
     return requests
-
-
-@contextlib.contextmanager
-def running(app):
-    """Serves `app` with uvicorn in a background thread on 127.0.0.1 and a free port; yields
-    the base URL and stops the server on exit."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 120
-        while not server.started:
-            assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.05)
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    finally:
-        server.should_exit = True
-        thread.join(30)
-        sock.close()
-        assert not thread.is_alive(), "the server did not stop"
 
 
 def send_concurrently(url, requests, clients=16):

@@ -18,7 +18,7 @@ import ktbert
 from helpers import WORDS
 from ktbert.evaluate.decisions import Decisions
 from ktbert.serve.service import Refused, create_app, read_body
-from test_service import TOLERANCE, running
+from helpers import SERVICE_TOLERANCE as TOLERANCE, running
 
 EXAMPLE = '{"texts": ["what a film!", "dull"]}'
 GOOD = ["the film was great", "awful plot", ""]

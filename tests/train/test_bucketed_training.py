@@ -7,7 +7,7 @@ import pytest
 import ktbert
 from ktbert.data.batching import _predict_step
 from ktbert.train import schedules
-from test_schedules_reach_optimizer import Probe
+from helpers import step_probe
 
 N, BATCH = 50, 8  # 7 steps an epoch, the last one of 2 texts
 
@@ -32,7 +32,7 @@ def fresh_learner(split):
 
 def test_one_cycle_is_exact_every_step_and_ends_at_lr_over_div_final(varied_split):
     learner = fresh_learner(varied_split)
-    probe = Probe()
+    probe = step_probe()
     history = learner.fit_onecycle(1e-2, 2, div=25, div_final=1e4, callbacks=[probe], verbose=0)
     expected = [schedules.one_cycle_schedule(1e-2, 14, div=25, div_final=1e4)(i) for i in range(14)]
     np.testing.assert_allclose(probe.lrs, expected, rtol=1e-6)
@@ -45,13 +45,13 @@ def test_one_cycle_is_exact_every_step_and_ends_at_lr_over_div_final(varied_spli
 
 def test_sgdr_and_triangular_count_the_bucketed_steps(varied_split):
     learner = fresh_learner(varied_split)
-    probe = Probe()
+    probe = step_probe()
     learner.fit(1e-2, n_cycles=2, cycle_len=1, cycle_mult=2, callbacks=[probe], verbose=0)
     sgdr, epochs = schedules.sgdr_schedule(1e-2, 7, 2, cycle_len=1, cycle_mult=2)
     assert epochs == 3
     expected = [sgdr(i) for i in range(21)]
     np.testing.assert_allclose(probe.lrs, expected, rtol=1e-6)
-    probe = Probe()
+    probe = step_probe()
     learner.autofit(1e-2, 1, callbacks=[probe], verbose=0)
     half = 4  # ceil(7 / 2): ktrain's cycle of 2 * ceil(steps / 2)
     expected = [schedules.triangular(i, 1e-2 / 10, 1e-2, half) for i in range(7)]

@@ -51,3 +51,19 @@ def test_bad_one_cycle_arguments_are_refused_before_training(learner, kwargs, me
     with pytest.raises(ValueError, match=re.escape(message)):
         learner.fit_onecycle(1e-3, 1, verbose=0, **kwargs)
     assert learner.history is None
+
+
+def test_ktrains_worker_arguments_are_accepted_and_warned_about(make_toy_split):
+    import warnings
+
+    import ktbert
+
+    trn, val, preproc = make_toy_split(seed=0)
+    model = ktbert.text_classifier("bert", trn, preproc, seed=0, verbose=0)
+    with pytest.warns(UserWarning, match="workers, use_multiprocessing are ignored: ktbert's batches come from "
+                                         "tf.data, which needs no worker processes; remove them"):
+        learner = ktbert.get_learner(model, trn, val, batch_size=16, workers=8, use_multiprocessing=True)
+    assert learner.batch_size == 16
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # without them: no warning
+        ktbert.get_learner(model, trn, val, batch_size=16)

@@ -11,8 +11,7 @@ import numpy as np
 import pytest
 
 import ktbert
-from ktbert.train.hyperparameters import get_momentum
-from helpers import read_learning_rate
+from helpers import step_probe
 
 N, BATCH = 8, 4  # two steps per epoch
 
@@ -32,24 +31,13 @@ def arrays():
     return np.ones((N, 1), "float32"), np.zeros((N, 1), "float32")
 
 
-class Probe(keras.callbacks.Callback):
-    def __init__(self):
-        super().__init__()
-        self.lrs, self.moms, self.weights = [], [], []
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.lrs.append(read_learning_rate(self.model.optimizer))
-        self.moms.append(get_momentum(self.model.optimizer))
-        self.weights.append(float(self.model.get_weights()[0][0, 0]))
-
-
 def learner_for(optimizer):
     return ktbert.get_learner(linear_model(optimizer), train_data=arrays(), val_data=arrays(), batch_size=BATCH)
 
 
 def test_one_cycle_rate_and_momentum_every_step():
     learner = learner_for(keras.optimizers.Adam(1e-3))
-    probe = Probe()
+    probe = step_probe()
     history = learner.fit_onecycle(1e-2, 3, pct_start=0.3, div=10, div_final=1e3, moms=(0.95, 0.8, 0.9),
                                    callbacks=[probe], verbose=0)
     n = 6
@@ -74,7 +62,7 @@ def test_one_cycle_rate_and_momentum_every_step():
 
 def test_triangular_autofit_every_step():
     learner = learner_for(keras.optimizers.Adam(1e-3))
-    probe = Probe()
+    probe = step_probe()
     learner.autofit(1e-2, 3, callbacks=[probe], verbose=0)
     half = 1  # ceil(2 steps per epoch / 2)
     lrs, moms = [], []
@@ -90,7 +78,7 @@ def test_triangular_autofit_every_step():
 
 def test_sgdr_every_step():
     learner = learner_for(keras.optimizers.Adam(1e-3))
-    probe = Probe()
+    probe = step_probe()
     history = learner.fit(1e-2, n_cycles=2, cycle_len=1, cycle_mult=2, callbacks=[probe], verbose=0)
     # cycle 0: 1 epoch = 2 steps; cycle 1: 2 epochs = 4 steps; each from 1e-2 down to 0.
     lrs = [cos_anneal(1e-2, 0.0, t / 2) for t in range(2)] + [cos_anneal(1e-2, 0.0, t / 4) for t in range(4)]
@@ -101,7 +89,7 @@ def test_sgdr_every_step():
 def test_the_rate_is_what_moves_the_weights():
     """With SGD and a gradient of exactly 1, each step changes w by exactly -lr."""
     learner = learner_for(keras.optimizers.SGD(0.1))
-    probe = Probe()
+    probe = step_probe()
     learner.fit_onecycle(0.5, 2, callbacks=[probe], verbose=0)
     steps = -np.diff([0.0] + probe.weights)
     # float32 weights: 2e-5 relative, or two ulps of |w| < 1 (1.2e-7) for the tiny last step
@@ -113,7 +101,7 @@ def test_the_momentum_variable_reaches_the_compiled_step():
     """Two Adam steps with beta_1 0.9 then 0.5: the second update depends on both values."""
     learner = learner_for(keras.optimizers.Adam(0.1, beta_2=0.999, epsilon=1e-7))
     betas = iter([0.9, 0.5])
-    probe = Probe()
+    probe = step_probe()
     setter = keras.callbacks.LambdaCallback(
         on_train_batch_begin=lambda batch, logs: learner.model.optimizer.beta_1.assign(next(betas)))
     learner.model.fit(*arrays(), batch_size=BATCH, epochs=1, shuffle=False, verbose=0, callbacks=[setter, probe])

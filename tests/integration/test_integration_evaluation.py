@@ -20,10 +20,11 @@ R10 = ["earn", "acq", "money-fx", "grain", "crude", "trade", "interest", "wheat"
 def test_sms_spam_f1_at_least_090():
     default_encoder_or_skip()
     sms = pd.read_csv(shared_path("sms", "SMSSpamCollection"), sep="\t")
-    train = sms.groupby("Label").sample(frac=0.36, random_state=0)
+    train = sms.groupby("Label").sample(frac=0.25, random_state=0)
     test = sms.drop(train.index).groupby("Label").sample(frac=0.3, random_state=0)
     # chosen on 20% held out from the training portion (spam F1 0.962; 1 epoch: 0.945;
-    # 2 epochs unweighted: 0.923), not on the test messages
+    # 2 epochs unweighted: 0.923), not on the test messages; 25% of the messages rather than 36%
+    # to keep the suite's time (spam F1 0.939 on 1,254 test messages, against 0.960 on 1,069)
     settings = ktbert.TrainingSettings("SMS", "Label", maxlen=64, batch_size=16, epochs=2, lr=1e-4,
                                        class_weight="balanced", seed=0, verbose=2)
     run = ktbert.train_classifier(settings, train, val_df=test)

@@ -36,6 +36,7 @@ __getattr__, __dir__, __all__ = attach(__name__, {
     "TrainingDiverged": "ktbert.train.faults:TrainingDiverged",
     "TrainingRun": "ktbert.recipe.training_run:TrainingRun",
     "TrainingSettings": "ktbert.recipe.settings:TrainingSettings",
+    "Transformer": "ktbert.recipe.transformer:Transformer",
     "compare": "ktbert.evaluate.baselines:compare",
     "get_learner": "ktbert.train.learner:get_learner",
     "get_predictor": "ktbert.serve.predictor:get_predictor",

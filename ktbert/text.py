@@ -3,6 +3,7 @@
 from ktbert._lazy import attach
 
 __getattr__, __dir__, __all__ = attach(__name__, {
+    "Transformer": "ktbert.recipe.transformer:Transformer",
     "text_classifier": "ktbert.model.classifier:text_classifier",
     "texts_from_array": "ktbert.data.loaders:texts_from_array",
     "texts_from_csv": "ktbert.data.loaders:texts_from_csv",

@@ -48,14 +48,18 @@ def split_and_build(texts, labels: EncodedLabels, val_pct, random_state, options
     )
 
 
-def build(train_texts, train_labels: EncodedLabels, val_texts, val_labels, options: TextOptions):
-    """Tokenizes both splits with a preprocessor for the encoder; returns `(train, val, preproc)`."""
-    settings = load_encoder_settings(options.encoder)
-    preproc = TextPreprocessor(
+def new_preprocessor(labels: EncodedLabels, options: TextOptions, settings=None) -> TextPreprocessor:
+    """The preprocessor of `options.encoder` (its `EncoderSettings`, read unless given) for the
+    classes of `labels`."""
+    settings = load_encoder_settings(options.encoder) if settings is None else settings
+    return TextPreprocessor(
         vocabulary=settings.vocabulary,
+        merges=settings.merges,
+        proto=settings.proto,
+        family=settings.family,
         maxlen=options.maxlen,
-        class_names=train_labels.class_names,
-        multilabel=train_labels.multilabel,
+        class_names=labels.class_names,
+        multilabel=labels.multilabel,
         lowercase=settings.lowercase,
         strip_accents=settings.strip_accents,
         encoder=settings.spec,
@@ -63,6 +67,11 @@ def build(train_texts, train_labels: EncodedLabels, val_texts, val_labels, optio
         truncation=options.truncation,
         max_sequence_length=settings.max_sequence_length,
     )
+
+
+def build(train_texts, train_labels: EncodedLabels, val_texts, val_labels, options: TextOptions):
+    """Tokenizes both splits with a preprocessor for the encoder; returns `(train, val, preproc)`."""
+    preproc = new_preprocessor(train_labels, options)
     train = TextData(preproc.preprocess(train_texts), train_labels.y)
     val = None
     if val_texts is not None:

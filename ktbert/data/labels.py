@@ -157,18 +157,13 @@ def encode_array_labels(y, class_names, label_sep, what, train_labels=None) -> E
         multilabel = None if train_labels is None else train_labels.multilabel
         return encode_indicator_columns(array, names, multilabel, what=f"`{what}`")
     values = list(array)
-    if class_names and train_labels is None and all(
-        isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in values
-    ):
+    if class_names and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in values):
         if not all(0 <= v < len(class_names) for v in values):
             raise ValueError(
                 f"`{what}` holds integers outside 0..{len(class_names) - 1}, the positions of "
                 f"`class_names` {list(class_names)}."
             )
-        return EncodedLabels(np.asarray(values, dtype=np.int32), [str(c) for c in class_names], False)
-    if train_labels is not None and class_names and all(
-        isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in values
-    ):
-        return EncodedLabels(np.asarray(values, dtype=np.int32), train_labels.class_names, False)
+        names = [str(c) for c in class_names] if train_labels is None else train_labels.class_names
+        return EncodedLabels(np.asarray(values, dtype=np.int32), names, False)
     known = None if train_labels is None else train_labels.class_names
     return encode_single_column(values, known, label_sep, what=f"`{what}`")

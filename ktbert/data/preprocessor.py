@@ -19,7 +19,10 @@ from ktbert.checks import check_count, check_maxlen, check_stride, check_texts
 from ktbert.data.cleaning import TextCleaner
 from ktbert.data.pipeline import TextPipeline, check_truncation
 from ktbert.data.texts import TokenizedTexts
+from ktbert.data.tokenizers import (VOCAB_FILE, asset_files, check_assets, decode,  # noqa: F401  (a BERT save's)
+                                   make_tokenizer, read_assets, vocabulary_size, write_assets)
 from ktbert.defaults import ENCODER, MAXLEN, TRUNCATION
+from ktbert.model.families import DEFAULT_FAMILY, family_named
 
 TOKENIZE_CHUNK = 2048  # texts per call of the pipeline at most
 # ... and characters per call at most: the whole strings go into the call's tensor, which the cap
@@ -27,15 +30,14 @@ TOKENIZE_CHUNK = 2048  # texts per call of the pipeline at most
 TOKENIZE_CHARS = 1 << 25
 CONFIG_FILE = "preprocessor.json"
 MAX_WINDOWS = 64  # sliding windows per text at most; a longer text's windows stop there
-VOCAB_FILE = "vocab.txt"
-SPECIAL_TOKENS = ("[CLS]", "[SEP]", "[PAD]", "[UNK]")
 
 
 class TextPreprocessor:
-    """BERT WordPiece tokenization, truncation to `maxlen`, and the task's class names.
+    """The encoder's tokenization, truncation to `maxlen`, and the task's class names.
 
     Args:
-        vocabulary: list of str. the encoder's WordPiece vocabulary (index = token id).
+        vocabulary: list, dict or None. the encoder's WordPiece vocabulary (a list, index =
+            token id), a BPE vocabulary (a dict, token -> id), or None for a SentencePiece family.
         maxlen: int. tokens kept per text, [CLS] and [SEP] included; 8 to 512 (or the
             encoder's `max_sequence_length`).
         class_names: list of str. the classes, in the order of the model's outputs.
@@ -50,6 +52,10 @@ class TextPreprocessor:
             (Sun et al., 2019: the end of a review often holds its verdict).
         max_sequence_length: int or None. the encoder's longest input, which `maxlen` may not
             exceed (None: 512); checked, not saved.
+        family: str. the encoder's family (`ktbert.model.families`): "bert" (the default),
+            "distil_bert", "roberta", "xlm_roberta", "deberta_v3", "albert" or "electra".
+        merges: list of str or None. the BPE merge rules of the "roberta" family.
+        proto: bytes or None. the SentencePiece model of "xlm_roberta", "deberta_v3", "albert".
 
     Attributes:
         pipeline: TextPipeline. the text path every use of this preprocessor runs: the
@@ -75,8 +81,12 @@ class TextPreprocessor:
         clean=None,
         truncation: str = TRUNCATION,
         max_sequence_length: int | None = None,
+        family: str = DEFAULT_FAMILY,
+        merges=None,
+        proto=None,
     ):
-        self.vocabulary = list(vocabulary)
+        self.family = family_named(family).name
+        self.vocabulary, self.merges, self.proto = check_assets(self.family, vocabulary, merges, proto)
         self.maxlen = check_maxlen(maxlen, max_sequence_length)
         self.class_names = [str(c) for c in class_names]
         self.multilabel = bool(multilabel)
@@ -85,12 +95,6 @@ class TextPreprocessor:
         self.encoder = str(encoder)
         self.clean = TextCleaner.from_value(clean)
         self.truncation = check_truncation(truncation)
-        for token in SPECIAL_TOKENS:
-            if token not in self.vocabulary:
-                raise ValueError(
-                    f"`vocabulary` lacks the BERT special token {token}. Received a vocabulary "
-                    f"of {len(self.vocabulary)} tokens starting {self.vocabulary[:5]}"
-                )
         self._pipeline = None
         self._traced_functions = {}  # traced once per preprocessor: the pipeline, windows' bodies
         self._lock = threading.Lock()  # threads of a service build them once
@@ -100,28 +104,55 @@ class TextPreprocessor:
     def pipeline(self) -> TextPipeline:
         with self._lock:
             if self._pipeline is None:
-                self._pipeline = TextPipeline(self.wordpiece_tokenizer(), self.maxlen, self.truncation, self.clean)
+                self._pipeline = self.new_pipeline()
         return self._pipeline
 
-    def wordpiece_tokenizer(self):
-        """A new keras-hub `BertTokenizer` layer over this vocabulary."""
-        import keras_hub
+    def new_pipeline(self) -> TextPipeline:
+        """A new `TextPipeline` of these settings, over a new tokenizer layer (an export tracks
+        its own, whose TensorFlow resources no later `tf.random.set_seed` has touched)."""
+        return TextPipeline(self.make_tokenizer(), self.maxlen, self.truncation, self.clean)
 
-        return keras_hub.models.BertTokenizer(
-            vocabulary=self.vocabulary, lowercase=self.lowercase, strip_accents=self.strip_accents,
-        )
+    def make_tokenizer(self):
+        """A new keras-hub tokenizer layer of this encoder's family over these assets."""
+        return make_tokenizer(self.family, self.vocabulary, self.merges, self.proto, self.lowercase,
+                              self.strip_accents)
 
-    def _traced(self, key, function):
-        """`function` of a batch of strings as a `tf.function`, traced once and kept under `key`."""
+    wordpiece_tokenizer = make_tokenizer  # its name when every encoder was a BERT
+
+    @property
+    def vocabulary_size(self) -> int:
+        """Token ids the tokenizer gives: the size of the encoder's embedding table."""
+        return vocabulary_size(self.pipeline.tokenizer)
+
+    def _traced(self, key, make):
+        """`make(pipeline)`, a function of a batch of strings, as a `tf.function` over this
+        preprocessor's pipeline, traced once and kept under `key`."""
+        pipeline = self.pipeline
         with self._lock:
             if key not in self._traced_functions:
                 import tensorflow as tf
 
-                self._traced_functions[key] = tf.function(function,
+                self._traced_functions[key] = tf.function(make(pipeline), autograph=False,
                                                           input_signature=[tf.TensorSpec([None], tf.string)])
             return self._traced_functions[key]
 
-    def _ragged_rows(self, function, texts):
+    def _ragged_rows(self, key, make, texts):
+        """`_traced(key, make)` over `texts` (see `_chunked`); built again once if TensorFlow
+        dropped the tokenizer's resources."""
+        import tensorflow as tf
+
+        try:
+            return self._chunked(self._traced(key, make), texts)
+        except tf.errors.NotFoundError as err:
+            if "Resource" not in str(err):
+                raise
+            # `tf.random.set_seed` (which `keras.utils.set_random_seed` and `text_classifier(seed=)`
+            # call) drops the TensorFlow resources made before it, a SentencePiece model's among them.
+            with self._lock:
+                self._pipeline, self._traced_functions = None, {}
+            return self._chunked(self._traced(key, make), texts)
+
+    def _chunked(self, function, texts):
         """`function` (strings -> ragged ids) over `texts` in chunks of at most `TOKENIZE_CHUNK`
         texts and `TOKENIZE_CHARS` characters (one text at least): `(flat ids, lengths)`."""
         values, lengths = [], []
@@ -146,8 +177,41 @@ class TextPreprocessor:
             keep_texts: bool. keep the original strings on the result (for showing losses).
         """
         texts = check_texts(texts)
-        values, lengths = self._ragged_rows(self._traced("packed", self.pipeline), texts)
+        values, lengths = self._ragged_rows("packed", lambda pipeline: pipeline, texts)
         return TokenizedTexts(values, lengths, self.maxlen, texts if keep_texts else None, self.pipeline.pad_id)
+
+    def preprocess_test(self, texts, y, verbose: int = 0) -> "TextData":
+        """A labelled set scored after training (a test set), encoded with this preprocessor's
+        classes, `maxlen` and clean-up; ktrain's `preproc.preprocess_test(x_test, y_test)`.
+
+        Score it with `learner.validate(val_data=test)` or `learner.evaluate(test)`.
+
+        Args:
+            texts: list of str. the texts.
+            y: the labels, as the training labels were given: class names, integer positions
+                of `get_classes()`, or a 2-D 0/1 array `(n, classes)`. A class the training data
+                did not have is refused by name.
+            verbose: int. accepted for ktrain compatibility; nothing is printed.
+
+        Examples:
+        ```python
+        trn, val, preproc = ktbert.texts_from_df(train_df, "text", "label")
+        test = preproc.preprocess_test(test_df["text"].tolist(), test_df["label"].tolist())
+        learner.validate(val_data=test)
+        ```
+        """
+        from ktbert.data.labels import EncodedLabels, encode_array_labels
+        from ktbert.data.texts import TextData
+
+        texts = check_texts(texts, "x_test", allow_empty=False)
+        if y is None:
+            raise ValueError("`y` is required: pass the test texts' labels, to score them with "
+                             "`learner.validate(val_data=...)`. To label new texts, use a predictor.")
+        fitted = EncodedLabels(np.zeros(0), self.get_classes(), self.multilabel)
+        labels = encode_array_labels(y, self.get_classes(), None, "y_test", fitted)
+        if len(labels.y) != len(texts):
+            raise ValueError(f"`x_test` and `y_test` differ in length: {len(texts)} texts, {len(labels.y)} labels.")
+        return TextData(self.preprocess(texts), labels.y)
 
     def windows(self, texts, stride: int | None = None, max_windows: int = MAX_WINDOWS):
         """Cuts each text into overlapping windows of `maxlen` tokens, for texts longer than
@@ -168,13 +232,13 @@ class TextPreprocessor:
         import tensorflow as tf
 
         texts = check_texts(texts)
-        pipeline = self.pipeline
-        budget = pipeline.budget
+        budget = self.pipeline.budget
         stride = max(1, budget // 2) if stride is None else check_stride(stride, budget)
         max_windows = check_count(max_windows, "max_windows")
         tokens = budget + stride * (max_windows - 1)
-        bodies = self._traced(("bodies", tokens), lambda t: pipeline.bodies(t, tokens, head_only=True))
-        values, lengths = self._ragged_rows(bodies, texts)
+        values, lengths = self._ragged_rows(
+            ("bodies", tokens), lambda pipeline: lambda t: pipeline.bodies(t, tokens, head_only=True), texts)
+        pipeline = self.pipeline
         offsets = np.concatenate([[0], np.cumsum(lengths)])
         starts, owners = [], []
         for i, n in enumerate(lengths):
@@ -194,18 +258,8 @@ class TextPreprocessor:
         return windows, np.array(owners, dtype=np.int64)
 
     def decode(self, ids) -> str:
-        """The tokens of `ids` joined back into readable text (WordPiece pieces merged)."""
-        special = {"[CLS]", "[SEP]", "[PAD]"}
-        words = []
-        for i in ids:
-            token = self.vocabulary[int(i)]
-            if token in special:
-                continue
-            if token.startswith("##") and words:
-                words[-1] += token[2:]
-            else:
-                words.append(token)
-        return " ".join(words)
+        """The tokens of `ids` joined back into readable text (special tokens left out)."""
+        return decode(self.pipeline.tokenizer, self.family, self.vocabulary, ids)
 
     # === Classes ===
     def get_classes(self) -> list:
@@ -214,7 +268,7 @@ class TextPreprocessor:
 
     # === Config ===
     def get_config(self) -> dict:
-        """Everything but the vocabulary, as JSON-safe values."""
+        """Everything but the tokenizer's assets, as JSON-safe values."""
         return {
             "maxlen": self.maxlen,
             "class_names": self.get_classes(),
@@ -224,47 +278,57 @@ class TextPreprocessor:
             "encoder": self.encoder,
             "clean": self.clean.get_config(),
             "truncation": self.truncation,
+            "family": self.family,
         }
 
     @classmethod
-    def from_config(cls, config: dict, vocabulary) -> "TextPreprocessor":
-        return cls(vocabulary=vocabulary, **config)
+    def from_config(cls, config: dict, vocabulary=None, merges=None, proto=None) -> "TextPreprocessor":
+        return cls(vocabulary=vocabulary, merges=merges, proto=proto, **config)
+
+    def files(self) -> tuple:
+        """The files `save` writes."""
+        return (CONFIG_FILE,) + asset_files(self.family)
 
     def save(self, folder: str) -> None:
-        """Writes `preprocessor.json` and `vocab.txt` into `folder`."""
+        """Writes `preprocessor.json` and the tokenizer's assets (`vocab.txt` for WordPiece
+        families) into `folder`."""
         os.makedirs(folder, exist_ok=True)
         with open(os.path.join(folder, CONFIG_FILE), "w", encoding="utf-8") as f:
             json.dump(self.get_config(), f, indent=2)
-        with open(os.path.join(folder, VOCAB_FILE), "w", encoding="utf-8") as f:
-            f.write("\n".join(self.vocabulary) + "\n")
+        write_assets(folder, self.family, self.vocabulary, self.merges, self.proto)
+
+    @classmethod
+    def saved_files(cls, folder: str) -> tuple:
+        """The files a preprocessor saved in `folder` is read from, by the family its config names."""
+        return (CONFIG_FILE,) + asset_files(cls._read_config(folder).get("family", DEFAULT_FAMILY))
 
     @classmethod
     def load(cls, folder: str) -> "TextPreprocessor":
         """Reads a preprocessor written by `save`; refuses links and keys `__init__` does not take."""
-        config_path, vocab_path = os.path.join(folder, CONFIG_FILE), os.path.join(folder, VOCAB_FILE)
-        for path in (config_path, vocab_path):
-            if os.path.islink(path):
-                raise ValueError(f"{path!r} is a symbolic link: a saved preprocessor's files are its "
-                                 "folder's own. Save the preprocessor again.")
+        config = cls._read_config(folder)
+        family = family_named(config.get("family", DEFAULT_FAMILY)).name  # saves before 0.2 are all BERT
+        return cls.from_config(config, **read_assets(folder, family))
+
+    @classmethod
+    def _read_config(cls, folder: str) -> dict:
+        config_path = os.path.join(folder, CONFIG_FILE)
+        if os.path.islink(config_path):
+            raise ValueError(f"{config_path!r} is a symbolic link: a saved preprocessor's files are its "
+                             "folder's own. Save the preprocessor again.")
         try:
             with open(config_path, encoding="utf-8") as f:
                 config = json.load(f)
         except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
             raise ValueError(f"{config_path!r} is not valid JSON ({type(err).__name__}). "
                              "Save the preprocessor again.") from err
-        allowed = set(inspect.signature(cls.__init__).parameters) - {"self", "vocabulary", "max_sequence_length"}
+        assets = {"self", "vocabulary", "merges", "proto", "max_sequence_length"}
+        allowed = set(inspect.signature(cls.__init__).parameters) - assets
         if not isinstance(config, dict) or not set(config) <= allowed:
             received = sorted(config) if isinstance(config, dict) else type(config).__name__
             raise ValueError(f"{config_path!r} is not a preprocessor config: it must hold some of "
                              f"{sorted(allowed)}. Received: {received}. Save the preprocessor again.")
-        with open(vocab_path, encoding="utf-8") as f:
-            vocabulary = f.read().split("\n")
-        if vocabulary and vocabulary[-1] == "":
-            vocabulary.pop()
-        return cls.from_config(config, vocabulary)
+        return config
 
     def __repr__(self) -> str:
-        return (
-            f"TextPreprocessor(maxlen={self.maxlen}, classes={self.class_names}, "
-            f"multilabel={self.multilabel}, vocabulary={len(self.vocabulary)} tokens)"
-        )
+        return (f"TextPreprocessor(family={self.family!r}, maxlen={self.maxlen}, classes={self.class_names}, "
+                f"multilabel={self.multilabel})")

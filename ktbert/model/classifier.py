@@ -13,12 +13,12 @@ from keras import ops
 from ktbert.checks import check_choice, check_dropout, check_seed, echo
 from ktbert.model.compiling import compile_classifier
 from ktbert.defaults import DROPOUT
-from ktbert.model.encoders import DEFAULT_ENCODER, load_backbone
+from ktbert.model.encoders import load_backbone
 from ktbert.model.precision import resolve_precision
 from ktbert.model.training_record import TrainingRecord
 
 POOLINGS = ("mean", "cls")
-MODEL_NAMES = ("bert",)  # ktrain's names `text_classifier` offers
+MODEL_NAMES = ("bert", "distilbert")  # ktrain's names `text_classifier` offers
 
 
 @keras.saving.register_keras_serializable(package="ktbert")
@@ -47,14 +47,27 @@ def _text_inputs():
     return token_ids, padding_mask
 
 
+def takes_segments(backbone) -> bool:
+    """Whether a keras-hub backbone takes `segment_ids` (BERT, ALBERT, ELECTRA do)."""
+    return isinstance(backbone.input, dict) and "segment_ids" in backbone.input
+
+
+def backbone_vocabulary_size(backbone) -> int:
+    """The rows of a keras-hub backbone's token embedding table."""
+    return int(getattr(backbone, "vocabulary_size", None) or backbone.vocab_size)
+
+
 def _pooled(backbone, token_ids, padding_mask, pooling_layer=None):
-    """The encoder's text vector: masked mean of token vectors, or [CLS] when `pooling_layer` is None."""
-    encoded = backbone(
-        {"token_ids": token_ids, "segment_ids": ops.zeros_like(token_ids), "padding_mask": padding_mask}
-    )
+    """The encoder's text vector: masked mean of token vectors, or, when `pooling_layer` is None,
+    the first token's vector (through the backbone's pooler where it has one)."""
+    inputs = {"token_ids": token_ids, "padding_mask": padding_mask}
+    if takes_segments(backbone):
+        inputs["segment_ids"] = ops.zeros_like(token_ids)
+    encoded = backbone(inputs)
+    sequence = encoded["sequence_output"] if isinstance(encoded, dict) else encoded
     if pooling_layer is None:
-        return encoded["pooled_output"]
-    return pooling_layer(encoded["sequence_output"], padding_mask)
+        return encoded["pooled_output"] if isinstance(encoded, dict) and "pooled_output" in encoded else sequence[:, 0]
+    return pooling_layer(sequence, padding_mask)
 
 
 def sentence_embedder(backbone) -> keras.Model:
@@ -62,7 +75,7 @@ def sentence_embedder(backbone) -> keras.Model:
 
     Examples:
     ```python
-    embedder = sentence_embedder(load_backbone(DEFAULT_ENCODER))
+    embedder = sentence_embedder(load_backbone("default"))
     ids, mask = preproc.preprocess(texts).padded()
     vectors = embedder.predict({"token_ids": ids, "padding_mask": mask.astype("int32")})
     ```
@@ -167,7 +180,8 @@ def text_classifier(name: str = "bert", train_data=None, preproc=None, multilabe
     all-MiniLM-L6-v2, or the folder or preset given to the loader's `encoder=`.
 
     Args:
-        name: str. "bert" (ktrain's name for this model; "distilbert" is not offered).
+        name: str. "bert" (ktrain's name: the encoder `preproc` was made for, of any family)
+            or "distilbert" (the same, checked to be a DistilBERT encoder).
         train_data: TextData. the training data from a loader; checked against `preproc`.
         preproc: TextPreprocessor. the preprocessor the loader returned.
         multilabel: bool or None. None takes it from the data.
@@ -189,16 +203,22 @@ def text_classifier(name: str = "bert", train_data=None, preproc=None, multilabe
     model = ktbert.text_classifier("bert", trn, preproc)
     ```
     """
-    check_choice(name, MODEL_NAMES, "name", "To use another BERT checkpoint, pass `encoder=` (a keras-hub "
-                 "preset folder) to the data loader")
+    check_choice(name, MODEL_NAMES, "name", "To use another encoder, pass `encoder=` (a keras-hub preset folder "
+                 "or a Hugging Face checkpoint folder) to the data loader")
     if preproc is None:
         raise ValueError(
             "`preproc` is required: pass the preprocessor the data loader returned, as in "
             "`trn, val, preproc = texts_from_df(...); text_classifier('bert', trn, preproc)`."
         )
-    if not all(hasattr(preproc, a) for a in ("get_classes", "vocabulary", "multilabel", "encoder")):
+    if not all(hasattr(preproc, a) for a in ("get_classes", "vocabulary_size", "multilabel", "encoder")):
         raise TypeError(f"`preproc` must be the TextPreprocessor the data loader returned. Received: "
                         f"{echo(preproc)}. Use `trn, val, preproc = ktbert.texts_from_df(...)`.")
+    if name == "distilbert" and getattr(preproc, "family", None) != "distil_bert":
+        raise ValueError(
+            f"`name='distilbert'` needs the preprocessor of a DistilBERT encoder; `preproc` is of a "
+            f"{getattr(preproc, 'family', 'bert')} encoder ({preproc.encoder!r}). Load the data with encoder= a "
+            "DistilBERT folder, or use name='bert', which fine-tunes whichever encoder `preproc` was made for."
+        )
     if train_data is not None and not (isinstance(train_data, tuple) and len(train_data) == 2
                                        and hasattr(train_data[1], "ndim")):
         raise TypeError(f"`train_data` must be the `(x, y)` training data a loader returned. Received: "
@@ -220,10 +240,10 @@ def text_classifier(name: str = "bert", train_data=None, preproc=None, multilabe
     if seed is not None:
         keras.utils.set_random_seed(seed)
     backbone = load_backbone(preproc.encoder, dtype=dtype)
-    if backbone.vocabulary_size != len(preproc.vocabulary):
+    if backbone_vocabulary_size(backbone) != preproc.vocabulary_size:
         raise ValueError(
-            f"the encoder's vocabulary has {backbone.vocabulary_size} tokens but `preproc`'s has "
-            f"{len(preproc.vocabulary)}: they do not belong together."
+            f"the encoder's vocabulary has {backbone_vocabulary_size(backbone)} tokens but `preproc`'s has "
+            f"{preproc.vocabulary_size}: they do not belong together."
         )
     model = TextClassifier(backbone, num_classes, multilabel=multilabel, pooling=pooling, dropout=dropout,
                            class_names=preproc.get_classes())
@@ -231,6 +251,6 @@ def text_classifier(name: str = "bert", train_data=None, preproc=None, multilabe
     model.training_record = TrainingRecord(seed=seed)
     if verbose:
         kind = "multi-label (sigmoid)" if multilabel else "single-label (softmax)"
-        print(f"built a {kind} BERT classifier: {num_classes} classes, {model.count_params():,} "
-              f"parameters, {pooling} pooling, encoder {preproc.encoder!r}, {dtype}")
+        print(f"built a {kind} {type(backbone).__name__} classifier: {num_classes} classes, "
+              f"{model.count_params():,} parameters, {pooling} pooling, encoder {preproc.encoder!r}, {dtype}")
     return model

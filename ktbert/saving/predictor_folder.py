@@ -14,7 +14,7 @@ import os
 
 from ktbert import __version__
 from ktbert.checks import check_seed
-from ktbert.data.preprocessor import CONFIG_FILE, VOCAB_FILE, TextPreprocessor
+from ktbert.data.preprocessor import CONFIG_FILE, TextPreprocessor
 from ktbert.model.classifier import TextClassifier
 from ktbert.model.training_record import TrainingRecord
 from ktbert.saving import folder_writes, manifest, weights_file
@@ -74,7 +74,19 @@ def read_predictor(folder: str, precision: str | None = None) -> PredictorParts:
     manifest_path = os.path.join(folder, manifest.MANIFEST)
     weights_path = os.path.join(folder, manifest.WEIGHTS)
     with folder_writes.reading(folder):  # no save swaps the folder while its files are read
-        content = manifest.read_manifest(folder, required=(CONFIG_FILE, VOCAB_FILE, manifest.WEIGHTS))
+        content = manifest.read_manifest(folder, required=(CONFIG_FILE, manifest.WEIGHTS))
+        try:  # the tokenizer's files, by the family the (checked) config names, must be listed too
+            unlisted = [name for name in TextPreprocessor.saved_files(folder) if name not in content["files"]]
+        except (KeyError, TypeError, ValueError, OSError) as err:
+            raise manifest.SaveFormatError(
+                f"{folder!r} could not be restored: its configuration is damaged ({err})."
+            ) from err
+        if unlisted:
+            raise manifest.SaveFormatError(
+                f"{manifest_path!r} does not list {unlisted[0]}, which ktbert reads: every file it reads must be "
+                "listed with its checksum. It was not written by ktbert (or was edited since): load only saves you "
+                "trust, or save again."
+            )
         try:  # before anything is built: the model config may name only a TextClassifier's parts
             check_classifier_config(content.get("model"))
         except ValueError as err:

@@ -1,5 +1,6 @@
 """What a saved classifier config may hold, checked before anything is built from it: only a
-`TextClassifier` over keras-hub's `BertBackbone`, with sizes within bounds; and the rebuilding.
+`TextClassifier` over the keras-hub backbone of a family ktbert supports, with sizes within
+bounds; and the rebuilding.
 
 `check_classifier_config` is the allow-list a predictor's load and `rebuild_classifier` apply
 to a save's `model` config; `weight_layout` gives the weight shapes a config implies, which the
@@ -13,29 +14,34 @@ import copy
 import inspect
 
 import keras
-import keras_hub
 
 from ktbert.checks import check_dropout, cut
 from ktbert.defaults import DROPOUT
 from ktbert.model.classifier import TextClassifier
+from ktbert.model.families import FAMILIES
 from ktbert.model.precision import loading_policy
+from ktbert.saving.backbone_layouts import backbone_parameters, layout
 
 CONFIG_KEYS = ("backbone", "num_classes", "multilabel", "pooling", "dropout", "class_names", "name")
-# The only Keras objects a saved classifier config may name: keras-hub's BERT backbone (the
-# class `load_backbone` builds) and, inside it, its dtype policy. `rebuild_classifier` builds
-# these two itself; nothing a config names is looked up or deserialized.
-BACKBONE_CLASS = keras_hub.models.BertBackbone
-BACKBONE_NAMES = {
-    (BACKBONE_CLASS.__module__, BACKBONE_CLASS.__name__, keras.saving.get_registered_name(BACKBONE_CLASS)),
-    ("keras_hub.src.models.bert.bert_backbone", "BertBackbone", "keras_hub>BertBackbone"),
-}
+# The only Keras objects a saved classifier config may name: the keras-hub backbone of a
+# supported family (the classes `load_backbone` builds) and, inside it, its dtype policy.
+# `rebuild_classifier` builds these itself; nothing a config names is looked up or deserialized.
+BACKBONE_CLASSES = {f.backbone: f.backbone_class for f in FAMILIES.values()}
+BACKBONE_NAMES = {(cls.__module__, cls.__name__, keras.saving.get_registered_name(cls)): cls
+                  for cls in BACKBONE_CLASSES.values()}
 DTYPE_POLICY_NAMES = {(module, name, None) for module in ("keras", "keras.dtype_policies")
                       for name in ("DTypePolicy", "FloatDTypePolicy")}
-# The largest size a saved BertBackbone config may name, per argument: far above any BERT
-# checkpoint (BERT-large: 30,522 tokens, 24 layers, 16 heads, hidden 1024, intermediate 4096,
-# 512 positions, 2 segments), and low enough that no crafted number asks for terabytes.
+# The largest size a saved backbone config may name, per argument: far above any checkpoint
+# (BERT-large: 30,522 tokens, 24 layers, 16 heads, hidden 1024, intermediate 4096, 512
+# positions, 2 segments; XLM-RoBERTa-large: 250,002 tokens), and low enough that no crafted
+# number asks for terabytes.
 BACKBONE_SIZES = {
     "vocabulary_size": 1_000_000,
+    "vocab_size": 1_000_000,
+    "embedding_dim": 8192,
+    "num_groups": 128,
+    "num_inner_repetitions": 16,
+    "bucket_size": 8192,
     "num_layers": 128,
     "num_heads": 256,
     "hidden_dim": 8192,
@@ -51,9 +57,9 @@ _CUT = 120  # characters of a received value a message echoes
 
 
 def check_classifier_config(config) -> None:
-    """Refuses a saved config that would build anything but a `TextClassifier` over keras-hub's
-    `BertBackbone`, before anything is built: every `class_name`, `module` and
-    `registered_name` anywhere in it must name that backbone (at `backbone`) or its dtype
+    """Refuses a saved config that would build anything but a `TextClassifier` over the keras-hub
+    backbone of a supported family, before anything is built: every `class_name`, `module` and
+    `registered_name` anywhere in it must name such a backbone (at `backbone`) or its dtype
     policy (at `backbone.config.dtype`), every key must be one the two classes take, and every
     size must be a positive integer within `BACKBONE_SIZES` (`num_classes` within `MAX_CLASSES`).
 
@@ -70,11 +76,12 @@ def check_classifier_config(config) -> None:
                          f"TextClassifier's arguments. Received keys: {sorted(config)}")
     entry = config["backbone"]
     if not isinstance(entry, dict) or sorted(set(entry) - set(_BACKBONE_ENTRY_KEYS)):
-        raise ValueError(f"`model.backbone` must be a serialized BertBackbone with keys among "
+        raise ValueError(f"`model.backbone` must be a serialized keras-hub backbone with keys among "
                          f"{list(_BACKBONE_ENTRY_KEYS)}. Received: {cut(entry, _CUT)}")
-    if _names(entry) not in BACKBONE_NAMES:
-        raise ValueError(f"`model.backbone` must be keras-hub's BertBackbone. Received: class_name="
-                         f"{entry.get('class_name')!r}, module={entry.get('module')!r}")
+    backbone_class = BACKBONE_NAMES.get(_names(entry))
+    if backbone_class is None:
+        raise ValueError(f"`model.backbone` must be one of keras-hub's {sorted(BACKBONE_CLASSES)}. Received: "
+                         f"class_name={entry.get('class_name')!r}, module={entry.get('module')!r}")
     if entry.get("compile_config"):  # compiling would deserialize an optimizer, losses, metrics
         raise ValueError(f"`model.backbone.compile_config` must be empty. Received: "
                          f"{cut(entry['compile_config'], _CUT)}")
@@ -82,10 +89,10 @@ def check_classifier_config(config) -> None:
     if build is not None and not (isinstance(build, dict) and set(build) <= {"input_shape"}):
         raise ValueError(f"`model.backbone.build_config` may hold only `input_shape`. Received: {cut(build, _CUT)}")
     backbone = entry.get("config")
-    allowed = _backbone_arguments()
+    allowed = _backbone_arguments(backbone_class)
     if not isinstance(backbone, dict) or sorted(set(backbone) - allowed):
         keys = sorted(backbone) if isinstance(backbone, dict) else type(backbone).__name__
-        raise ValueError(f"`model.backbone.config` must hold BertBackbone's arguments, some of "
+        raise ValueError(f"`model.backbone.config` must hold {backbone_class.__name__}'s arguments, some of "
                          f"{sorted(allowed)}. Received: {keys}")
     for key, value in backbone.items():
         if key != "dtype" and not isinstance(value, (int, float, str, type(None))):
@@ -94,7 +101,7 @@ def check_classifier_config(config) -> None:
     dtype = backbone.get("dtype")
     if isinstance(dtype, dict) and not isinstance(dtype.get("config"), dict):
         raise ValueError(f"`model.backbone.config.dtype` must name a dtype policy. Received: {cut(dtype, _CUT)}")
-    _check_backbone_sizes(backbone)
+    _check_backbone_sizes(backbone, backbone_class)
     names = config.get("class_names")
     checks = {
         "num_classes": type(config["num_classes"]) is int,
@@ -113,21 +120,24 @@ def check_classifier_config(config) -> None:
     _check_dropout(config.get("dropout", DROPOUT), "model.dropout")
 
 
-def _check_backbone_sizes(backbone: dict) -> None:
+def _check_backbone_sizes(backbone: dict, backbone_class) -> None:
     """Every size a positive integer within `BACKBONE_SIZES`, the required ones present,
     `hidden_dim` split evenly across the heads, and the dropout a rate."""
-    for key in _backbone_required():
+    for key in _backbone_required(backbone_class):
         if key not in backbone:
-            raise ValueError(f"`model.backbone.config` must hold `{key}`, which BertBackbone requires. "
-                             f"Received keys: {sorted(backbone)}")
+            raise ValueError(f"`model.backbone.config` must hold `{key}`, which {backbone_class.__name__} "
+                             f"requires. Received keys: {sorted(backbone)}")
     for key, largest in BACKBONE_SIZES.items():
-        if key not in backbone:  # BertBackbone's default
+        if key not in backbone:  # the backbone's default
             continue
         value = backbone[key]
         if type(value) is not int or not 1 <= value <= largest:
             raise ValueError(f"`model.backbone.config.{key}` must be an integer from 1 to {largest:,}. "
                              f"Received: {key}={cut(value, _CUT)}")
-    sizes = {**_backbone_defaults(), **backbone}
+    sizes = {**_backbone_defaults(backbone_class), **backbone}
+    if "num_groups" in sizes and sizes["num_layers"] % sizes["num_groups"]:
+        raise ValueError(f"`model.backbone.config.num_layers` must be divisible by `num_groups`. Received: "
+                         f"num_layers={sizes['num_layers']}, num_groups={sizes['num_groups']}")
     if sizes["hidden_dim"] % sizes["num_heads"]:
         raise ValueError(f"`model.backbone.config.hidden_dim` must be divisible by `num_heads`. Received: "
                          f"hidden_dim={sizes['hidden_dim']}, num_heads={sizes['num_heads']}")
@@ -146,47 +156,32 @@ def rebuild_classifier(config: dict, precision: str | None = None) -> TextClassi
     """A `TextClassifier` from its saved config, computing in the saved precision (or in
     `precision`; a bfloat16 model falls back to float32 where bfloat16 would be emulated).
 
-    The config is checked by `check_classifier_config` first, and the backbone is built as a
-    `BertBackbone` directly: no class the config names is looked up.
+    The config is checked by `check_classifier_config` first, and the backbone is built from the
+    allowed class the config names: no other class is looked up.
     """
     check_classifier_config(config)
     config = copy.deepcopy(config)
-    backbone = config.pop("backbone")["config"]
+    entry = config.pop("backbone")
+    backbone_class, backbone = BACKBONE_NAMES[_names(entry)], entry["config"]
     saved = backbone.get("dtype")
     saved = saved["config"].get("name", "float32") if isinstance(saved, dict) else (saved or "float32")
     if not isinstance(saved, str):
         raise ValueError(f"`model.backbone.config.dtype` must name a dtype policy. Received: {saved!r}")
     backbone["dtype"] = loading_policy(saved, precision)
-    return TextClassifier(BACKBONE_CLASS.from_config(backbone), **config)
+    return TextClassifier(backbone_class.from_config(backbone), **config)
 
 
 def weight_layout(config: dict) -> tuple:
     """The weights a config that passed `check_classifier_config` implies, in `model.weights`
-    order: `(count, shapes)`, where `shapes` maps the index of each weight that carries a size
-    to `(its path, its shape as a list, which sizes make it)`.
-
-    keras-hub's BertBackbone makes its weights in this order: the token, position and segment
-    embeddings and their layer norm (5), 16 per transformer layer (the query kernel first, the
-    intermediate dense kernel 13th), the [CLS] dense (2); the classifier's head adds 2. Every
-    size in the config is the dimension of one of these; tests/saving/test_saved_config.py
-    checks the layout against a model keras-hub builds.
+    order: `(count, shapes)`, where `shapes` maps the index of every weight to `(its path, its
+    shape as a list, which sizes make it)` (`ktbert.saving.backbone_layouts`, which learns each
+    family's order from keras-hub itself). tests/saving/test_saved_config.py checks the layout
+    against the models keras-hub builds.
     """
-    sizes = {**_backbone_defaults(), **config["backbone"]["config"]}
-    hidden, heads, layers = sizes["hidden_dim"], sizes["num_heads"], sizes["num_layers"]
-    count = 5 + 16 * layers + 2 + 2
-    shapes = {
-        0: ("token_embedding/embeddings", [sizes["vocabulary_size"], hidden], "vocabulary_size x hidden_dim"),
-        1: ("position_embedding/embeddings", [sizes["max_sequence_length"], hidden],
-            "max_sequence_length x hidden_dim"),
-        2: ("segment_embedding/embeddings", [sizes["num_segments"], hidden], "num_segments x hidden_dim"),
-    }
-    for i in range(layers):
-        shapes[5 + 16 * i] = (f"transformer_layer_{i}/self_attention_layer/query/kernel",
-                              [hidden, heads, hidden // heads], "hidden_dim x num_heads x hidden_dim / num_heads")
-        shapes[5 + 16 * i + 12] = (f"transformer_layer_{i}/feedforward_intermediate_dense/kernel",
-                                   [hidden, sizes["intermediate_dim"]], "hidden_dim x intermediate_dim")
-    shapes[count - 2] = ("classifier/kernel", [hidden, config["num_classes"]], "hidden_dim x num_classes")
-    return count, shapes
+    entry = config["backbone"]
+    backbone_class = BACKBONE_NAMES[_names(entry)]
+    sizes = {**_backbone_defaults(backbone_class), **entry["config"]}
+    return layout(backbone_class.__name__, sizes, config["num_classes"])
 
 
 def _names(entry: dict) -> tuple:
@@ -206,8 +201,9 @@ def _refuse_foreign_objects(value, where: str, depth: int) -> None:
             if names not in allowed:
                 raise ValueError(
                     f"`{where}` names the Keras object class_name={names[1]!r} (module={names[0]!r}, "
-                    f"registered_name={names[2]!r}); a ktbert save may name only keras-hub's BertBackbone "
-                    "(at `model.backbone`) and its dtype policy, so nothing else is ever built from it."
+                    f"registered_name={names[2]!r}); a ktbert save may name only a keras-hub backbone of "
+                    f"{sorted(BACKBONE_CLASSES)} (at `model.backbone`) and its dtype policy, so nothing else is ever "
+                    "built from it."
                 )
         for key, item in value.items():
             _refuse_foreign_objects(item, f"{where}.{key}", depth + 1)
@@ -216,20 +212,16 @@ def _refuse_foreign_objects(value, where: str, depth: int) -> None:
             _refuse_foreign_objects(item, f"{where}[{i}]", depth + 1)
 
 
-def _backbone_parameters() -> list:
-    parameters = inspect.signature(BACKBONE_CLASS.__init__).parameters.values()
-    return [p for p in parameters if p.name != "self" and p.kind is not inspect.Parameter.VAR_KEYWORD]
+def _backbone_arguments(backbone_class) -> set:
+    """The config keys `from_config` of the backbone takes: its arguments and a layer's own."""
+    return {p.name for p in backbone_parameters(backbone_class)} | {"name", "trainable", "dtype"}
 
 
-def _backbone_arguments() -> set:
-    """The config keys `BertBackbone.from_config` takes: its arguments and a layer's own."""
-    return {p.name for p in _backbone_parameters()} | {"name", "trainable", "dtype"}
+def _backbone_required(backbone_class) -> list:
+    """The backbone's arguments without a default: the sizes a config must name."""
+    return [p.name for p in backbone_parameters(backbone_class) if p.default is inspect.Parameter.empty]
 
 
-def _backbone_required() -> list:
-    """BertBackbone's arguments without a default: the sizes a config must name."""
-    return [p.name for p in _backbone_parameters() if p.default is inspect.Parameter.empty]
-
-
-def _backbone_defaults() -> dict:
-    return {p.name: p.default for p in _backbone_parameters() if p.default is not inspect.Parameter.empty}
+def _backbone_defaults(backbone_class) -> dict:
+    return {p.name: p.default for p in backbone_parameters(backbone_class)
+            if p.default is not inspect.Parameter.empty}

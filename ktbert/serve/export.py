@@ -1,7 +1,7 @@
 """Exports a predictor as a TensorFlow SavedModel that takes raw strings.
 
-The graph is built from the predictor's own objects, not from a copy of their rules: its text
-pipeline (`TextPipeline.inputs`: the character cap, the saved clean-up, the keras-hub
+The graph is built from the predictor's own objects, not from a copy of their rules: a text
+pipeline of its preprocessor (`TextPipeline.inputs`: the character cap, the saved clean-up, the keras-hub
 tokenizer, truncation, packing and padding) feeds the model, and its `Decisions` calibrate and
 decide with `tf.experimental.numpy` as their array namespace. `tf.saved_model.load` (after
 `import tensorflow_text`, which registers the tokenizer's ops) or TensorFlow Serving runs it
@@ -53,9 +53,9 @@ def export_saved_model(predictor, folder: str) -> str:
             "export (long texts are then cut as in training), or serve it with `ktbert serve`."
         )
     preproc = predictor.preproc
-    pipeline = preproc.pipeline
+    pipeline = preproc.new_pipeline()
     pipeline.tokenizer(tf.constant(["built"]))  # Keras exports built layers only
-    serve = _serving_function(predictor, tf)
+    serve = _serving_function(predictor, pipeline, tf)
     archive = keras.export.ExportArchive()
     archive.track(predictor.model)
     archive.track(pipeline.tokenizer)
@@ -73,11 +73,11 @@ def export_saved_model(predictor, folder: str) -> str:
     return os.path.abspath(folder)
 
 
-def _serving_function(predictor, tf):
+def _serving_function(predictor, pipeline, tf):
     """The graph function from a batch of raw strings to the outputs `export_saved_model` lists."""
     import tensorflow.experimental.numpy as tnp
 
-    pipeline, decisions, model = predictor.preproc.pipeline, predictor.decisions, predictor.model
+    decisions, model = predictor.decisions, predictor.model
     class_names = tf.constant(predictor.get_classes())
     n_classes = len(predictor.get_classes())
 

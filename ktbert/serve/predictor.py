@@ -265,7 +265,8 @@ def get_predictor(model, preproc: TextPreprocessor, batch_size: int = BATCH_SIZE
         model: TextClassifier (usually `learner.model`) or the Learner itself: either way the
             learner's decisions (temperature from `learner.calibrate()`, thresholds from
             `learner.tune_thresholds()`) carry over, from the model's `training_record`.
-        preproc: TextPreprocessor. the preprocessor the loader returned.
+        preproc: TextPreprocessor. the preprocessor the loader returned (or ktrain's
+            `text.Transformer`, whose preprocessor is taken).
         batch_size: int. texts per prediction step.
         **options: `long_texts`, `window_stride`, `window_pooling`, `bucketing`, and
             `temperature`, `thresholds`, `threshold` (which replace the learner's), as
@@ -279,6 +280,8 @@ def get_predictor(model, preproc: TextPreprocessor, batch_size: int = BATCH_SIZE
     # A learner is recognised by what it holds, not by its class: serving never imports training.
     if isinstance(getattr(model, "decisions", None), Decisions) and hasattr(model, "model"):
         model = model.model
+    if callable(getattr(preproc, "get_preprocessor", None)):  # ktrain's Transformer, as `preproc=t`
+        preproc = preproc.get_preprocessor()
     decisions = getattr(getattr(model, "training_record", None), "decisions", None)
     config = decisions.get_config() if isinstance(decisions, Decisions) else {}
     return Predictor(model, preproc, batch_size=batch_size, **{**config, **options})

@@ -101,7 +101,7 @@ def test_a_batch_of_megabyte_texts_is_tokenized_in_calls_of_bounded_size(monkeyp
     monkeypatch.setattr(module, "TOKENIZE_CHARS", 3_000)
     preproc = TextPreprocessor(TINY_VOCAB, maxlen=8)
     sizes = []
-    traced = preproc._traced("packed", preproc.pipeline)
+    traced = preproc._traced("packed", lambda pipeline: pipeline)
     monkeypatch.setitem(preproc._traced_functions, "packed", lambda t: sizes.append(len(t)) or traced(t))
     x = preproc.preprocess(["good " * 500, "bad", "fine", "good " * 700, "awful"])
     assert sizes == [3, 1, 1] and x.lengths.tolist() == [8, 3, 3, 8, 3]  # 2,500 + 3 + 4; 3,500; 5

@@ -19,8 +19,9 @@ def test_text_classifier_heads(toy_split, tiny_encoder):
     multi = ktbert.text_classifier("bert", mtrn, mpre, verbose=0)
     assert multi.get_layer("classifier").activation.__name__ == "sigmoid"
     assert multi.get_layer("classifier").units == 3
-    with pytest.raises(ValueError, match=re.escape("`name` must be one of ['bert']. Received: name='nbsvm'. To use another BERT checkpoint, "
-                                                   "pass `encoder=` (a keras-hub preset folder) to the data loader")):
+    with pytest.raises(ValueError, match=re.escape("`name` must be one of ['bert', 'distilbert']. Received: name='nbsvm'. To use another "
+                                                   "encoder, pass `encoder=` (a keras-hub preset folder or a Hugging "
+                                                   "Face checkpoint folder) to the data loader")):
         ktbert.text_classifier("nbsvm", trn, preproc)
 
 

@@ -14,7 +14,8 @@ from helpers import TINY_VOCAB
 @pytest.mark.parametrize("spec", [123, ["folder"]])
 def test_a_spec_that_is_not_a_string_is_refused(spec):
     with pytest.raises(TypeError, match=re.escape(
-        "`encoder` must be 'default', a keras-hub BERT preset folder or a preset name. "
+        "`encoder` must be 'default', a keras-hub preset folder, a Hugging Face checkpoint folder or a "
+        "keras-hub preset name. "
         f"Received: encoder={spec!r}"
     )):
         resolve_encoder(spec)
@@ -24,8 +25,8 @@ def test_a_folder_that_does_not_exist_is_refused(tmp_path):
     missing = str(tmp_path / "no_such_encoder")
     with pytest.raises(FileNotFoundError, match=re.escape(
         f"`encoder` names a folder that does not exist. Received: encoder={missing!r}. "
-        "Pass a folder holding config.json and the weights (a keras-hub or Hugging Face "
-        "BERT checkpoint), or 'default'."
+        "Pass a folder holding config.json and the weights (a keras-hub preset or a Hugging Face "
+        "checkpoint), or 'default'."
     )):
         resolve_encoder(missing)
 

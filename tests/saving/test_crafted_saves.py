@@ -445,7 +445,7 @@ WEIGHT_CASES = {  # id: (change to weights.safetensors, what the message says)
         "its metadata `paths` is not a list of 41 variable paths"),
     "a wrong shape": (
         change_tensors(lambda t, m: t.update({"0040": np.zeros(3, "float32")})),
-        "weight classifier/bias has shape (3,) in the file but (2,) in the model"),
+        "tensor 0040 (classifier/bias) has shape (3,) in the file, but the model config"),
     "a wrong dtype": (
         change_tensors(lambda t, m: t.update({"0040": t["0040"].astype("float16")})),
         "weight classifier/bias is float16 in the file but float32 in the model"),

@@ -212,3 +212,39 @@ def check_texts(texts, what: str = "texts", allow_empty: bool = True) -> list:
     if not texts:
         raise ValueError(f"`{what}` is empty: there is nothing to tokenize.")
     return texts
+
+
+def is_pairs(texts) -> bool:
+    """Whether `texts` is a list of text pairs: its first entry a 2-tuple or 2-list (not a string)."""
+    if isinstance(texts, (str, bytes, dict)) or getattr(texts, "ndim", 1) == 0:
+        return False
+    first = next(iter(texts), None) if not hasattr(texts, "iloc") else (texts.iloc[0] if len(texts) else None)
+    if getattr(texts, "ndim", 1) == 2 and getattr(texts, "shape", (0, 0))[1] == 2:
+        return True
+    return isinstance(first, (tuple, list)) and len(first) == 2
+
+
+def check_pairs(pairs, what: str = "pairs", allow_empty: bool = True) -> tuple:
+    """`(texts_a, texts_b)`, two lists of str, from a list of `(a, b)` pairs (or an `(n, 2)`
+    array); raises naming the first bad pair by position, as `check_texts` does for texts."""
+    if getattr(pairs, "ndim", 1) == 2:
+        pairs = [tuple(row) for row in pairs]
+    try:
+        pairs = list(pairs)
+    except TypeError:
+        raise TypeError(f"`{what}` must be a list of (text_a, text_b) pairs. Received: {what}={echo(pairs)}.") from None
+    wrong = [i for i, p in enumerate(pairs) if not isinstance(p, (tuple, list)) or len(p) != 2]
+    if wrong:
+        raise TypeError(f"`{what}` must hold (text_a, text_b) pairs; position {wrong[0]} holds "
+                        f"{cut(pairs[wrong[0]])}. Pass every entry as a pair of two strings.")
+    a = check_texts([p[0] for p in pairs], f"{what}[i][0]", allow_empty)
+    b = check_texts([p[1] for p in pairs], f"{what}[i][1]", allow_empty)
+    return a, b
+
+
+def check_texts_or_pairs(texts, what: str = "texts", allow_empty: bool = True) -> list:
+    """`texts` checked as `check_texts` does, or as `check_pairs` does when it holds pairs: a
+    list of str, or a list of `(a, b)` tuples of str."""
+    if is_pairs(texts):
+        return list(zip(*check_pairs(texts, what, allow_empty)))
+    return check_texts(texts, what, allow_empty)

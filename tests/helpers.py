@@ -217,3 +217,16 @@ def running(app):
         sock.close()
         assert not thread.is_alive(), "the server did not stop"
 
+
+# The start of a child script that loads an export where importing ktbert fails, so the
+# SavedModel provably needs only TensorFlow and tensorflow-text.
+EXPORT_LOADER_START = """
+import json, sys
+class NoKtbert:
+    def find_spec(self, name, path=None, target=None):
+        if name == "ktbert" or name.startswith("ktbert."):
+            raise ImportError("ktbert must not be needed to serve an export")
+sys.meta_path.insert(0, NoKtbert())
+import tensorflow as tf
+import tensorflow_text  # noqa: F401  (registers the tokenizer's ops)
+"""

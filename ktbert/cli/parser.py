@@ -87,9 +87,19 @@ def _command(subparsers, name, handler, summary, example):
     return parser
 
 
+class TextColumns(argparse.Action):
+    """`--text-column C` gives the name; `--text-column A B` the two columns of text pairs."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        if len(values) > 2:
+            parser.error(f"{option_string}: one column, or two for text pairs. Received: {' '.join(values)}")
+        setattr(namespace, self.dest, values[0] if len(values) == 1 else list(values))
+
+
 def _data_arguments(parser, what="DATA"):
     parser.add_argument("data", metavar=what, help="labelled data: CSV/TSV/xlsx file (gzip'd too) or class folders")
-    parser.add_argument("--text-column", default="text", metavar="C", help="the texts' column (default: text)")
+    parser.add_argument("--text-column", nargs="+", default="text", metavar="C", type=str, action=TextColumns,
+                        help="the texts' column (default: text), or two columns A B for text pairs")
     parser.add_argument("--label-column", nargs="+", default=["label"], metavar="L",
                         help="the class column, or one 0/1 column per class (default: label)")
     parser.add_argument("--label-sep", default=None, metavar="S",
@@ -109,7 +119,7 @@ def _recipe_arguments(parser):
     parser.add_argument("--maxlen", type=int, default=d["maxlen"], metavar="N",
                         help="tokens per text, [CLS] and [SEP] included (default: %(default)s)")
     parser.add_argument("--encoder", default=d["encoder"], metavar="E",
-                        help="'default' (all-MiniLM-L6-v2), a BERT checkpoint folder or preset name")
+                        help="'default' (all-MiniLM-L6-v2), an encoder folder or keras-hub preset name")
     parser.add_argument("--truncation", default=d["truncation"], choices=list(TRUNCATIONS),
                         help="how long texts are cut (default: %(default)s)")
     parser.add_argument("--batch-size", type=int, default=d["batch_size"], metavar="B",
@@ -160,8 +170,9 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("input", metavar="INPUT", nargs="?", default="-",
                          help="a text file, one text a line (gzip'd too), a CSV/TSV with --text-column, "
                               "or '-' for stdin (the default)")
-    predict.add_argument("--text-column", default=None, metavar="C",
-                         help="read INPUT as a CSV/TSV and take this column")
+    predict.add_argument("--text-column", nargs="+", default=None, metavar="C", action=TextColumns,
+                         help="read INPUT as a CSV/TSV and take this column (two columns A B for a model of "
+                              "text pairs)")
     predict.add_argument("--sep", default=None,
                          help="field separator of a table INPUT (default: by extension, else sniffed)")
     predict.add_argument("--encoding", default="utf-8", help="text encoding of INPUT (default: utf-8)")

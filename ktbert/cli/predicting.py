@@ -50,7 +50,7 @@ def text_chunks(source: str, text_column, chunk_size: int, sep, encoding: str):
 
     Args:
         source: str. a file path, or "-" for stdin.
-        text_column: str or None. None reads one text a line; a name reads that column of a
+        text_column: str, list or None. None reads one text a line; a name reads that column of a
             CSV/TSV (`sep` by extension, else sniffed; "," for stdin).
         chunk_size: int. texts per list.
         sep: str or None. the field separator of a table.
@@ -119,8 +119,9 @@ def _header(source, sep, encoding, name) -> list:
 
 
 def _check_column(columns, text_column, name) -> None:
-    if text_column not in columns:
-        raise ValueError(f"`text_column` {text_column!r} is not a column of {name}. Columns present: {columns}")
+    for column in text_column if isinstance(text_column, list) else [text_column]:
+        if column not in columns:
+            raise ValueError(f"`text_column` {column!r} is not a column of {name}. Columns present: {columns}")
 
 
 def _table_chunks(source, name, text_column, chunk_size, sep, encoding):
@@ -133,7 +134,10 @@ def _table_chunks(source, name, text_column, chunk_size, sep, encoding):
     with reader:
         for frame in reader:
             _check_column(list(frame.columns), text_column, name)
-            yield frame[text_column].tolist()
+            if isinstance(text_column, list):  # text pairs: (a, b) per row
+                yield list(zip(frame[text_column[0]].tolist(), frame[text_column[1]].tolist()))
+            else:
+                yield frame[text_column].tolist()
 
 
 @contextlib.contextmanager

@@ -34,9 +34,9 @@ MEGABATCH = 50  # batches per sorted megabatch when shuffling, as Hugging Face's
 
 
 def model_inputs(x: TokenizedTexts) -> dict:
-    """The padded arrays a ktbert classifier takes: `token_ids` and `padding_mask`, `(n, maxlen)`."""
-    ids, mask = x.padded()
-    return {"token_ids": ids, "padding_mask": mask.astype(np.int32)}
+    """The padded arrays a ktbert classifier takes: `token_ids` and `padding_mask` (and for
+    pairs `segment_ids`), `(n, maxlen)`."""
+    return x.padded_inputs()
 
 
 def length_order(lengths) -> np.ndarray:
@@ -90,9 +90,10 @@ def width_multiple(x: TokenizedTexts, bucketing: bool) -> int:
 
 
 def _ragged_batch(x: TokenizedTexts, indices) -> tuple:
-    """The token ids of the texts at `indices`, flat, and their lengths."""
+    """The token ids of the texts at `indices`, flat, and their lengths (and for pairs with
+    segments, their first segments' lengths)."""
     part = x.subset(indices)
-    return part.values, part.lengths
+    return (part.values, part.lengths) if part.firsts is None else (part.values, part.lengths, part.firsts)
 
 
 def make_dataset(x: TokenizedTexts, y=None, batch_size: int = BATCH_SIZE, shuffle: bool = False, seed=None,
@@ -123,8 +124,9 @@ def make_dataset(x: TokenizedTexts, y=None, batch_size: int = BATCH_SIZE, shuffl
             yield rows if labels is None else (rows, labels[indices])
 
     multiple = width_multiple(x, bucketing)
-    pad = lambda values, lengths: pad_batch(values, lengths, x.maxlen, x.pad_id, multiple)  # noqa: E731
-    spec = (tf.TensorSpec((None,), tf.int32), tf.TensorSpec((None,), tf.int32))
+    pad = lambda values, lengths, firsts=None: pad_batch(values, lengths, x.maxlen, x.pad_id, multiple,  # noqa: E731
+                                                         firsts)
+    spec = (tf.TensorSpec((None,), tf.int32),) * (2 if x.firsts is None else 3)
     if labels is not None:
         spec = (spec, tf.TensorSpec((None,) + labels.shape[1:], tf.as_dtype(labels.dtype)))
     ds = tf.data.Dataset.from_generator(batches, output_signature=spec)
@@ -151,11 +153,11 @@ def predict_in_order(model, x, batch_size: int = BATCH_SIZE, bucketing: bool = T
     if len(x) == 0:
         raise ValueError("`x` holds no texts to predict: pass at least one text.")
     batch_size = check_count(batch_size, "batch_size")
-    step = _predict_step(model)
     plan = batch_plan(x.lengths, batch_size, bucketing=bucketing)
     multiple = width_multiple(x, bucketing)
     # Batches are fed straight to the step, not through tf.data: a pipeline takes a noticeable time to
     # build, which a service predicting a few texts per call would pay on every call.
+    step = _predict_step(model, pairs=x.firsts is not None)
     out = np.concatenate([np.asarray(step(*_ragged_batch(x, indices), x.maxlen, x.pad_id, multiple))
                           for indices in plan])
     restored = np.empty_like(out)
@@ -163,28 +165,33 @@ def predict_in_order(model, x, batch_size: int = BATCH_SIZE, bucketing: bool = T
     return restored
 
 
-_PREDICT_STEPS = weakref.WeakKeyDictionary()  # model -> its traced prediction step
+_PREDICT_STEPS = weakref.WeakKeyDictionary()  # model -> its traced prediction steps, by pairs or not
 
 
-def _predict_step(model):
+def _predict_step(model, pairs: bool = False):
     """Pads a batch and runs `model` on it, as a `tf.function` traced once per model: the
     width, `maxlen`, the padding id and the width multiple are all tensors.
 
     Kept beside the model, not on it (a `tf.function` attribute would be exported with it),
     and holding it weakly, so a model that is dropped is freed.
     """
-    step = _PREDICT_STEPS.get(model)
-    if step is None:
+    steps = _PREDICT_STEPS.setdefault(model, {})
+    if pairs not in steps:
         import tensorflow as tf
 
         ref = weakref.ref(model)
         flat, scalar = tf.TensorSpec((None,), tf.int32), tf.TensorSpec((), tf.int32)
-        step = tf.function(
-            lambda values, lengths, maxlen, pad_id, multiple: ref()(
-                pad_batch(values, lengths, maxlen, pad_id, multiple), training=False),
-            input_signature=[flat, flat, scalar, scalar, scalar])
-        _PREDICT_STEPS[model] = step
-    return step
+        if pairs:
+            steps[pairs] = tf.function(
+                lambda values, lengths, firsts, maxlen, pad_id, multiple: ref()(
+                    pad_batch(values, lengths, maxlen, pad_id, multiple, firsts), training=False),
+                input_signature=[flat, flat, flat, scalar, scalar, scalar])
+        else:
+            steps[pairs] = tf.function(
+                lambda values, lengths, maxlen, pad_id, multiple: ref()(
+                    pad_batch(values, lengths, maxlen, pad_id, multiple), training=False),
+                input_signature=[flat, flat, scalar, scalar, scalar])
+    return steps[pairs]
 
 
 def num_examples(x) -> int:

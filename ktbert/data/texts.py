@@ -22,9 +22,11 @@ class TokenizedTexts:
         maxlen: int. the length every text was truncated to.
         texts: list of str or None. the original texts, kept for showing errors and losses.
         pad_id: int. the token id that pads a batch (the tokenizer's padding token).
+        firsts: int array or None. for text pairs of a family with segment ids, each row's
+            first segment length (`ktbert.data.pipeline.pad_batch`); None for single texts.
     """
 
-    def __init__(self, values, lengths, maxlen: int, texts=None, pad_id: int = 0):
+    def __init__(self, values, lengths, maxlen: int, texts=None, pad_id: int = 0, firsts=None):
         self.values = np.asarray(values, dtype=np.int32)
         self.lengths = np.asarray(lengths, dtype=np.int32)
         if self.lengths.sum() != len(self.values):
@@ -35,6 +37,10 @@ class TokenizedTexts:
         self.maxlen = int(maxlen)
         self.texts = None if texts is None else list(texts)
         self.pad_id = int(pad_id)
+        self.firsts = None if firsts is None else np.asarray(firsts, dtype=np.int32)
+        if self.firsts is not None and self.firsts.shape != self.lengths.shape:
+            raise ValueError(f"`firsts` must hold one length per text. Received: {self.firsts.shape[0]} for "
+                             f"{len(self.lengths)} texts")
         self.offsets = np.concatenate([[0], np.cumsum(self.lengths)]).astype(np.int64)
 
     def __len__(self) -> int:
@@ -53,13 +59,20 @@ class TokenizedTexts:
         parts = [self[i] for i in indices]
         values = np.concatenate(parts) if parts else np.zeros(0, np.int32)
         texts = None if self.texts is None else [self.texts[i] for i in indices]
-        return TokenizedTexts(values, self.lengths[indices], self.maxlen, texts, self.pad_id)
+        firsts = None if self.firsts is None else self.firsts[indices]
+        return TokenizedTexts(values, self.lengths[indices], self.maxlen, texts, self.pad_id, firsts)
 
     def padded(self, length: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Returns `(token_ids, padding_mask)`, both `(n, length)`; `length` defaults to maxlen."""
+        inputs = self.padded_inputs(length)
+        return inputs["token_ids"], inputs["padding_mask"].astype(bool)
+
+    def padded_inputs(self, length: int | None = None) -> dict:
+        """The model's inputs as int32 arrays `(n, length)`: `token_ids`, `padding_mask`, and
+        for pairs with segments `segment_ids`; `length` defaults to maxlen."""
         length = self.maxlen if length is None else int(length)
-        inputs = pad_batch(self.values, self.lengths, length, self.pad_id, multiple=length)
-        return inputs["token_ids"].numpy(), inputs["padding_mask"].numpy().astype(bool)
+        inputs = pad_batch(self.values, self.lengths, length, self.pad_id, multiple=length, firsts=self.firsts)
+        return {k: v.numpy() for k, v in inputs.items()}
 
 
 class TextData(NamedTuple):

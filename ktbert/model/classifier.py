@@ -57,12 +57,13 @@ def backbone_vocabulary_size(backbone) -> int:
     return int(getattr(backbone, "vocabulary_size", None) or backbone.vocab_size)
 
 
-def _pooled(backbone, token_ids, padding_mask, pooling_layer=None):
+def _pooled(backbone, token_ids, padding_mask, pooling_layer=None, segment_ids=None):
     """The encoder's text vector: masked mean of token vectors, or, when `pooling_layer` is None,
-    the first token's vector (through the backbone's pooler where it has one)."""
+    the first token's vector (through the backbone's pooler where it has one). `segment_ids`
+    (text pairs) reach a backbone that takes them; single texts are all segment 0."""
     inputs = {"token_ids": token_ids, "padding_mask": padding_mask}
     if takes_segments(backbone):
-        inputs["segment_ids"] = ops.zeros_like(token_ids)
+        inputs["segment_ids"] = ops.zeros_like(token_ids) if segment_ids is None else segment_ids
     encoded = backbone(inputs)
     sequence = encoded["sequence_output"] if isinstance(encoded, dict) else encoded
     if pooling_layer is None:
@@ -104,6 +105,8 @@ class TextClassifier(keras.Model):
             [CLS] output).
         dropout: float. dropout rate before the head, in [0, 1).
         class_names: list of str or None. the classes, in output order (kept for reports).
+        segments: bool. the model classifies text pairs and takes a third input, `segment_ids`
+            (only for families whose backbone has a segment embedding: BERT, ALBERT, ELECTRA).
 
     Attributes:
         training_record: TrainingRecord. the seeds the model was built and trained with and
@@ -117,7 +120,8 @@ class TextClassifier(keras.Model):
     """
 
     def __init__(self, backbone, num_classes: int, multilabel: bool = False,
-                 pooling: str = "mean", dropout: float = DROPOUT, class_names=None, **kwargs):
+                 pooling: str = "mean", dropout: float = DROPOUT, class_names=None, segments: bool = False,
+                 **kwargs):
         check_pooling(pooling)
         dropout = check_dropout(dropout)
         if not isinstance(num_classes, int) or num_classes < 2:
@@ -132,20 +136,26 @@ class TextClassifier(keras.Model):
         )
         # === Functional model ===
         token_ids, padding_mask = _text_inputs()
+        inputs = {"token_ids": token_ids, "padding_mask": padding_mask}
+        segments = bool(segments)
+        if segments and not takes_segments(backbone):
+            raise ValueError(f"`segments=True` needs a backbone with segment ids; a {type(backbone).__name__} has "
+                             "none (its text pairs are told apart by their separators alone).")
+        if segments:
+            inputs["segment_ids"] = keras.Input(shape=(None,), dtype="int32", name="segment_ids")
         if pooling == "mean":
             # The encoder's [CLS] dense layer is unused under mean pooling: freezing it keeps
             # the optimizer from tracking (and warning about) variables that get no gradient.
             _freeze_cls_dense(backbone)
-        pooled = _pooled(backbone, token_ids, padding_mask, self.pooling_layer)
+        pooled = _pooled(backbone, token_ids, padding_mask, self.pooling_layer, inputs.get("segment_ids"))
         outputs = self.output_dense(self.output_dropout(pooled))
-        super().__init__(
-            inputs={"token_ids": token_ids, "padding_mask": padding_mask}, outputs=outputs, **kwargs
-        )
+        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
         # === Config ===
         self.num_classes = num_classes
         self.multilabel = bool(multilabel)
         self.pooling = pooling
         self.dropout = dropout
+        self.segments = segments
         self.training_record = TrainingRecord()
         self.class_names = None if class_names is None else [str(c) for c in class_names]
         if self.class_names is not None and len(self.class_names) != num_classes:
@@ -161,6 +171,7 @@ class TextClassifier(keras.Model):
             "pooling": self.pooling,
             "dropout": self.dropout,
             "class_names": self.class_names,
+            "segments": self.segments,
             "name": self.name,
         }
 
@@ -245,8 +256,9 @@ def text_classifier(name: str = "bert", train_data=None, preproc=None, multilabe
             f"the encoder's vocabulary has {backbone_vocabulary_size(backbone)} tokens but `preproc`'s has "
             f"{preproc.vocabulary_size}: they do not belong together."
         )
+    segments = bool(getattr(preproc, "pairs", False)) and takes_segments(backbone)
     model = TextClassifier(backbone, num_classes, multilabel=multilabel, pooling=pooling, dropout=dropout,
-                           class_names=preproc.get_classes())
+                           class_names=preproc.get_classes(), segments=segments)
     compile_classifier(model, metrics=metrics)
     model.training_record = TrainingRecord(seed=seed)
     if verbose:

@@ -19,10 +19,10 @@ class TrainingSettings:
     """Everything one training run decides, validated when made.
 
     Args:
-        text_column: str or int. the column holding the texts.
+        text_column: str or int. the column holding the texts; a list of two for text pairs.
         label_columns: str, int or list. the label column, or one 0/1 column per class.
         maxlen: int. tokens per text, [CLS] and [SEP] included.
-        encoder: str. "default" (all-MiniLM-L6-v2), a BERT checkpoint folder or preset name.
+        encoder: str. "default" (all-MiniLM-L6-v2), an encoder folder or preset name (docs/encoders.md).
         label_sep: str or None. separator of several labels in one cell (multi-label).
         clean: dict or None. text clean-up, as the loaders' `clean`.
         truncation: str. "head" or "head+tail", as the loaders' `truncation`.
@@ -81,8 +81,15 @@ class TrainingSettings:
         def set_(name, value):  # frozen: the validating constructor is the one place that sets
             object.__setattr__(self, name, value)
 
-        if not isinstance(self.text_column, (str, int)) or isinstance(self.text_column, bool):
-            raise TypeError(f"`text_column` must be a column name or position. Received: text_column={self.text_column!r}")
+        if isinstance(self.text_column, (list, tuple)):  # two columns: text pairs
+            if len(self.text_column) != 2 or not all(isinstance(c, (str, int)) and not isinstance(c, bool)
+                                                     for c in self.text_column):
+                raise TypeError("`text_column` must be a column name or position, or two of them for text pairs. "
+                                f"Received: text_column={self.text_column!r}")
+            set_("text_column", list(self.text_column))
+        elif not isinstance(self.text_column, (str, int)) or isinstance(self.text_column, bool):
+            raise TypeError("`text_column` must be a column name or position, or two of them for text pairs. "
+                            f"Received: text_column={self.text_column!r}")
         if self.label_columns is None or self.label_columns == [] or self.label_columns == "":
             raise ValueError("`label_columns` is required: name the label column, or one 0/1 column per class.")
         set_("maxlen", check_maxlen(self.maxlen))

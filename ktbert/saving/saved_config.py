@@ -22,7 +22,7 @@ from ktbert.model.families import FAMILIES
 from ktbert.model.precision import loading_policy
 from ktbert.saving.backbone_layouts import backbone_parameters, layout
 
-CONFIG_KEYS = ("backbone", "num_classes", "multilabel", "pooling", "dropout", "class_names", "name")
+CONFIG_KEYS = ("backbone", "num_classes", "multilabel", "pooling", "dropout", "class_names", "segments", "name")
 # The only Keras objects a saved classifier config may name: the keras-hub backbone of a
 # supported family (the classes `load_backbone` builds) and, inside it, its dtype policy.
 # `rebuild_classifier` builds these itself; nothing a config names is looked up or deserialized.
@@ -106,6 +106,7 @@ def check_classifier_config(config) -> None:
     checks = {
         "num_classes": type(config["num_classes"]) is int,
         "multilabel": isinstance(config.get("multilabel", False), bool),
+        "segments": isinstance(config.get("segments", False), bool),
         "pooling": isinstance(config.get("pooling", "mean"), str),
         "class_names": names is None or (isinstance(names, list) and all(isinstance(n, str) for n in names)),
         "name": isinstance(config.get("name", ""), str),

@@ -17,6 +17,8 @@ from ktbert.saving import manifest
 EXPORT_FORMAT = "ktbert-export"
 SIGNATURE = "serving_default"
 INPUT_NAME = "texts"
+PAIRS_SIGNATURE = "serving_pairs"
+PAIR_INPUTS = ("text_a", "text_b")
 
 
 def export_saved_model(predictor, folder: str) -> str:
@@ -28,6 +30,10 @@ def export_saved_model(predictor, folder: str) -> str:
     `predictor.predict(texts, return_proba=True)`), `decisions` (int32 `(n, classes)`, 1 where
     a class is decided: the thresholds applied), `classes` (the class names, string
     `(n, classes)`, the same on every row) and, for single-label models, `label` (string `(n,)`).
+
+    A model of text pairs takes `text_a` and `text_b` (two string tensors `(n,)`) instead, in
+    a signature named `serving_pairs`, which is also its `serving_default` (a SavedModel
+    signature cannot have an optional input, so single texts and pairs cannot share one).
 
     Args:
         predictor: Predictor. the predictor to export.
@@ -55,14 +61,20 @@ def export_saved_model(predictor, folder: str) -> str:
     preproc = predictor.preproc
     pipeline = preproc.new_pipeline()
     pipeline.tokenizer(tf.constant(["built"]))  # Keras exports built layers only
-    serve = _serving_function(predictor, pipeline, tf)
     archive = keras.export.ExportArchive()
     archive.track(predictor.model)
     archive.track(pipeline.tokenizer)
-    archive.add_endpoint(SIGNATURE, serve, input_signature=[tf.TensorSpec([None], tf.string, name=INPUT_NAME)])
+    if preproc.pairs:
+        serve = _serving_function(predictor, lambda a, b: pipeline.pair_inputs(a, b), tf)
+        specs = [tf.TensorSpec([None], tf.string, name=name) for name in PAIR_INPUTS]
+        archive.add_endpoint(PAIRS_SIGNATURE, serve, input_signature=specs)
+        archive.add_endpoint(SIGNATURE, serve, input_signature=specs)
+    else:
+        serve = _serving_function(predictor, lambda texts: pipeline.inputs(texts), tf)
+        archive.add_endpoint(SIGNATURE, serve, input_signature=[tf.TensorSpec([None], tf.string, name=INPUT_NAME)])
     content = {
-        "signature": SIGNATURE,
-        "input": INPUT_NAME,
+        "signature": PAIRS_SIGNATURE if preproc.pairs else SIGNATURE,
+        "input": list(PAIR_INPUTS) if preproc.pairs else INPUT_NAME,
         "outputs": ["probabilities", "decisions", "classes"] + ([] if preproc.multilabel else ["label"]),
         "class_names": preproc.get_classes(),
         "preprocessor": preproc.get_config(),
@@ -73,17 +85,18 @@ def export_saved_model(predictor, folder: str) -> str:
     return os.path.abspath(folder)
 
 
-def _serving_function(predictor, pipeline, tf):
-    """The graph function from a batch of raw strings to the outputs `export_saved_model` lists."""
+def _serving_function(predictor, inputs, tf):
+    """The graph function from a batch of raw strings (one tensor, or two for pairs) to the
+    outputs `export_saved_model` lists; `inputs` turns the strings into the model's inputs."""
     import tensorflow.experimental.numpy as tnp
 
     decisions, model = predictor.decisions, predictor.model
     class_names = tf.constant(predictor.get_classes())
     n_classes = len(predictor.get_classes())
 
-    def serve(texts):
-        texts = tf.reshape(texts, [-1])
-        proba = tf.cast(model(pipeline.inputs(texts), training=False), tf.float32)
+    def serve(*texts):
+        texts = [tf.reshape(t, [-1]) for t in texts]
+        proba = tf.cast(model(inputs(*texts), training=False), tf.float32)
         proba = tf.convert_to_tensor(decisions.calibrate(proba, tnp))
         decided = tf.convert_to_tensor(decisions.decide(proba, tnp))
         if not decisions.multilabel:  # class indices -> 0/1 rows, as multi-label decisions are
@@ -91,7 +104,7 @@ def _serving_function(predictor, pipeline, tf):
         out = {
             "probabilities": proba,
             "decisions": tf.cast(decided, tf.int32),
-            "classes": tf.tile(class_names[None, :], [tf.shape(texts)[0], 1]),
+            "classes": tf.tile(class_names[None, :], [tf.shape(texts[0])[0], 1]),
         }
         if not decisions.multilabel:
             out["label"] = tf.gather(class_names, tf.argmax(decided, axis=1, output_type=tf.int32))

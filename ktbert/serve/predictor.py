@@ -98,7 +98,8 @@ class Predictor(DecisionsMixin):
         """Predicts the classes of `texts`.
 
         Args:
-            texts: str or list of str. one text gives one result, a list a list.
+            texts: str or list of str. one text gives one result, a list a list. A model of
+                text pairs takes an `(a, b)` tuple, or a list of them.
             return_proba: bool. return probabilities instead of class names.
 
         Returns:
@@ -108,7 +109,8 @@ class Predictor(DecisionsMixin):
             temperature scaling.
         """
         return_proba = check_flag(return_proba, "return_proba")
-        single = isinstance(texts, str)
+        single = isinstance(texts, str) or (self.preproc.pairs and isinstance(texts, tuple) and len(texts) == 2
+                                            and all(isinstance(t, str) for t in texts))
         proba = self._proba([texts] if single else texts)
         if return_proba:
             return proba[0] if single else proba
@@ -150,6 +152,9 @@ class Predictor(DecisionsMixin):
             Explanation: `.pairs` gives `(word, score)` in text order, `.top(k)` the strongest,
             `.html()` (shown inline in notebooks) the text with words highlighted.
         """
+        if self.preproc.pairs:
+            raise ValueError("`explain` scores the words of one text; this model classifies pairs of texts, "
+                             "which it cannot explain yet. Compare `predict` on pairs with words removed instead.")
         if not isinstance(text, str):
             raise TypeError(f"`text` must be one string: explain one text at a time. Received: text={echo(text)}")
         names = self.get_classes()

@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from ktbert import __version__
-from ktbert.checks import check_count, check_non_negative, check_texts
+from ktbert.checks import check_count, check_non_negative, check_pairs, check_texts
 from ktbert.serve.batcher import DirectRunner, MicroBatcher, QueueFull
 from ktbert.serve.predictor import load_predictor
 
@@ -32,7 +32,8 @@ except ImportError as err:  # the service is an optional extra
 
 
 EXAMPLE = '{"texts": ["what a film!", "dull"]}'
-FIELDS = ("texts", "return_proba")
+PAIRS_EXAMPLE = '{"pairs": [["is it open on sunday?", "we open every day"]]}'
+FIELDS = ("texts", "pairs", "return_proba")
 JSON_TYPES = {dict: "object", list: "array", str: "string", int: "number", float: "number",
               bool: "boolean", type(None): "null"}
 
@@ -44,6 +45,14 @@ class PredictRequest(BaseModel):
     texts: list[str] = Field(min_length=1, description="the texts to classify, at most `max_texts`",
                              examples=[["what a film!", "dull"]])
     return_proba: bool = Field(True, description="also return each text's class probabilities")
+
+
+class PredictPairsRequest(BaseModel):
+    """The body of `POST /predict` for a model of text pairs."""
+
+    pairs: list[list[str]] = Field(min_length=1, description="`[text_a, text_b]` pairs to classify, at most "
+                                   "`max_texts`", examples=[[["is it open on sunday?", "we open every day"]]])
+    return_proba: bool = Field(True, description="also return each pair's class probabilities")
 
 
 class PredictResponse(BaseModel):
@@ -109,10 +118,12 @@ async def read_body(request, max_bytes: int) -> bytes:
     return b"".join(chunks)
 
 
-def parse_predict_body(body: bytes, max_texts: int) -> tuple[list, bool]:
+def parse_predict_body(body: bytes, max_texts: int, pairs: bool = False) -> tuple[list, bool]:
     """`(texts, return_proba)` from the raw body of `POST /predict`, or `Refused` saying what
     is wrong: 400 for a body that is not JSON, 413 for more than `max_texts` texts, 422 for
-    the rest (texts are checked as the predictor checks them, with its messages)."""
+    the rest (texts are checked as the predictor checks them, with its messages). A model of
+    text pairs (`pairs=True`) takes `pairs`, a list of `[text_a, text_b]`, instead of `texts`:
+    then `texts` is a list of `(a, b)` tuples."""
     try:
         data = json.loads(body)
     except ValueError as err:  # JSONDecodeError and UnicodeDecodeError both are
@@ -125,8 +136,12 @@ def parse_predict_body(body: bytes, max_texts: int) -> tuple[list, bool]:
     unknown = sorted(set(data) - set(FIELDS))
     if unknown:
         names = [_shorten(name, 40) for name in unknown[:5]] + [f"and {len(unknown) - 5} more"] * (len(unknown) > 5)
-        raise Refused(422, f"unknown field(s) {names}: /predict takes `texts` (a list of strings) and "
-                           "`return_proba` (true or false).")
+        what = "`pairs` (a list of [text_a, text_b])" if pairs else "`texts` (a list of strings)"
+        raise Refused(422, f"unknown field(s) {names}: /predict takes {what} and `return_proba` (true or false).")
+    if pairs:
+        return _parse_pairs(data, max_texts)
+    if "pairs" in data:
+        raise Refused(422, f"this model classifies single texts, not pairs: send `texts`, like {EXAMPLE}.")
     if "texts" not in data:
         raise Refused(422, f"`texts` is missing: send a JSON object like {EXAMPLE}.")
     texts, return_proba = data["texts"], data.get("return_proba", True)
@@ -142,6 +157,29 @@ def parse_predict_body(body: bytes, max_texts: int) -> tuple[list, bool]:
         check_entries(texts)
     try:
         return check_texts(texts), return_proba
+    except (TypeError, ValueError) as err:
+        raise Refused(422, str(err)) from err
+
+
+def _parse_pairs(data: dict, max_texts: int) -> tuple[list, bool]:
+    """`(pairs, return_proba)` from a parsed body for a model of text pairs."""
+    if "pairs" not in data:
+        raise Refused(422, f"this model classifies pairs of texts: send `pairs`, like {PAIRS_EXAMPLE}.")
+    pairs, return_proba = data["pairs"], data.get("return_proba", True)
+    if not isinstance(return_proba, bool):
+        raise Refused(422, f"`return_proba` must be true or false. Received: return_proba={_echo(return_proba)}.")
+    if not isinstance(pairs, list) or not pairs:
+        raise Refused(422, f"`pairs` must be a non-empty list of [text_a, text_b]. Received: pairs={_echo(pairs)}.")
+    if len(pairs) > max_texts:
+        raise Refused(413, f"`pairs` holds {len(pairs)} pairs, more than max_texts={max_texts} per request. "
+                           "Split them over several requests, or start the service with a larger "
+                           "`max_texts` (`ktbert serve --max-texts`).")
+    for i, pair in enumerate(pairs):
+        if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(t, str) for t in pair)):
+            raise Refused(422, f"`pairs` must hold [text_a, text_b] pairs of two strings; position {i} holds "
+                               f"{_echo(pair)}. Send them like {PAIRS_EXAMPLE}.")
+    try:
+        return list(zip(*check_pairs(pairs))), return_proba
     except (TypeError, ValueError) as err:
         raise Refused(422, str(err)) from err
 
@@ -188,6 +226,7 @@ def create_app(predictor, *, max_batch: int = 64, max_wait_ms: float = 5.0, max_
     """
     limits = check_limits(max_batch, max_wait_ms, max_texts, max_bytes, max_queue)
     classes = list(predictor.get_classes())
+    pairs = bool(getattr(getattr(predictor, "preproc", None), "pairs", False))
     run = functools.partial(predict_rows, predictor)
     runner = (MicroBatcher(run, None, limits["max_batch"], limits["max_wait_ms"], limits["max_queue"])
               if micro_batching else DirectRunner(run, None, limits["max_queue"]))
@@ -198,7 +237,8 @@ def create_app(predictor, *, max_batch: int = 64, max_wait_ms: float = 5.0, max_
         runner.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ktbert-model")
         try:
             # The first call traces the model: done before the first request is accepted.
-            await asyncio.get_running_loop().run_in_executor(runner.executor, run, ["warm-up"])
+            warm_up = [("warm-up", "warm-up")] if pairs else ["warm-up"]
+            await asyncio.get_running_loop().run_in_executor(runner.executor, run, warm_up)
             await runner.start()
             yield
         finally:
@@ -235,7 +275,7 @@ def create_app(predictor, *, max_batch: int = 64, max_wait_ms: float = 5.0, max_
         (400, "the body is not JSON"), (413, "more than max_bytes bytes or max_texts texts"),
         (422, "the body is JSON but not a valid request"), (503, "too many requests waiting")]}
     body_schema = {"requestBody": {"required": True, "content": {
-        "application/json": {"schema": PredictRequest.model_json_schema()}}}}
+        "application/json": {"schema": (PredictPairsRequest if pairs else PredictRequest).model_json_schema()}}}}
 
     @app.post("/predict", response_model=PredictResponse, responses=errors, openapi_extra=body_schema)
     async def predict(request: fastapi.Request):
@@ -244,7 +284,7 @@ def create_app(predictor, *, max_batch: int = 64, max_wait_ms: float = 5.0, max_
         try:
             runner.check_room()  # refused before its body is read, parsed or tokenized
             texts, return_proba = parse_predict_body(await read_body(request, limits["max_bytes"]),
-                                                     limits["max_texts"])
+                                                     limits["max_texts"], pairs)
             labels, proba = await runner.submit(texts)  # checks the room again: others came meanwhile
         except QueueFull as err:
             raise Refused(503, f"{err} Or start the service with a larger `max_queue`.") from err

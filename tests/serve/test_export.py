@@ -11,7 +11,7 @@ import pytest
 
 import ktbert
 from ktbert.saving import manifest as saving
-from helpers import sentiment_frame
+from helpers import EXPORT_LOADER_START, sentiment_frame
 
 # Raw strings the graph must read as `predict` does: accents, emoji, right-to-left scripts,
 # blank, over-long in tokens and in characters (the 40-characters-per-token cap, both ends),
@@ -32,15 +32,7 @@ TEXTS = [
 
 # Runs in a fresh interpreter where importing ktbert fails, so the SavedModel provably needs
 # only TensorFlow and tensorflow-text.
-LOADER = """
-import json, sys
-class NoKtbert:
-    def find_spec(self, name, path=None, target=None):
-        if name == "ktbert" or name.startswith("ktbert."):
-            raise ImportError("ktbert must not be needed to serve an export")
-sys.meta_path.insert(0, NoKtbert())
-import tensorflow as tf
-import tensorflow_text  # noqa: F401  (registers the tokenizer's ops)
+LOADER = EXPORT_LOADER_START + """
 folder, texts = sys.argv[1], json.load(open(sys.argv[2], encoding="utf-8"))
 serve = tf.saved_model.load(folder).signatures["serving_default"]
 out = {k: v.numpy().tolist() for k, v in serve(texts=tf.constant(texts)).items()}

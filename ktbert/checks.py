@@ -218,9 +218,12 @@ def is_pairs(texts) -> bool:
     """Whether `texts` is a list of text pairs: its first entry a 2-tuple or 2-list (not a string)."""
     if isinstance(texts, (str, bytes, dict)) or getattr(texts, "ndim", 1) == 0:
         return False
-    first = next(iter(texts), None) if not hasattr(texts, "iloc") else (texts.iloc[0] if len(texts) else None)
     if getattr(texts, "ndim", 1) == 2 and getattr(texts, "shape", (0, 0))[1] == 2:
         return True
+    try:
+        first = texts.iloc[0] if hasattr(texts, "iloc") else next(iter(texts), None)
+    except (TypeError, IndexError):  # not a sequence (check_texts says so), or an empty Series
+        return False
     return isinstance(first, (tuple, list)) and len(first) == 2
 
 

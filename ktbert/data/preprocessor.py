@@ -7,9 +7,6 @@ multi-label. It saves as JSON plus a vocabulary file; no pickle.
 
 from __future__ import annotations
 
-import inspect
-import json
-import os
 import threading
 import warnings
 
@@ -18,9 +15,10 @@ import numpy as np
 from ktbert.checks import check_count, check_maxlen, check_pairs, check_stride, check_texts, is_pairs
 from ktbert.data.cleaning import TextCleaner
 from ktbert.data.pipeline import TextPipeline, check_truncation
+from ktbert.data.preprocessor_files import CONFIG_FILE, PreprocessorFiles  # noqa: F401  (saves name it)
 from ktbert.data.texts import TokenizedTexts
-from ktbert.data.tokenizers import (VOCAB_FILE, asset_files, check_assets, decode,  # noqa: F401  (a BERT save's)
-                                   make_tokenizer, read_assets, vocabulary_size, write_assets)
+from ktbert.data.tokenizers import (VOCAB_FILE, check_assets, decode, make_tokenizer,  # noqa: F401  (a BERT save's)
+                                   vocabulary_size)
 from ktbert.defaults import ENCODER, MAXLEN, TRUNCATION
 from ktbert.model.families import DEFAULT_FAMILY, family_named
 
@@ -28,11 +26,10 @@ TOKENIZE_CHUNK = 2048  # texts per call of the pipeline at most
 # ... and characters per call at most: the whole strings go into the call's tensor, which the cap
 # only then cuts, so a batch of texts of megabytes is split into calls of bounded memory.
 TOKENIZE_CHARS = 1 << 25
-CONFIG_FILE = "preprocessor.json"
 MAX_WINDOWS = 64  # sliding windows per text at most; a longer text's windows stop there
 
 
-class TextPreprocessor:
+class TextPreprocessor(PreprocessorFiles):
     """The encoder's tokenization, truncation to `maxlen`, and the task's class names.
 
     Args:
@@ -323,50 +320,6 @@ class TextPreprocessor:
     @classmethod
     def from_config(cls, config: dict, vocabulary=None, merges=None, proto=None) -> "TextPreprocessor":
         return cls(vocabulary=vocabulary, merges=merges, proto=proto, **config)
-
-    def files(self) -> tuple:
-        """The files `save` writes."""
-        return (CONFIG_FILE,) + asset_files(self.family)
-
-    def save(self, folder: str) -> None:
-        """Writes `preprocessor.json` and the tokenizer's assets (`vocab.txt` for WordPiece
-        families) into `folder`."""
-        os.makedirs(folder, exist_ok=True)
-        with open(os.path.join(folder, CONFIG_FILE), "w", encoding="utf-8") as f:
-            json.dump(self.get_config(), f, indent=2)
-        write_assets(folder, self.family, self.vocabulary, self.merges, self.proto)
-
-    @classmethod
-    def saved_files(cls, folder: str) -> tuple:
-        """The files a preprocessor saved in `folder` is read from, by the family its config names."""
-        return (CONFIG_FILE,) + asset_files(cls._read_config(folder).get("family", DEFAULT_FAMILY))
-
-    @classmethod
-    def load(cls, folder: str) -> "TextPreprocessor":
-        """Reads a preprocessor written by `save`; refuses links and keys `__init__` does not take."""
-        config = cls._read_config(folder)
-        family = family_named(config.get("family", DEFAULT_FAMILY)).name  # saves before 0.2 are all BERT
-        return cls.from_config(config, **read_assets(folder, family))
-
-    @classmethod
-    def _read_config(cls, folder: str) -> dict:
-        config_path = os.path.join(folder, CONFIG_FILE)
-        if os.path.islink(config_path):
-            raise ValueError(f"{config_path!r} is a symbolic link: a saved preprocessor's files are its "
-                             "folder's own. Save the preprocessor again.")
-        try:
-            with open(config_path, encoding="utf-8") as f:
-                config = json.load(f)
-        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:
-            raise ValueError(f"{config_path!r} is not valid JSON ({type(err).__name__}). "
-                             "Save the preprocessor again.") from err
-        assets = {"self", "vocabulary", "merges", "proto", "max_sequence_length"}
-        allowed = set(inspect.signature(cls.__init__).parameters) - assets
-        if not isinstance(config, dict) or not set(config) <= allowed:
-            received = sorted(config) if isinstance(config, dict) else type(config).__name__
-            raise ValueError(f"{config_path!r} is not a preprocessor config: it must hold some of "
-                             f"{sorted(allowed)}. Received: {received}. Save the preprocessor again.")
-        return config
 
     def __repr__(self) -> str:
         return (f"TextPreprocessor(family={self.family!r}, maxlen={self.maxlen}, classes={self.class_names}, "

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from ktbert.checks import check_path, check_texts, check_texts_or_pairs
+from ktbert.checks import check_path, check_texts_or_pairs
 from ktbert.data.building import TextOptions, build, split_and_build
 from ktbert.data.folders import read_class_folders
 from ktbert.data.ktrain_arguments import check_preprocess_mode, warn_ignored

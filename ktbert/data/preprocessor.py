@@ -8,25 +8,20 @@ multi-label. It saves as JSON plus a vocabulary file; no pickle.
 from __future__ import annotations
 
 import threading
-import warnings
 
 import numpy as np
 
 from ktbert.checks import check_count, check_maxlen, check_pairs, check_stride, check_texts, is_pairs
+from ktbert.data.chunks import tokenize_in_chunks
 from ktbert.data.cleaning import TextCleaner
 from ktbert.data.pipeline import TextPipeline, check_truncation
 from ktbert.data.preprocessor_files import CONFIG_FILE, PreprocessorFiles  # noqa: F401  (saves name it)
 from ktbert.data.texts import TokenizedTexts
 from ktbert.data.tokenizers import (VOCAB_FILE, check_assets, decode, make_tokenizer,  # noqa: F401  (a BERT save's)
                                    vocabulary_size)
+from ktbert.data.windows import MAX_WINDOWS, window_spans
 from ktbert.defaults import ENCODER, MAXLEN, TRUNCATION
 from ktbert.model.families import DEFAULT_FAMILY, family_named
-
-TOKENIZE_CHUNK = 2048  # texts per call of the pipeline at most
-# ... and characters per call at most: the whole strings go into the call's tensor, which the cap
-# only then cuts, so a batch of texts of megabytes is split into calls of bounded memory.
-TOKENIZE_CHARS = 1 << 25
-MAX_WINDOWS = 64  # sliding windows per text at most; a longer text's windows stop there
 
 
 class TextPreprocessor(PreprocessorFiles):
@@ -140,12 +135,12 @@ class TextPreprocessor(PreprocessorFiles):
             return self._traced_functions[key]
 
     def _ragged_rows(self, key, make, texts):
-        """`_traced(key, make)` over `texts` (see `_chunked`); built again once if TensorFlow
+        """`_traced(key, make)` over `texts` (see `tokenize_in_chunks`); built again once if TensorFlow
         dropped the tokenizer's resources."""
         import tensorflow as tf
 
         try:
-            return self._chunked(self._traced(key, make), texts)
+            return tokenize_in_chunks(self._traced(key, make), texts)
         except tf.errors.NotFoundError as err:
             if "Resource" not in str(err):
                 raise
@@ -153,23 +148,7 @@ class TextPreprocessor(PreprocessorFiles):
             # call) drops the TensorFlow resources made before it, a SentencePiece model's among them.
             with self._lock:
                 self._pipeline, self._traced_functions = None, {}
-            return self._chunked(self._traced(key, make), texts)
-
-    def _chunked(self, function, texts):
-        """`function` (strings -> ragged ids) over `texts` in chunks of at most `TOKENIZE_CHUNK`
-        texts and `TOKENIZE_CHARS` characters (one text at least): `(flat ids, lengths)`."""
-        values, lengths = [], []
-        start = 0
-        while start < len(texts):
-            end, chars = start + 1, len(texts[start])
-            while end < min(len(texts), start + TOKENIZE_CHUNK) and chars + len(texts[end]) <= TOKENIZE_CHARS:
-                chars += len(texts[end])
-                end += 1
-            ragged = function(np.array(texts[start:end], dtype=object))
-            values.append(ragged.flat_values.numpy())
-            lengths.append(ragged.row_lengths().numpy())
-            start = end
-        return np.concatenate(values).astype(np.int32), np.concatenate(lengths).astype(np.int32)
+            return tokenize_in_chunks(self._traced(key, make), texts)
 
     def preprocess(self, texts, keep_texts: bool = True) -> TokenizedTexts:
         """Tokenizes `texts` into [CLS] ids [SEP], truncated to `maxlen` ids in all (as
@@ -274,23 +253,12 @@ class TextPreprocessor(PreprocessorFiles):
         values, lengths = self._ragged_rows(
             ("bodies", tokens), lambda pipeline: lambda t: pipeline.bodies(t, tokens, head_only=True), texts)
         pipeline = self.pipeline
-        offsets = np.concatenate([[0], np.cumsum(lengths)])
-        starts, owners = [], []
-        for i, n in enumerate(lengths):
-            last = max(int(n) - budget, 0)
-            mine = list(range(0, last, stride)) + [last]
-            if len(mine) > max_windows:
-                mine = mine[:max_windows]
-                warnings.warn(f"text {i} needs more than max_windows={max_windows} windows of {self.maxlen} "
-                              "tokens: its end is not read. Raise `max_windows` to read it all.", stacklevel=2)
-            starts.extend(offsets[i] + s for s in mine)
-            owners.extend([i] * len(mine))
-        sizes = [min(budget, int(offsets[i + 1] - s)) for s, i in zip(starts, owners)]
+        starts, sizes, owners = window_spans(lengths, budget, stride, max_windows, self.maxlen)
         flat = np.concatenate([values[s : s + k] for s, k in zip(starts, sizes)]) if starts else values[:0]
         packed = pipeline.packed(tf.RaggedTensor.from_row_lengths(flat, np.asarray(sizes, np.int64)))
         windows = TokenizedTexts(packed.flat_values.numpy(), packed.row_lengths().numpy(), self.maxlen,
                                  pad_id=pipeline.pad_id)
-        return windows, np.array(owners, dtype=np.int64)
+        return windows, owners
 
     def decode(self, ids) -> str:
         """The tokens of `ids` joined back into readable text (special tokens left out)."""

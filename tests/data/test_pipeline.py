@@ -96,9 +96,9 @@ def test_windows_read_a_head_and_tail_text_from_its_head_as_head_truncation_does
 
 
 def test_a_batch_of_megabyte_texts_is_tokenized_in_calls_of_bounded_size(monkeypatch):
-    from ktbert.data import preprocessor as module
+    from ktbert.data import chunks
 
-    monkeypatch.setattr(module, "TOKENIZE_CHARS", 3_000)
+    monkeypatch.setattr(chunks, "TOKENIZE_CHARS", 3_000)
     preproc = TextPreprocessor(TINY_VOCAB, maxlen=8)
     sizes = []
     traced = preproc._traced("packed", lambda pipeline: pipeline)

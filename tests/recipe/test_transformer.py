@@ -11,8 +11,10 @@ from helpers import sentiment_frame
 
 
 @pytest.fixture(scope="module")
-def roberta_folder(tmp_path_factory):
-    return make_family_encoder("roberta", tmp_path_factory.mktemp("roberta") / "encoder")
+def distilbert_folder(tmp_path_factory):
+    """ktrain's most common `Transformer("distilbert-base-uncased")`, as a tiny random model (RoBERTa's
+    BPE goes the same way in tests/model/test_families.py)."""
+    return make_family_encoder("distil_bert", tmp_path_factory.mktemp("distilbert") / "encoder")
 
 
 @pytest.fixture(scope="module")
@@ -22,12 +24,12 @@ def frame():
     return df
 
 
-def test_the_ktrain_calls_train_validate_and_predict(roberta_folder, frame, capsys):
-    t = ktbert.text.Transformer(roberta_folder, maxlen=24, class_names=["neg", "pos"])
+def test_the_ktrain_calls_train_validate_and_predict(distilbert_folder, frame, capsys):
+    t = ktbert.text.Transformer(distilbert_folder, maxlen=24, class_names=["neg", "pos"])
     trn = t.preprocess_train(frame.text.tolist(), frame.y.tolist())
     assert capsys.readouterr().out == "32 training texts, 2 classes: ['neg', 'pos']\n"
     val = t.preprocess_test(frame.text.tolist()[:8], frame.y.tolist()[:8])
-    assert t.get_classes() == ["neg", "pos"] and t.get_preprocessor().family == "roberta"
+    assert t.get_classes() == ["neg", "pos"] and t.get_preprocessor().family == "distil_bert"
     assert val.y.tolist() == frame.y.tolist()[:8]
     assert val.x[0].tolist() == t.get_preprocessor().preprocess([frame.text[0]])[0].tolist()
     learner = ktbert.get_learner(t.get_classifier(), train_data=trn, val_data=val, batch_size=8)
@@ -67,7 +69,7 @@ def test_an_unknown_model_name_says_how_to_bring_the_folder(monkeypatch):
     assert "hf download <id> --local-dir <folder>" in message and "docs/encoders.md" in message
 
 
-def test_a_transformer_must_be_trained_before_its_classifier(roberta_folder):
-    t = ktbert.text.Transformer(roberta_folder)
+def test_a_transformer_must_be_trained_before_its_classifier(distilbert_folder):
+    t = ktbert.text.Transformer(distilbert_folder)
     with pytest.raises(RuntimeError, match=re.escape("Call `preprocess_train(texts, labels)` first")):
         t.get_classifier()

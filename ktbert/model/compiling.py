@@ -1,5 +1,6 @@
-"""How a classifier is compiled: AdamW with decay off where BERT recipes keep it off, the loss
-that matches the head, and accuracy plus macro-F1 as metrics.
+"""How a classifier is compiled: AdamW (TensorFlow's fused update, `ktbert.model.optimizer`) with
+decay off where BERT recipes keep it off, the loss that matches the head, and accuracy plus
+macro-F1 as metrics.
 
 Macro-F1 is a compiled metric, so Keras reports `val_macro_f1` from the one validation pass it
 already makes each epoch (checkpoints and early stopping can monitor it at no extra cost).
@@ -9,6 +10,8 @@ from __future__ import annotations
 
 import keras
 from keras import ops
+
+from ktbert.model.optimizer import AdamW
 
 # Decoupled weight decay skips biases, LayerNorm scales/offsets and embedding tables, as BERT
 # fine-tuning recipes do. Matched against each variable's short name.
@@ -77,7 +80,7 @@ def compile_classifier(model, learning_rate: float = 2e-5, weight_decay: float =
             `BERT_WEIGHT_DECAY` (0.01) is the BERT recipe's.
         metrics: list or None. Keras metrics; None gives accuracy and macro-F1.
     """
-    optimizer = keras.optimizers.AdamW(learning_rate=learning_rate, weight_decay=weight_decay)
+    optimizer = AdamW(learning_rate=learning_rate, weight_decay=weight_decay)
     optimizer.exclude_from_weight_decay(var_names=NO_DECAY)
     if model.backbone.compute_dtype == "float16":  # mixed_float16: small gradients underflow without a loss scale
         optimizer = keras.optimizers.LossScaleOptimizer(optimizer)

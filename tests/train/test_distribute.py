@@ -8,12 +8,8 @@ in processes of their own (`distributed_runs.py`), bounded by timeouts.
 import json
 import os
 import re
-import signal
 import socket
-import subprocess
 import sys
-import tempfile
-import time
 
 import keras
 import numpy as np
@@ -21,6 +17,7 @@ import pytest
 import tensorflow as tf
 
 import ktbert
+from ktbert.model.optimizer import AdamW
 from ktbert.train import distribute
 from ktbert.train.replica_loop import replica_slices, with_class_weight
 from ktbert.train.schedules import one_cycle_schedule
@@ -30,6 +27,7 @@ RUNS = os.path.join(HERE, "distributed_runs.py")
 PROJECT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 import distributed_runs  # noqa: E402
+from helpers import run_processes  # noqa: E402
 
 TIMEOUT = 240  # seconds for each process: they train the tiny model for a few steps
 
@@ -109,7 +107,7 @@ def test_a_model_built_outside_the_scope_is_rebuilt_inside_with_its_weights_and_
         np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(learner.predict(val), ktbert.get_learner(model, trn, val).predict(val))
     optimizer = copy.optimizer
-    assert type(optimizer) is keras.optimizers.AdamW and optimizer is not model.optimizer
+    assert type(optimizer) is AdamW and optimizer is not model.optimizer
     assert learner.get_weight_decay() == pytest.approx(0.02)
     pattern = model.optimizer._exclude_from_weight_decay_pattern.pattern
     assert optimizer._exclude_from_weight_decay_pattern.pattern == pattern
@@ -161,37 +159,6 @@ def test_ktbert_loop_trains_as_keras_fit_with_class_weights_and_validation(quiet
 
 
 # -- whole runs in processes of their own --------------------------------------------------------
-def run_processes(commands, timeout=TIMEOUT):
-    """Starts every `(argv, env)` at once and waits for all; kills them all on a timeout or a
-    failure, and fails naming the process and the end of its output."""
-    # Output goes to files, not pipes: a chatty process must not block on a full pipe while
-    # the test waits on another one.
-    logs = [tempfile.TemporaryFile(mode="w+") for _ in commands]
-    procs = [subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, text=True,
-                              start_new_session=True) for (argv, env), log in zip(commands, logs)]
-    deadline, timed_out = time.monotonic() + timeout, False
-    try:
-        for proc in procs:
-            proc.wait(timeout=max(deadline - time.monotonic(), 1))
-    except subprocess.TimeoutExpired:
-        timed_out = True
-    finally:
-        for proc in procs:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-    outputs = []
-    for log in logs:
-        log.seek(0)
-        outputs.append(log.read())
-        log.close()
-    if timed_out:
-        tails = "\n".join(f"process {i}:\n{out[-2000:]}" for i, out in enumerate(outputs))
-        pytest.fail(f"the distributed runs took longer than {timeout} s and were stopped\n{tails}")
-    for i, (proc, output) in enumerate(zip(procs, outputs)):
-        assert proc.returncode == 0, f"process {i} exited with {proc.returncode}:\n{output[-4000:]}"
-
-
 def environment(**extra):
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([PROJECT, os.environ.get("PYTHONPATH", "")]),
                KTBERT_PRECISION="float32")
@@ -203,7 +170,7 @@ def environment(**extra):
 def test_mirrored_on_two_cpu_devices_trains_as_one_device(tiny_encoder, tmp_path):
     """fit_onecycle (Keras' fit and ktbert's loop), lr_find, checkpoints and a partial last
     batch under MirroredStrategy; the single-device runs are made in the same process."""
-    run_processes([([sys.executable, RUNS, "mirrored", tiny_encoder, str(tmp_path)], environment())])
+    run_processes([([sys.executable, RUNS, "mirrored", tiny_encoder, str(tmp_path)], environment())], TIMEOUT)
     with open(tmp_path / "mirrored.json", encoding="utf-8") as f:
         r = json.load(f)
     assert r["replicas"] == 2
@@ -239,7 +206,7 @@ def test_two_workers_end_with_identical_weights_and_train_as_one_device(tiny_enc
     commands = [([sys.executable, RUNS, "worker", tiny_encoder, str(tmp_path)],
                  environment(TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}})))
                 for i in range(2)]
-    run_processes(commands)
+    run_processes(commands, TIMEOUT)
     workers = []
     for i in range(2):
         with open(tmp_path / f"worker-{i}.json", encoding="utf-8") as f:

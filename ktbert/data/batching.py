@@ -13,8 +13,11 @@ every example is visited exactly once; and predictions can be put back in the ca
 - training (`shuffle=True`): every epoch the texts are shuffled, cut into megabatches of
   `MEGABATCH` batches, each megabatch sorted by length and cut into batches, and the order of
   all batches shuffled;
-- evaluation and prediction: the texts sorted by length, then cut into batches;
-  `predict_in_order` puts the rows back in the caller's order.
+- evaluation in a `tf.data` dataset (Keras' validation pass): the texts sorted by length, then
+  cut into batches of `batch_size`;
+- prediction (`predict_in_order`, which puts the rows back in the caller's order): the texts
+  sorted by length, then cut into batches of at most `batch_size * maxlen` padded tokens
+  (`token_budget_batches`: `batch_size` texts at full length, more of shorter ones).
 The dataset's `element_spec` leaves the width `None`, so Keras traces its step once for all
 widths.
 """
@@ -72,6 +75,37 @@ def bucketed_batches(lengths, batch_size: int, rng=None, megabatch: int = MEGABA
         group = group[length_order(lengths[group])]
         batches.extend(group[i : i + batch_size] for i in range(0, len(group), batch_size))
     return [batches[i] for i in rng.permutation(len(batches))]
+
+
+def token_budget_batches(lengths, batch_size: int, maxlen: int, multiple: int = PAD_MULTIPLE) -> list:
+    """Index arrays of texts sorted by length, longest first, each batch holding as many texts
+    as fit in `batch_size * maxlen` padded tokens: a batch of full-length texts is `batch_size`
+    texts, a batch of short ones many more (for prediction, where no step count or schedule
+    depends on the batch size). No batch is ever larger in memory than `batch_size` texts
+    padded to `maxlen`.
+
+    Args:
+        lengths: int array. the token length of each text.
+        batch_size: int. texts per batch at `maxlen` tokens.
+        maxlen: int. the longest a text can be.
+        multiple: int. what a batch's width is rounded up to (as `pad_batch` pads).
+
+    Examples:
+    ```python
+    batches = token_budget_batches(x.lengths, 32, x.maxlen)
+    ```
+    """
+    lengths = np.asarray(lengths)
+    order = length_order(lengths)
+    budget = batch_size * maxlen
+    batches, start = [], 0
+    while start < len(order):
+        longest = max(int(lengths[order[start]]), 1)
+        width = min(maxlen, -(-longest // multiple) * multiple)
+        count = max(batch_size, budget // width)
+        batches.append(order[start : start + count])
+        start += count
+    return batches
 
 
 def batch_plan(lengths, batch_size: int, rng=None, bucketing: bool = True) -> list:
@@ -140,12 +174,13 @@ def predict_in_order(model, x, batch_size: int = BATCH_SIZE, bucketing: bool = T
 
     Tokenized texts are predicted by a step traced once for every batch width (Keras' own
     `predict` traces up to three times as widths change), which pads each batch itself
-    (`pad_batch`); arrays go through `model.predict`.
+    (`pad_batch`), in the batches of `prediction_plan`; arrays go through `model.predict`.
 
     Args:
         model: keras.Model. takes the batches' inputs.
         x: TokenizedTexts, or arrays as `make_array_dataset` takes.
-        batch_size: int. texts per prediction step.
+        batch_size: int. texts per prediction step at `maxlen` tokens (bucketed batches of
+            shorter texts hold more of them, as many as fit in `batch_size * maxlen` tokens).
         bucketing: bool. length-bucketed batches for TokenizedTexts (arrays are never bucketed).
     """
     if not isinstance(x, TokenizedTexts):
@@ -153,7 +188,7 @@ def predict_in_order(model, x, batch_size: int = BATCH_SIZE, bucketing: bool = T
     if len(x) == 0:
         raise ValueError("`x` holds no texts to predict: pass at least one text.")
     batch_size = check_count(batch_size, "batch_size")
-    plan = batch_plan(x.lengths, batch_size, bucketing=bucketing)
+    plan = prediction_plan(x, batch_size, bucketing)
     multiple = width_multiple(x, bucketing)
     # Batches are fed straight to the step, not through tf.data: a pipeline takes a noticeable time to
     # build, which a service predicting a few texts per call would pay on every call.
@@ -163,6 +198,14 @@ def predict_in_order(model, x, batch_size: int = BATCH_SIZE, bucketing: bool = T
     restored = np.empty_like(out)
     restored[np.concatenate(plan)] = out
     return restored
+
+
+def prediction_plan(x: TokenizedTexts, batch_size: int, bucketing: bool = True) -> list:
+    """The batches texts are predicted in: bucketed, `token_budget_batches` (short texts in
+    large batches: fewer, fuller steps); without bucketing, `batch_size` texts in input order."""
+    if bucketing:
+        return token_budget_batches(x.lengths, batch_size, x.maxlen, width_multiple(x, bucketing))
+    return batch_plan(x.lengths, batch_size, bucketing=False)
 
 
 _PREDICT_STEPS = weakref.WeakKeyDictionary()  # model -> its traced prediction steps, by pairs or not

@@ -14,7 +14,9 @@ from ktbert.data.batching import (
     model_inputs,
     num_examples,
     predict_in_order,
+    prediction_plan,
     to_dataset,
+    token_budget_batches,
 )
 from ktbert.data.texts import TokenizedTexts
 
@@ -224,6 +226,27 @@ def test_bucketed_batches_group_by_length_and_keep_the_batch_count():
     assert sum(len(b) != 16 for b in shuffled) == 1  # only one short batch, wherever it lands
     padded = sum(len(b) * lengths[b].max() for b in shuffled)
     assert padded < 1.15 * lengths.sum()  # vs 1000 * 127 padded to the longest
+
+
+def test_token_budget_batches_fill_batch_size_times_maxlen_padded_tokens_longest_first():
+    lengths = np.array([30, 3, 17, 9, 25, 3, 8])
+    plan = token_budget_batches(lengths, batch_size=2, maxlen=40)  # 80 tokens; widths rounded up to 8
+    assert [b.tolist() for b in plan] == [[0, 4], [2, 3, 6], [1, 5]]  # widths 32, 24, 8: 2, 3 and up to 10 texts
+    assert [b.tolist() for b in token_budget_batches(lengths, 2, 40, multiple=40)] == [[0, 4], [2, 3], [6, 1], [5]]
+    full = token_budget_batches(np.full(5, 40), batch_size=2, maxlen=40)
+    assert [len(b) for b in full] == [2, 2, 1]  # texts of maxlen tokens: batch_size per batch, as before
+
+
+def test_prediction_plans_the_token_budget_when_bucketing_and_batch_size_texts_in_order_when_not():
+    x = varied_texts(37)  # lengths 3..30, maxlen 40
+    budget = prediction_plan(x, 5)
+    assert sorted(np.concatenate(budget).tolist()) == list(range(37))
+    assert len(budget) < 8  # ceil(37 / 5) batches of 5 texts each would be 8
+    for batch in budget:
+        width = min(40, -(-x.lengths[batch].max() // 8) * 8)
+        assert len(batch) * width <= 5 * 40 or len(batch) == 5
+    assert [b.tolist() for b in prediction_plan(x, 5, bucketing=False)] == [
+        list(range(i, min(i + 5, 37))) for i in range(0, 37, 5)]
 
 
 def test_the_element_spec_leaves_the_width_dynamic():

@@ -13,7 +13,7 @@ MIXED = ["good", "the film was awful and bad and poor and the plot was boring", 
 LONG = "the film was good and great . " * 6 + "the plot was awful and bad and poor ."
 
 
-def test_bucketed_prediction_matches_padded_prediction_row_for_row(trained_sentiment):
+def test_bucketed_prediction_matches_padded_prediction_row_for_row_whatever_the_batching(trained_sentiment):
     learner, _, _, preproc = trained_sentiment
     bucketed = ktbert.get_predictor(learner.model, preproc, batch_size=4)
     padded = ktbert.get_predictor(learner.model, preproc, batch_size=4, bucketing=False)
@@ -21,6 +21,8 @@ def test_bucketed_prediction_matches_padded_prediction_row_for_row(trained_senti
     np.testing.assert_allclose(a, b, atol=1e-5)
     assert a[0, 1] > 0.5 > a[1, 1]  # rows are where the caller put them
     assert bucketed.predict(MIXED) == padded.predict(MIXED)
+    alone = ktbert.get_predictor(learner.model, preproc, batch_size=1, bucketing=False)  # each text by itself
+    np.testing.assert_allclose(alone.predict(MIXED, return_proba=True), a, atol=1e-5)
 
 
 def test_learner_prediction_and_evaluation_agree_with_and_without_bucketing(trained_sentiment):

@@ -44,9 +44,16 @@ def readme_quickstart():
     return readme_python_blocks()[0]
 
 
-def test_readme_quickstart_runs_as_written(tmp_path, monkeypatch):
+@pytest.fixture(scope="module")
+def imdb_xlsx():
+    """The IMDB training sheet the README's tutorial layout reads, read once (openpyxl takes
+    seconds on its 13 MB)."""
     default_encoder_or_skip()
-    imdb = pd.read_excel(shared_path("imdb", "train.xlsx"))
+    return pd.read_excel(shared_path("imdb", "train.xlsx"))
+
+
+def test_readme_quickstart_runs_as_written(tmp_path, monkeypatch, imdb_xlsx):
+    imdb = imdb_xlsx
     df = imdb.groupby("Sentiment").sample(120, random_state=0)
     code = readme_quickstart()
     assert "maxlen=128" in code and 'save("sentiment")' in code
@@ -61,9 +68,8 @@ def test_readme_quickstart_runs_as_written(tmp_path, monkeypatch):
     assert predictor.get_classes() == ["neg", "pos"]
 
 
-def test_readme_ktrain_port_and_recipe_blocks_run_as_written(tmp_path, monkeypatch):
-    default_encoder_or_skip()
-    imdb = pd.read_excel(shared_path("imdb", "train.xlsx"))
+def test_readme_ktrain_port_and_recipe_blocks_run_as_written(tmp_path, monkeypatch, imdb_xlsx):
+    imdb = imdb_xlsx
     train = imdb.groupby("Sentiment").sample(60, random_state=1)
     test = imdb.drop(train.index).groupby("Sentiment").sample(20, random_state=1)
     blocks = readme_python_blocks()[1:]

@@ -1,15 +1,14 @@
 """Reproducibility with the real encoder: two processes training MiniLM with the same seed on
-the same SMS rows end with identical weights and identical histories (oneDNN kernels, dropout,
-length-bucketed shuffling and all)."""
+the same SMS rows, side by side, end with identical weights and identical histories (oneDNN
+kernels, dropout, length-bucketed shuffling and all)."""
 
 import json
 import os
-import subprocess
 import sys
 
 import pytest
 
-from helpers import default_encoder_or_skip, shared_path
+from helpers import default_encoder_or_skip, run_processes, shared_path
 
 pytestmark = pytest.mark.integration
 
@@ -29,11 +28,7 @@ print(json.dumps({{"weights": digest, "history": history}}, default=float))
 def test_two_processes_with_one_seed_train_minilm_identically():
     default_encoder_or_skip()
     code = RUN.format(path=shared_path("sms", "SMSSpamCollection"))
-    runs = []
-    for _ in range(2):
-        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600,
-                              env={**os.environ, "PYTHONHASHSEED": "random"})
-        assert done.returncode == 0, done.stderr[-3000:]
-        runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    command = ([sys.executable, "-c", code], {**os.environ, "PYTHONHASHSEED": "random"})
+    runs = [json.loads(out.strip().splitlines()[-1]) for out in run_processes([command] * 2, timeout=600)]
     assert len(runs[0]["history"]["lr"]) == 6  # 96 rows in batches of 16
     assert runs[0] == runs[1]

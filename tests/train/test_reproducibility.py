@@ -4,14 +4,13 @@ in two; the seed is saved with the predictor."""
 import hashlib
 import json
 import os
-import subprocess
 import sys
 
 import numpy as np
 import pytest
 
 import ktbert
-from helpers import sentiment_frame
+from helpers import run_processes, sentiment_frame
 
 RUN = """
 import hashlib, json, sys
@@ -49,11 +48,8 @@ def test_same_seeds_give_identical_weights_and_histories_in_two_processes(tiny_e
     here = os.path.dirname(os.path.abspath(__file__))
     code = RUN.format(tests=here, root=os.path.dirname(here), encoder=tiny_encoder)
     env = {**os.environ, "PYTHONHASHSEED": "random", "KTBERT_PRECISION": "float32"}
-    outputs = []
-    for _ in range(2):
-        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
-        assert done.returncode == 0, done.stderr[-2000:]
-        outputs.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    outputs = [json.loads(out.strip().splitlines()[-1])
+               for out in run_processes([([sys.executable, "-c", code], env)] * 2, timeout=300)]  # side by side
     assert outputs[0] == outputs[1]
     weights, history = run(tiny_encoder, 3)  # and this process agrees with both
     assert hashlib.sha256(b"".join(w.tobytes() for w in weights)).hexdigest() == outputs[0]["weights"]

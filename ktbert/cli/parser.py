@@ -162,7 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("model_dir", metavar="MODEL_DIR", help="a folder saved by 'ktbert train' or predictor.save")
     _data_arguments(evaluate)
     evaluate.add_argument("--batch-size", type=int, default=PREDICT_BATCH_SIZE, metavar="N",
-                          help="texts per prediction step (default: %(default)s)")
+                          help="texts per prediction step at maxlen tokens; shorter texts share larger steps (default: %(default)s)")
 
     predict = _command(subparsers, "predict", "ktbert.cli.predicting:predict",
                        "Predict the classes of texts from a file, a CSV/TSV column or stdin.", PREDICT_EXAMPLE)
@@ -182,7 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help="joins a multi-label model's labels in csv output (default: %(default)r)")
     predict.add_argument("--output", default=None, metavar="FILE", help="write here instead of stdout")
     predict.add_argument("--batch-size", type=int, default=PREDICT_BATCH_SIZE, metavar="N",
-                         help="texts per prediction step (default: %(default)s)")
+                         help="texts per prediction step at maxlen tokens; shorter texts share larger steps (default: %(default)s)")
     predict.add_argument("--chunk-size", type=int, default=CHUNK_SIZE, metavar="N",
                          help="texts read, predicted and written at a time (default: %(default)s)")
     predict.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,

@@ -32,7 +32,8 @@ class TrainingSettings:
             batch padded to `maxlen`).
         val_pct: float. share of the training rows held out when no validation rows are given.
         batch_size: int. texts per training step.
-        eval_batch_size: int. texts per prediction step (also the saved predictor's).
+        eval_batch_size: int. texts per prediction step at `maxlen` tokens, more when shorter
+            (also the saved predictor's).
         epochs: int. epochs of one-cycle training.
         lr: float or "auto". the peak rate; "auto" runs `lr_find` and takes its `valley`.
         weight_decay: float. decoupled weight decay (the BERT recipe's 0.01 by default).

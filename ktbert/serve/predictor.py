@@ -29,7 +29,8 @@ class Predictor(DecisionsMixin):
     Args:
         model: TextClassifier. the trained model.
         preproc: TextPreprocessor. the preprocessor the model was trained with.
-        batch_size: int. texts per prediction step.
+        batch_size: int. texts per prediction step at `maxlen` tokens; with bucketing,
+            shorter texts share larger steps (at most `batch_size * maxlen` padded tokens).
         temperature: float. divides the logits before probabilities are returned (temperature
             scaling; 1.0 changes nothing). Fit it with `calibrate`.
         thresholds: list of float or None. per-label decision thresholds (multi-label).
@@ -272,7 +273,8 @@ def get_predictor(model, preproc: TextPreprocessor, batch_size: int = BATCH_SIZE
             `learner.tune_thresholds()`) carry over, from the model's `training_record`.
         preproc: TextPreprocessor. the preprocessor the loader returned (or ktrain's
             `text.Transformer`, whose preprocessor is taken).
-        batch_size: int. texts per prediction step.
+        batch_size: int. texts per prediction step at `maxlen` tokens; with bucketing,
+            shorter texts share larger steps (at most `batch_size * maxlen` padded tokens).
         **options: `long_texts`, `window_stride`, `window_pooling`, `bucketing`, and
             `temperature`, `thresholds`, `threshold` (which replace the learner's), as
             `Predictor` takes them.

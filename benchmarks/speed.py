@@ -9,16 +9,21 @@ same batch sizes (16 to train, 32 to predict), AdamW at a constant 2e-5 on both 
 - IMDB: 500 reviews (fixed-seed sample of imdb_train.csv.gz), maxlen 256; prediction on 200
   test reviews (fixed-seed sample of imdb_test.csv.gz).
 Training examples/s over one epoch after a warm-up epoch (or `--warmup-batches N`); prediction
-texts/s over one call after a warm-up call on 48 texts, tokenization included. PyTorch runs
-twice: every batch padded to maxlen, and its best documented setting (length-grouped batches
-padded to their longest text). Each measurement is its own process, one after the other, so
-each peak memory is its own; PyTorch runs in its own environment (benchmarks/.venv-torch,
-made on the first run: torch==2.13.0 CPU build, then transformers). The float32 matmul peak
-of this CPU is measured in the same run. Writes docs/benchmarks/speed.json and speed.md.
+texts/s over one call after a warm-up call on 48 texts, tokenization included. The peers are
+the settings a user would pick: PyTorch with length-grouped batches padded to their longest
+text (the Trainer's `group_by_length`), in float32 and under bf16 autocast (the Trainer's
+`bf16=True`), and for prediction also the same model exported to ONNX and run by ONNX Runtime
+in float32; `torch_best_*` is the faster PyTorch setting, and prediction ratios are against the
+best of PyTorch and ONNX Runtime. `--padded-peers` adds PyTorch with every batch padded to
+maxlen. Each measurement is its own process, one after the other, so each peak memory is its
+own; the peers run in their own environment (benchmarks/.venv-torch, made on the first run:
+torch==2.13.0 CPU build, then transformers, onnx and onnxruntime; never ktbert's
+dependencies). The float32 matmul peak of this CPU is measured in the same run. Writes
+docs/benchmarks/speed.json and speed.md.
 Run it alone: another busy process on the machine falsifies every timing.
 
     python benchmarks/speed.py [--datasets sst2,agnews,imdb] [--data ../shared/data]
-                               [--warmup-batches N] [--ktbert-padded] [--smoke] [--out DIR]
+                               [--warmup-batches N] [--ktbert-padded] [--padded-peers] [--smoke] [--out DIR]
 """
 
 import argparse
@@ -40,6 +45,7 @@ from bench_common import DOCS, HERE, ROOT, read_cpu
 TORCH_VENV = os.path.join(HERE, ".venv-torch")
 TORCH_PIN = "2.13.0"  # the CPU wheel; pip must never bring a CUDA build here
 TRANSFORMERS_PIN = "5.18.0"
+ONNX_PINS = ["onnx==1.23.2", "onnxruntime==1.31.1"]  # the exporter's and the runtime's, never ktbert's
 TRAIN_BATCH, PREDICT_BATCH, LR, SEED = 16, 32, 2e-5, 0
 # name: (training texts, prediction texts, maxlen)
 SIZES = {"sst2": (4000, 872, 128), "agnews": (2000, 1000, 128), "imdb": (500, 200, 256)}
@@ -47,13 +53,20 @@ SMOKE_SIZES = {name: (64, 64, maxlen) for name, (_, _, maxlen) in SIZES.items()}
 BUSY_CORES = 0.2  # cores used by other processes during a measurement above which it is flagged
 AGNEWS_NAMES = ["World", "Sports", "Business", "Sci/Tech"]  # test.csv's labels 1-4
 # (key, framework, what, extra worker arguments) of each measurement, in the order they run.
+# The peers are the settings a user would pick: length-grouped batches in float32 and with bf16
+# autocast, and ONNX Runtime for prediction; every batch padded to maxlen only with --padded-peers.
 RUNS = [
     ("ktbert_train", "ktbert", "train", []),
     ("ktbert_predict", "ktbert", "predict", []),
+    ("torch_grouped_train", "torch", "train", ["--padding", "dynamic"]),
+    ("torch_grouped_bf16_train", "torch", "train", ["--padding", "dynamic", "--bf16"]),
+    ("torch_grouped_predict", "torch", "predict", ["--padding", "dynamic"]),
+    ("torch_grouped_bf16_predict", "torch", "predict", ["--padding", "dynamic", "--bf16"]),
+    ("ort_predict", "torch", "predict", ["--padding", "dynamic", "--runtime", "ort"]),
+]
+PADDED_RUNS = [
     ("torch_padded_train", "torch", "train", ["--padding", "max"]),
-    ("torch_best_train", "torch", "train", ["--padding", "dynamic"]),
     ("torch_padded_predict", "torch", "predict", ["--padding", "max"]),
-    ("torch_predict", "torch", "predict", ["--padding", "dynamic"]),
 ]
 
 
@@ -102,21 +115,23 @@ def ensure_torch_venv(path: str = TORCH_VENV) -> str:
     transformers, so the torch pin holds. Returns its Python."""
     python = os.path.join(path, "bin", "python")
     stamp = os.path.join(path, "speed-pins.json")
-    pins = {"torch": TORCH_PIN, "transformers": TRANSFORMERS_PIN}
+    pins = {"torch": TORCH_PIN, "transformers": TRANSFORMERS_PIN, "onnx": ONNX_PINS}
     if os.path.isfile(python) and os.path.isfile(stamp):
         with open(stamp) as f:
             if json.load(f) == pins:
                 return python
-    print(f"Setting up {path} (torch=={TORCH_PIN} CPU, transformers=={TRANSFORMERS_PIN}); first run only.", flush=True)
+    print(f"Setting up {path} (torch=={TORCH_PIN} CPU, transformers=={TRANSFORMERS_PIN}, {', '.join(ONNX_PINS)}); "
+          "first run only.", flush=True)
     if not os.path.isfile(python):
         subprocess.run([sys.executable, "-m", "venv", path], check=True)
     log = os.path.join(path, "pip.log")
-    for requirement in ([f"torch=={TORCH_PIN}"], [f"transformers=={TRANSFORMERS_PIN}", f"torch=={TORCH_PIN}"]):
+    for requirement in ([f"torch=={TORCH_PIN}"], [f"transformers=={TRANSFORMERS_PIN}", f"torch=={TORCH_PIN}"],
+                        [*ONNX_PINS, f"torch=={TORCH_PIN}"]):
         with open(log, "a") as out:
             done = subprocess.run([python, "-m", "pip", "install", *requirement], stdout=out, stderr=subprocess.STDOUT)
         if done.returncode:
             sys.exit(f"pip install {' '.join(requirement)} failed; see {log}")
-    probe = "import torch, transformers; print(torch.version.cuda)"
+    probe = "import torch, transformers, onnx, onnxruntime; print(torch.version.cuda)"
     cuda = subprocess.run([python, "-c", probe], capture_output=True, text=True, check=True).stdout.strip()
     if cuda != "None":
         sys.exit(f"{path} got a CUDA build of torch (CUDA {cuda}); remove the folder and install the CPU "
@@ -191,6 +206,8 @@ def main(argv=None):
     parser.add_argument("--warmup-batches", type=int, default=None,
                         help="warm-up training batches before the timed epoch (default: one full epoch)")
     parser.add_argument("--ktbert-padded", action="store_true", help="ktbert with bucketing=False (pad to maxlen)")
+    parser.add_argument("--padded-peers", action="store_true",
+                        help="also PyTorch with every batch padded to maxlen (slow: minutes per dataset)")
     parser.add_argument("--smoke", action="store_true",
                         help="tiny sizes (64 texts, 1 warm-up batch) to check the pipeline; writes to runs/speed_smoke")
     parser.add_argument("--out", default=None, help="folder for speed.json/speed.md (default docs/benchmarks)")
@@ -229,7 +246,7 @@ def main(argv=None):
             task_path = os.path.join(workdir, f"{name}.task.json")
             task = write_task(task_path, name, args.data, sizes[name])
             measured = {}
-            for key, framework, what, extra in RUNS:
+            for key, framework, what, extra in RUNS + (PADDED_RUNS if args.padded_peers else []):
                 extra = ["--task", task_path, *extra]
                 if what == "train":
                     extra += ["--warmup-batches", str(warmup)]

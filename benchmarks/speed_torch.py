@@ -3,14 +3,23 @@ under the benchmark's own environment (benchmarks/.venv-torch, torch CPU build +
 transformers), never imported by ktbert.
 
     python speed_torch.py peak --result R.json
-    python speed_torch.py train --task T.json --result R.json --encoder DIR --padding max|dynamic [--warmup-batches N]
-    python speed_torch.py predict --task T.json --result R.json --encoder DIR --padding max|dynamic
+    python speed_torch.py train --task T.json --result R.json --encoder DIR --padding max|dynamic [--bf16]
+                          [--warmup-batches N]
+    python speed_torch.py predict --task T.json --result R.json --encoder DIR --padding max|dynamic [--bf16]
+                          [--runtime torch|ort]
 
 `--padding max` pads every batch to maxlen; `dynamic` is Hugging Face's best documented CPU
 setting: training batches from `LengthGroupedSampler` (`group_by_length=True` in the Trainer)
 padded by `DataCollatorWithPadding` to their longest text; prediction on texts sorted by
 length, each batch padded to its longest. The training loop is the Trainer's essentials:
-AdamW at a constant rate, dropout on, cross-entropy from the model's head.
+AdamW at a constant rate, dropout on, cross-entropy from the model's head. `--bf16` runs the
+forward pass and the loss under `torch.autocast("cpu", dtype=torch.bfloat16)`, as the
+Trainer's `bf16=True` does on a CPU (the backward pass follows the autocast ops' dtypes).
+
+`--runtime ort` predicts with ONNX Runtime (float32, CPU execution provider, all graph
+optimizations, one thread per core): the model is exported once with `torch.onnx.export`
+(dynamic batch and width), before the clock starts; the timed call tokenizes, sorts by length
+and runs batches padded to their longest text, as the PyTorch side does.
 """
 
 import os
@@ -60,7 +69,8 @@ def train(task: dict, args) -> dict:
         for step, batch in enumerate(loader):
             if 0 <= limit <= step:
                 break
-            loss = model(**batch).loss
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
+                loss = model(**batch).loss
             loss.backward()
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
@@ -80,6 +90,14 @@ def predict(task: dict, args) -> dict:
     names = task["class_names"]
     model.eval()
 
+    run = ort_runner(model, tokenizer, args) if args.runtime == "ort" else None
+
+    def forward(batch):
+        if run is not None:
+            return run(batch)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
+            return model(**batch).logits.float().softmax(-1)
+
     def classify(texts: list) -> list:
         with torch.inference_mode():
             if args.padding == "max":
@@ -87,7 +105,7 @@ def predict(task: dict, args) -> dict:
                 for i in range(0, len(texts), batch_size):
                     batch = tokenizer(texts[i : i + batch_size], truncation=True, max_length=maxlen,
                                       padding="max_length", return_tensors="pt")
-                    chunks.append(model(**batch).logits.softmax(-1))
+                    chunks.append(forward(batch))
                 proba = torch.cat(chunks)
             else:
                 encoded = tokenizer(texts, truncation=True, max_length=maxlen)
@@ -96,7 +114,7 @@ def predict(task: dict, args) -> dict:
                 for i in range(0, len(order), batch_size):
                     rows = order[i : i + batch_size]
                     batch = tokenizer.pad([{k: v[r] for k, v in encoded.items()} for r in rows], return_tensors="pt")
-                    proba[rows] = model(**batch).logits.softmax(-1)
+                    proba[rows] = forward(batch)
         return [names[k] for k in proba.argmax(-1).tolist()]
 
     texts = task["predict_texts"]
@@ -104,6 +122,40 @@ def predict(task: dict, args) -> dict:
     start = time.perf_counter()
     classify(texts)
     return {"seconds": time.perf_counter() - start, "texts": len(texts)}
+
+
+def ort_runner(model, tokenizer, args):
+    """ONNX Runtime's float32 run of `model` (exported here, untimed): a function from a batch
+    of PyTorch tensors to class probabilities."""
+    import tempfile
+
+    import onnxruntime as ort
+
+    class Logits(torch.nn.Module):  # positional inputs in a fixed order, logits out
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            return self.inner(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids).logits
+
+    names = ["input_ids", "attention_mask", "token_type_ids"]
+    sample = tokenizer(["an example to trace", "two"], padding=True, return_tensors="pt")
+    path = os.path.join(tempfile.mkdtemp(prefix="speed-ort-"), "model.onnx")
+    axes = {name: {0: "batch", 1: "width"} for name in names}
+    torch.onnx.export(Logits(model), tuple(sample[k] for k in names), path, input_names=names,
+                      output_names=["logits"], dynamic_axes={**axes, "logits": {0: "batch"}}, opset_version=17,
+                      dynamo=False)
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = len(os.sched_getaffinity(0))
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+
+    def run(batch):
+        feed = {k: batch[k].numpy().astype("int64") for k in names}
+        return torch.from_numpy(session.run(["logits"], feed)[0]).softmax(-1)
+
+    return run
 
 
 def peak(task, args) -> dict:
@@ -123,13 +175,26 @@ def versions() -> dict:
         "torch_threads": torch.get_num_threads(),
         "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "torch_cuda": torch.version.cuda,
+        "onnxruntime": _version("onnxruntime"),
+        "onnx": _version("onnx"),
     }
+
+
+def _version(package: str) -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return "not installed"
 
 
 def main(argv=None):
     parser = common.worker_parser(__doc__)
     parser.add_argument("--encoder")
     parser.add_argument("--padding", choices=["max", "dynamic"], default="dynamic")
+    parser.add_argument("--bf16", action="store_true", help="bfloat16 autocast (the Trainer's bf16=True)")
+    parser.add_argument("--runtime", choices=["torch", "ort"], default="torch", help="predict with PyTorch or ONNX Runtime")
     args = parser.parse_args(argv)
     torch.set_num_threads(len(os.sched_getaffinity(0)))  # the cores this process may use
     torch.manual_seed(0)

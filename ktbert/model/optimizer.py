@@ -19,6 +19,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from ktbert.model import keras_internals
+
 
 def _handle(variable):
     """The resource handle of a Keras or TensorFlow variable."""
@@ -54,16 +56,18 @@ class AdamW(keras.optimizers.AdamW):
             grad=tf.convert_to_tensor(ops.cast(gradient, dtype)), use_locking=False)
 
     def _apply_weight_decay(self, variables):
+        """Keras' decay (its hook, through `keras_internals`), skipped in the graph while the
+        decay variable is 0."""
         import tensorflow as tf
 
         decay = self.weight_decay
         # Under a tf.distribute strategy the decay is a cross-replica update, which a tf.cond
         # cannot hold: Keras' own decay runs there.
         if not self._fused() or not isinstance(decay, keras.Variable) or tf.distribute.has_strategy():
-            return super()._apply_weight_decay(variables)
+            return keras_internals.keras_weight_decay(self, variables)
 
         def decayed():
-            super(AdamW, self)._apply_weight_decay(variables)
+            keras_internals.keras_weight_decay(self, variables)
             return tf.constant(True)
 
         # A decay of 0 (ktbert's default) costs three passes over every decayed weight for nothing.

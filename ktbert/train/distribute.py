@@ -23,7 +23,8 @@ import numpy as np
 import tensorflow as tf
 
 from ktbert.checks import check_choice
-from ktbert.train import hyperparameters, keras_internals
+from ktbert.model import keras_internals
+from ktbert.train import hyperparameters
 from ktbert.train.replica_loop import ReplicaLoop
 
 LOOPS = ("auto", "keras", "ktbert")

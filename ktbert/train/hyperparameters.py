@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import keras
 
-from ktbert.train import keras_internals
+from ktbert.model import keras_internals
 
 
 def _is_variable(value) -> bool:
@@ -80,7 +80,7 @@ def recompile_with_fresh_optimizer(model, source=None) -> None:
     was built with, so it must be replaced. A model rebuilt under a tf.distribute strategy
     (`ktbert.train.distribute.place_model`) is compiled as its `source` was, with new metrics of
     the same settings too, all made under the strategy's scope. The compile arguments and the
-    weight-decay exclusions come from `ktbert.train.keras_internals` (Keras keeps them private).
+    weight-decay exclusions come from `ktbert.model.keras_internals` (Keras keeps them private).
     """
     source = model if source is None else source
     old = base_optimizer(source.optimizer)

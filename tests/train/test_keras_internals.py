@@ -1,4 +1,4 @@
-"""Every private Keras attribute ktbert reads, in `ktbert.train.keras_internals` only.
+"""Every private Keras attribute ktbert reads, in `ktbert.model.keras_internals` only.
 
 If a Keras upgrade renames one, these tests fail first and name what to mend, instead of
 freezing silently losing the compile arguments or the weight-decay exclusions, the first step
@@ -9,11 +9,12 @@ import ast
 import os
 
 import keras
+import numpy as np
 import pytest
 
 from helpers import PROJECT
 from ktbert.model.compiling import NO_DECAY
-from ktbert.train import keras_internals
+from ktbert.model import keras_internals
 from ktbert.train.hyperparameters import recompile_with_fresh_optimizer
 
 
@@ -42,9 +43,21 @@ def test_no_module_but_keras_internals_reads_a_private_attribute():
                 path = os.path.join(root, name)
                 if private_reads(path):
                     reads[os.path.relpath(path, package)] = private_reads(path)
-    assert list(reads) == [os.path.join("train", "keras_internals.py")]
-    names = {name for _, name in reads[os.path.join("train", "keras_internals.py")]}
-    assert names == {"_compile_config", "_distribute_strategy", "_exclude_from_weight_decay_pattern", "_symbolic_build"}
+    assert list(reads) == [os.path.join("model", "keras_internals.py")]
+    names = {name for _, name in reads[os.path.join("model", "keras_internals.py")]}
+    assert names == {"_compile_config", "_distribute_strategy", "_exclude_from_weight_decay_pattern", "_symbolic_build",
+                     "_apply_weight_decay"}
+
+
+def test_keras_keeps_the_weight_decay_hook_ktbert_extends():
+    """`ktbert.model.optimizer.AdamW` overrides `_apply_weight_decay` (to skip a decay of 0): a
+    Keras that renamed the hook would call its own decay and never ktbert's."""
+    assert callable(getattr(keras.optimizers.AdamW, "_apply_weight_decay", None))
+    variable = keras.Variable(np.full((2,), 4.0, "float32"))
+    optimizer = keras.optimizers.AdamW(learning_rate=0.5, weight_decay=0.25)
+    optimizer.build([variable])
+    keras_internals.keras_weight_decay(optimizer, [variable])
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(variable), [3.5, 3.5])  # 4 - 4 * 0.25 * 0.5
 
 
 def test_keras_keeps_the_compile_arguments_where_ktbert_reads_them(learner):

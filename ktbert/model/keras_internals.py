@@ -1,15 +1,19 @@
 """Every private Keras attribute ktbert reads or sets, in this one module.
 
 Keras 3 exposes neither a model's compile arguments, an optimizer's weight-decay exclusions, a
-way to build the optimizer and metrics before the first step, nor a way to keep `fit` from
-drawing a batch under a strategy. These four functions reach for the private attributes that
-do; tests/train/test_keras_internals.py checks each one against the installed Keras, so an
-upgrade that renames one fails there first, naming what to mend.
+way to build the optimizer and metrics before the first step, a way to keep `fit` from
+drawing a batch under a strategy, nor its optimizers' weight-decay step as a public method.
+These functions reach for the private attributes that do; tests/train/test_keras_internals.py
+checks each one against the installed Keras, so an upgrade that renames one fails there first,
+naming what to mend. The model room holds it, the lowest that needs it (the optimizer), so
+training can use it too.
 """
 
 from __future__ import annotations
 
 import contextlib
+
+import keras
 
 
 def compile_arguments(model) -> dict:
@@ -45,3 +49,10 @@ def without_own_strategy(model):
         yield
     finally:
         model._distribute_strategy = saved
+
+
+def keras_weight_decay(optimizer, variables) -> None:
+    """Keras' own decoupled weight decay of `variables` by `optimizer` (`AdamW._apply_weight_decay`,
+    the hook `apply` calls before the update; under a tf.distribute strategy it is the
+    cross-replica update)."""
+    keras.optimizers.AdamW._apply_weight_decay(optimizer, variables)

@@ -70,6 +70,16 @@ def split(make_toy_split):
     return make_toy_split(seed=4, val="own", val_rows=24, val_seed=5)
 
 
+
+@pytest.fixture(autouse=True)
+def interactive_ctrl_c():
+    """Ctrl-C raises KeyboardInterrupt in this process, as in a user's Python session: a
+    pytest-xdist worker, or any process started in the background, inherits SIGINT ignored."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 def test_nan_loss_stops_restores_the_last_weights_known_good_and_says_lower_the_rate(split, make_learner):
     learner = make_learner(split, batch_size=16)
     learner.snapshot_overhead = 1.0  # a snapshot after every step: the restore is exact

@@ -2,7 +2,7 @@
 
 Keras' AdamW updates each variable with a dozen element-wise ops (each a pass over the
 variable's memory), and applies its weight decay as three more even when the decay is 0. For
-the 22.7M weights of the default encoder that is a fifth of a short-text training step
+the 22.7M weights of the default encoder that was a sixth to a fifth of a short-text training step
 (docs/benchmarks/profile.md). This subclass computes the same update, in the same order, with
 TensorFlow's `ResourceApplyAdam` kernel (one pass over the variable and its two moments), and
 skips the decay in the graph while the decay variable is 0 (except under a tf.distribute

@@ -3,7 +3,8 @@
 `save_weights` writes the variables in `model.weights` order, their Keras paths in the file's
 metadata. `load_weights` checks the file's header (its size, and every tensor's name, path,
 dtype, shape and byte range) against the file and the model before a tensor is read or a
-variable changed; `check_layout` compares the header with the shapes a model config implies,
+variable changed, then reads and assigns one tensor at a time (a whole second copy of the
+weights would be the largest transient of a load); `check_layout` compares the header with the shapes a model config implies,
 before that model is built. Every refusal is a `SaveFormatError` naming the file.
 
 Imports run one way: weights_file > manifest > folder_writes. This module takes
@@ -171,10 +172,16 @@ def load_weights(model, path: str) -> None:
                 f"{path!r}: weight {variable.path} has shape {tuple(entry['shape'])} in the file but "
                 f"{tuple(variable.shape)} in the model: the file belongs to another model."
             )
+    # One tensor at a time: the process holds one weight twice at most, not the whole model (the
+    # header check above already proved every tensor's bytes lie within the file).
+    assigned = 0
     try:
         with safe_open(path, framework="numpy") as f:
-            arrays = [f.get_tensor(k) for k in keys]
-    except SafetensorError as err:
-        raise SaveFormatError(f"{path!r} could not be read as safetensors ({err}). Save the model again.") from err
-    for variable, array in zip(variables, arrays):
-        variable.assign(array)
+            for key, variable in zip(keys, variables):
+                variable.assign(f.get_tensor(key))
+                assigned += 1
+    except (SafetensorError, OSError) as err:
+        state = ("no weight was changed" if assigned == 0 else
+                 f"{assigned} of {len(keys)} weights were loaded before it failed: load the model again")
+        raise SaveFormatError(f"{path!r} could not be read as safetensors ({err}); {state}. If the file "
+                              "is damaged, save the model again.") from err

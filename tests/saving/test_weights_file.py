@@ -87,3 +87,81 @@ def test_a_scalar_weight_keeps_its_shape(tmp_path):
     save_weights(type("Model", (), {"weights": [source]}), path)
     load_weights(type("Model", (), {"weights": [target]}), path)
     assert target.numpy() == 2.5 and target.shape == ()
+
+
+class Recorded:
+    """A float32 variable that logs each assignment into `log`."""
+
+    dtype = "float32"
+
+    def __init__(self, variable, log):
+        self.path, self.shape, self.log, self.variable = variable.path, variable.shape, log, variable
+
+    def assign(self, value):
+        self.log.append(("assign", self.path))
+        self.variable.assign(value)
+
+
+class LoggingFile:
+    """safetensors' reader, logging each tensor read and failing at read number `fail_at`."""
+
+    def __init__(self, inner, log, fail_at=None):
+        self.inner, self.log, self.fail_at = inner, log, fail_at
+
+    def __enter__(self):
+        self.inner.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        return self.inner.__exit__(*exc)
+
+    def get_tensor(self, key):
+        self.log.append(("read", key))
+        if self.fail_at is not None and sum(op == "read" for op, _ in self.log) == self.fail_at:
+            raise OSError("Input/output error")
+        return self.inner.get_tensor(key)
+
+
+class Weights:
+    def __init__(self, net, log):
+        self.weights = [Recorded(v, log) for v in net.weights]
+
+
+def reading_with_log(monkeypatch, log, fail_at=None):
+    from ktbert.saving import weights_file
+
+    real = weights_file.safe_open
+    monkeypatch.setattr(weights_file, "safe_open", lambda *a, **k: LoggingFile(real(*a, **k), log, fail_at))
+
+
+def test_weights_are_read_and_assigned_one_tensor_at_a_time(tmp_path, monkeypatch):
+    # A load never holds a second copy of the whole model: each tensor is assigned before the next is read.
+    path = str(tmp_path / "w.safetensors")
+    save_weights(model(layers=3, seed=0), path)
+    log = []
+    reading_with_log(monkeypatch, log)
+    target = model(layers=3, seed=1)
+    load_weights(Weights(target, log), path)
+    assert [op for op, _ in log] == ["read", "assign"] * 6
+    assert [name for op, name in log if op == "assign"] == [v.path for v in target.weights]
+    for a, b in zip(model(layers=3, seed=0).weights, target.weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+def test_a_read_error_part_way_says_how_many_weights_were_loaded(tmp_path, monkeypatch):
+    path = str(tmp_path / "w.safetensors")
+    save_weights(model(layers=3), path)
+    log = []
+    reading_with_log(monkeypatch, log, fail_at=3)
+    with pytest.raises(SaveFormatError, match=re.escape(
+        f"{path!r} could not be read as safetensors (Input/output error); 2 of 6 weights were loaded "
+        "before it failed: load the model again. If the file is damaged, save the model again."
+    )):
+        load_weights(Weights(model(layers=3, seed=1), log), path)
+    log.clear()
+    reading_with_log(monkeypatch, log, fail_at=1)
+    with pytest.raises(SaveFormatError, match=re.escape(
+        f"{path!r} could not be read as safetensors (Input/output error); no weight was changed. If the "
+        "file is damaged, save the model again."
+    )):
+        load_weights(Weights(model(layers=3, seed=1), log), path)

@@ -11,7 +11,7 @@ import keras
 from keras import ops
 
 from ktbert.checks import check_choice, check_dropout, check_seed, echo
-from ktbert.model.compiling import compile_classifier
+from ktbert.model.compiling import compile_classifier, validation_metrics_paused
 from ktbert.defaults import DROPOUT
 from ktbert.model.encoders import load_backbone
 from ktbert.model.precision import resolve_precision
@@ -163,6 +163,16 @@ class TextClassifier(keras.Model):
                 f"`class_names` has {len(self.class_names)} names for {num_classes} classes."
             )
 
+    # === Training step ===
+    def train_step(self, data):
+        """Keras' training step, without the validation-only metrics (macro-F1): they are
+        neither updated nor logged while training, and `val_macro_f1` still comes from each
+        validation pass."""
+        with validation_metrics_paused() as paused:
+            logs = super().train_step(data)
+        return {name: value for name, value in logs.items() if name not in paused}
+
+    # === Config ===
     def get_config(self) -> dict:
         return {
             "backbone": keras.saving.serialize_keras_object(self.backbone),

@@ -3,10 +3,16 @@ decay off where BERT recipes keep it off, the loss that matches the head, and ac
 macro-F1 as metrics.
 
 Macro-F1 is a compiled metric, so Keras reports `val_macro_f1` from the one validation pass it
-already makes each epoch (checkpoints and early stopping can monitor it at no extra cost).
+already makes each epoch (checkpoints and early stopping can monitor it at no extra cost). It is
+a validation metric only: the training step leaves it out (`validation_metrics_paused`), since
+F1 over batches of a model that changes every step, with dropout on, tells little and cost a
+measurable share of each step (docs/benchmarks/profile.md).
 """
 
 from __future__ import annotations
+
+import contextlib
+import contextvars
 
 import keras
 from keras import ops
@@ -21,6 +27,23 @@ NO_DECAY = ["bias", "gamma", "beta", "embeddings"]
 BERT_WEIGHT_DECAY = 0.01
 
 
+# While a training step is traced: the set that validation-only metrics add their names to.
+_PAUSED = contextvars.ContextVar("ktbert_validation_metrics_paused", default=None)
+
+
+@contextlib.contextmanager
+def validation_metrics_paused():
+    """Within it, validation-only metrics (`MacroF1`) do not update; yields the set of their
+    names, which the step leaves out of its logs. Read while a step is traced, so the traced
+    training step holds no ops for them."""
+    names = set()
+    token = _PAUSED.set(names)
+    try:
+        yield names
+    finally:
+        _PAUSED.reset(token)
+
+
 @keras.saving.register_keras_serializable(package="ktbert")
 class MacroF1(keras.metrics.F1Score):
     """Macro-averaged F1 as `ktbert.evaluate.metrics.f1_scores` (scikit-learn) computes it.
@@ -28,6 +51,7 @@ class MacroF1(keras.metrics.F1Score):
     Single-label: the most probable class decides, and the mean runs over the classes present
     in the labels or the decisions (a class absent from both is left out, not counted as 0).
     Multi-label: each label is decided at >= 0.5, and the mean runs over all labels.
+    Updated by evaluation and validation passes only, never by a training step.
 
     Args:
         num_classes: int. the model's outputs.
@@ -41,6 +65,10 @@ class MacroF1(keras.metrics.F1Score):
         self.multilabel = bool(multilabel)
 
     def update_state(self, y_true, y_pred, sample_weight=None):
+        paused = _PAUSED.get()
+        if paused is not None:
+            paused.add(self.name)
+            return None
         if self.multilabel:  # Keras cuts at > threshold; ktbert decides at >= 0.5
             y_pred = ops.cast(ops.greater_equal(y_pred, 0.5), "float32")
         else:
@@ -57,6 +85,16 @@ class MacroF1(keras.metrics.F1Score):
     def get_config(self) -> dict:
         return {"num_classes": self.num_classes, "multilabel": self.multilabel, "name": self.name,
                 "dtype": self.dtype}
+
+
+def validation_only_names(model) -> set:
+    """The names of `model`'s compiled metrics that a training step leaves out (`MacroF1`)."""
+    found = set()
+    for metric in model.metrics:
+        for inner in getattr(metric, "metrics", None) or [metric]:  # Keras' compiled metrics, flattened
+            if isinstance(inner, MacroF1):
+                found.add(inner.name)
+    return found
 
 
 def default_metrics(num_classes: int, multilabel: bool) -> list:

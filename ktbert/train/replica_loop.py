@@ -23,6 +23,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from ktbert.model.compiling import validation_only_names
+
 
 def replica_slices(dataset, num_replicas: int, first: int, count: int):
     """Cuts every global batch of `dataset` into `num_replicas` slices of rows and keeps
@@ -121,7 +123,10 @@ class ReplicaLoop:
 
         def step(batch):
             strategy.run(getattr(model(), f"{kind}_step"), args=(batch,))
-            return model().get_metrics_result()
+            # A training step leaves the validation-only metrics out (`TextClassifier.train_step`);
+            # read while tracing, once the step has built the compiled metrics.
+            left_out = validation_only_names(model()) if kind == "train" else set()
+            return {k: v for k, v in model().get_metrics_result().items() if k not in left_out}
 
         traced = tf.function(step, input_signature=[spec])
         steps[key] = (weakref.ref(optimizer), traced)

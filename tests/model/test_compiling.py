@@ -41,3 +41,27 @@ def test_validation_macro_f1_is_logged_from_the_one_validation_pass(toy_split):
     expected = f1_score(val.y, proba.argmax(axis=1), average="macro")
     assert history.history["val_macro_f1"][0] == pytest.approx(expected, abs=1e-6)
     assert isinstance(model.optimizer, keras.optimizers.AdamW)
+
+
+def test_the_training_step_neither_updates_nor_logs_macro_f1(toy_split):
+    # Macro-F1 is a validation metric: the training step's logs and its traced graph leave it out.
+    trn, val, preproc = toy_split
+    model = ktbert.text_classifier("bert", trn, preproc, seed=0, verbose=0)
+    learner = ktbert.get_learner(model, trn, val, batch_size=16)
+    history = learner.fit(1e-3, 1, verbose=0)
+    assert "macro_f1" not in history.history and "accuracy" in history.history
+    assert "val_macro_f1" in history.history and "val_accuracy" in history.history
+    f1 = next(m for m in model.metrics[-1].metrics if isinstance(m, MacroF1))
+    states = [v.numpy().copy() for v in f1.variables]
+    assert any(s.any() for s in states)  # the validation pass counted
+    logs = model.train_step(_first_batch(trn))
+    assert "macro_f1" not in logs
+    for before, variable in zip(states, f1.variables):  # a training step leaves its counts alone
+        np.testing.assert_array_equal(variable.numpy(), before)
+
+
+def _first_batch(data):
+    from ktbert.data.batching import to_dataset
+
+    x, y = next(iter(to_dataset(data.x, data.y, batch_size=8)))
+    return x, y

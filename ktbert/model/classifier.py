@@ -14,6 +14,7 @@ from ktbert.checks import check_choice, check_dropout, check_seed, echo
 from ktbert.model.compiling import compile_classifier, validation_metrics_paused
 from ktbert.defaults import DROPOUT
 from ktbert.model.encoders import load_backbone
+from ktbert.model.feedforward import use_fused_gelu
 from ktbert.model.precision import resolve_precision
 from ktbert.model.training_record import TrainingRecord
 
@@ -127,6 +128,7 @@ class TextClassifier(keras.Model):
         if not isinstance(num_classes, int) or num_classes < 2:
             raise ValueError(f"`num_classes` must be an integer >= 2. Received: num_classes={num_classes!r}")
         # === Layers ===
+        use_fused_gelu(backbone)  # inference only; training computes as Keras does
         self.backbone = backbone
         self.pooling_layer = MaskedMeanPooling(name="pooling") if pooling == "mean" else None
         self.output_dropout = keras.layers.Dropout(dropout, name="output_dropout")

@@ -2,7 +2,8 @@
 
 Keras 3 exposes neither a model's compile arguments, an optimizer's weight-decay exclusions, a
 way to build the optimizer and metrics before the first step, a way to keep `fit` from
-drawing a batch under a strategy, nor its optimizers' weight-decay step as a public method.
+drawing a batch under a strategy, its optimizers' weight-decay step as a public method, nor a
+walk over every layer nested in a layer.
 These functions reach for the private attributes that do; tests/train/test_keras_internals.py
 checks each one against the installed Keras, so an upgrade that renames one fails there first,
 naming what to mend. The model room holds it, the lowest that needs it (the optimizer), so
@@ -56,3 +57,8 @@ def keras_weight_decay(optimizer, variables) -> None:
     the hook `apply` calls before the update; under a tf.distribute strategy it is the
     cross-replica update)."""
     keras.optimizers.AdamW._apply_weight_decay(optimizer, variables)
+
+
+def nested_layers(layer) -> list:
+    """Every layer inside `layer`, at any depth (`Layer._flatten_layers`), itself excluded."""
+    return list(layer._flatten_layers(include_self=False, recursive=True))

@@ -1,9 +1,9 @@
 """What a predictor process holds in memory, stage by stage: importing TensorFlow, importing
 ktbert, `Predictor.load`, a warm-up call and a call on the 872 SST-2 dev sentences.
 
-Each stage's resident memory (anonymous, and file-backed: the shared libraries' pages), the
-high-water mark so far, and the modules the stage imported that weigh most are read from
-/proc/self/status in one fresh process, on a predictor saved here (the default encoder,
+Each stage's resident memory (anonymous, and file-backed: the shared libraries' pages) and the
+high-water mark so far are read from /proc/self/status in one fresh process, with which of the
+heavy packages (TensorFlow, Keras, keras-hub, matplotlib, scipy, ...) are loaded by then, on a predictor saved here (the default encoder,
 maxlen 128, an untrained head: memory does not depend on training). PyTorch's process for the
 same prediction is in speed.json (`peak_rss_mib`). Writes docs/benchmarks/predictor_memory.md
 and .json.

@@ -99,7 +99,8 @@ class TextClassifier(keras.Model):
     """A BERT encoder with a classification head.
 
     Args:
-        backbone: keras_hub.models.BertBackbone. the encoder.
+        backbone: keras_hub.models.BertBackbone. the encoder; its feed-forward GELU layers are
+            switched in place to `GeluDense` (same weights and config, fused when predicting).
         num_classes: int. the number of outputs.
         multilabel: bool. sigmoid outputs (several classes per text) instead of softmax.
         pooling: str. "mean" (masked mean of token vectors) or "cls" (the encoder's pooled

@@ -17,6 +17,7 @@ import contextvars
 import keras
 from keras import ops
 
+from ktbert.model.keras_internals import build_f1_counters
 from ktbert.model.optimizer import AdamW
 
 # Decoupled weight decay skips biases, LayerNorm scales/offsets and embedding tables, as BERT
@@ -35,7 +36,7 @@ _PAUSED = contextvars.ContextVar("ktbert_validation_metrics_paused", default=Non
 def validation_metrics_paused():
     """Within it, validation-only metrics (`MacroF1`) do not update; yields the set of their
     names, which the step leaves out of its logs. Read while a step is traced, so the traced
-    training step holds no ops for them."""
+    training step holds none of their update ops."""
     names = set()
     token = _PAUSED.set(names)
     try:
@@ -67,6 +68,7 @@ class MacroF1(keras.metrics.F1Score):
     def update_state(self, y_true, y_pred, sample_weight=None):
         paused = _PAUSED.get()
         if paused is not None:
+            build_f1_counters(self, self.num_classes)  # Keras' step still reads `result()`
             paused.add(self.name)
             return None
         if self.multilabel:  # Keras cuts at > threshold; ktbert decides at >= 0.5

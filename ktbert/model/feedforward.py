@@ -5,9 +5,11 @@ matrix product, a reshape back), then adds the bias and applies the activation: 
 graph optimizer cannot fuse across the reshape, so GELU's eight element-wise ops run one by one
 over the largest activations of the encoder (four times its hidden size). `GeluDense` does the
 same arithmetic as a 2-D matrix product, `bias_add` and GELU, the pattern TensorFlow's oneDNN
-remapper turns into one fused matmul with the GELU applied as it writes (docs/benchmarks/profile.md
-has what it saves). Only in inference: a training step needs GELU's input for its gradient, so
-it keeps Keras' own path, and so do LoRA-enabled or quantized layers.
+remapper turns into one fused matmul with the GELU applied as it writes
+(docs/benchmarks/fused_gelu.md has what it saves). Only in inference: a training step needs GELU's input for its gradient, so
+it keeps Keras' own path, and so do LoRA-enabled layers. Keras' `quantize` refuses subclasses
+of `Dense` (a model's `quantize` skips them with a warning): quantizing these layers needs them
+switched back to `keras.layers.Dense` first.
 
 keras-hub builds these layers inside its encoder blocks; `use_fused_gelu` switches the
 instances of a built backbone to `GeluDense` in place (same weights, same config: saves and
@@ -22,23 +24,26 @@ from keras import ops
 from ktbert.model.keras_internals import nested_layers
 
 
+@keras.saving.register_keras_serializable(package="ktbert")
 class GeluDense(keras.layers.Dense):
-    """`keras.layers.Dense` whose inference on rank-3 inputs is one fusable 2-D product."""
+    """`keras.layers.Dense` whose inference on inputs of rank 3 or more is one fusable 2-D
+    product (the leading axes flattened, then restored)."""
 
     def call(self, inputs, training=None):
-        if (training or self.bias is None or len(inputs.shape) < 3 or self.lora_enabled
-                or getattr(self, "quantization_mode", None)):
-            return super().call(inputs)
+        rank = inputs.shape.rank if hasattr(inputs.shape, "rank") else len(inputs.shape)
+        if training or self.bias is None or rank is None or rank < 3 or self.lora_enabled:
+            return super().call(inputs, training=training)
         import tensorflow as tf
 
         x = ops.cast(inputs, self.compute_dtype)
-        flat = tf.reshape(x, [-1, inputs.shape[-1]])
+        flat = tf.reshape(x, [-1, self.kernel.shape[0]])
         y = tf.matmul(flat, ops.cast(self.kernel, self.compute_dtype))
         y = self.activation(tf.nn.bias_add(y, ops.cast(self.bias, self.compute_dtype)))
         return tf.reshape(y, tf.concat([tf.shape(x)[:-1], [self.units]], axis=0))
 
 
 def is_gelu(activation) -> bool:
+    """Whether `activation` is a GELU (Keras' own, or keras-hub's approximate one), by name."""
     return "gelu" in getattr(activation, "__name__", "")
 
 

@@ -2,8 +2,9 @@
 
 Keras 3 exposes neither a model's compile arguments, an optimizer's weight-decay exclusions, a
 way to build the optimizer and metrics before the first step, a way to keep `fit` from
-drawing a batch under a strategy, its optimizers' weight-decay step as a public method, nor a
-walk over every layer nested in a layer.
+drawing a batch under a strategy, its optimizers' weight-decay step as a public method, a
+walk over every layer nested in a layer, nor a way to create an F1 metric's counters before
+its first update.
 These functions reach for the private attributes that do; tests/train/test_keras_internals.py
 checks each one against the installed Keras, so an upgrade that renames one fails there first,
 naming what to mend. The model room holds it, the lowest that needs it (the optimizer), so
@@ -62,3 +63,10 @@ def keras_weight_decay(optimizer, variables) -> None:
 def nested_layers(layer) -> list:
     """Every layer inside `layer`, at any depth (`Layer._flatten_layers`), itself excluded."""
     return list(layer._flatten_layers(include_self=False, recursive=True))
+
+
+def build_f1_counters(metric, num_classes: int) -> None:
+    """Creates a `keras.metrics.F1Score`'s counters (`FBetaScore._build`) unless it has them:
+    Keras makes them in the first `update_state`, and reads them in every `result()`."""
+    if not metric._built:
+        metric._build((None, num_classes), (None, num_classes))

@@ -3,8 +3,9 @@
 `save_weights` writes the variables in `model.weights` order, their Keras paths in the file's
 metadata. `load_weights` checks the file's header (its size, and every tensor's name, path,
 dtype, shape and byte range) against the file and the model before a tensor is read or a
-variable changed, then reads and assigns one tensor at a time (a whole second copy of the
-weights would be the largest transient of a load); `check_layout` compares the header with the shapes a model config implies,
+variable changed, then reads and assigns one tensor at a time (a whole second copy of
+the weights would be the largest transient of a load; a disk error part-way leaves the
+model part-loaded, and the error says so); `check_layout` compares the header with the shapes a model config implies,
 before that model is built. Every refusal is a `SaveFormatError` naming the file.
 
 Imports run one way: weights_file > manifest > folder_writes. This module takes
@@ -182,6 +183,7 @@ def load_weights(model, path: str) -> None:
                 assigned += 1
     except (SafetensorError, OSError) as err:
         state = ("no weight was changed" if assigned == 0 else
-                 f"{assigned} of {len(keys)} weights were loaded before it failed: load the model again")
+                 f"the model now holds {assigned} of its {len(keys)} weights from this file and the rest from "
+                 "before: do not use it until a load succeeds (load another checkpoint or saved model)")
         raise SaveFormatError(f"{path!r} could not be read as safetensors ({err}); {state}. If the file "
                               "is damaged, save the model again.") from err

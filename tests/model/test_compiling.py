@@ -6,6 +6,7 @@ import pytest
 from sklearn.metrics import f1_score
 
 import ktbert
+from ktbert.data.batching import to_dataset
 from ktbert.model.compiling import MacroF1
 
 
@@ -60,8 +61,16 @@ def test_the_training_step_neither_updates_nor_logs_macro_f1(toy_split):
         np.testing.assert_array_equal(variable.numpy(), before)
 
 
-def _first_batch(data):
-    from ktbert.data.batching import to_dataset
+def test_keras_own_fit_trains_a_new_classifier_without_macro_f1_in_its_logs(toy_split):
+    # Keras' fit reads every metric's result in the training step, also one that never updated there.
+    trn, val, preproc = toy_split
+    model = ktbert.text_classifier("bert", trn, preproc, seed=0, verbose=0)
+    history = model.fit(to_dataset(trn.x, trn.y, batch_size=16), validation_data=to_dataset(val.x, val.y),
+                        epochs=1, verbose=0)
+    assert "macro_f1" not in history.history and 0.0 <= history.history["val_macro_f1"][0] <= 1.0
+    assert "macro_f1" not in model.train_on_batch(*_first_batch(trn), return_dict=True)
 
+
+def _first_batch(data):
     x, y = next(iter(to_dataset(data.x, data.y, batch_size=8)))
     return x, y

@@ -50,7 +50,6 @@ def test_it_computes_what_keras_dense_computes(traced):
     plain.build((None, None, 16))
     plain.bias.assign(np.linspace(-1, 1, 24).astype("float32"))  # biases start at zero: make them count
     expected = plain(x).numpy()
-    plain.activation.__name__ = "gelu_approximate"
     fused = keras.layers.Dense(24, activation=plain.activation)
     fused.build((None, None, 16))
     fused.set_weights(plain.get_weights())
@@ -68,8 +67,29 @@ def test_a_mixed_bfloat16_encoder_predicts_within_bfloat16_rounding_of_keras():
     backbone = tiny_backbone(dtype="mixed_bfloat16")
     run = tf.function(lambda batch: backbone(batch, training=False)["sequence_output"])
     expected = np.asarray(run(inputs), dtype="float32")
-    use_fused_gelu(backbone)
+    assert use_fused_gelu(backbone) == 3
     run = tf.function(lambda batch: backbone(batch, training=False)["sequence_output"])
     got = np.asarray(run(inputs), dtype="float32")
     np.testing.assert_allclose(got, expected, atol=0.1)
     assert not np.array_equal(got, np.zeros_like(got))
+
+
+def gelu_dense(units=24, features=16):
+    keras.utils.set_random_seed(2)
+    layer = keras.layers.Dense(units, activation=lambda t: keras.activations.gelu(t, approximate=True))
+    layer.build((None, None, features))
+    layer.bias.assign(np.linspace(-1, 1, units).astype("float32"))
+    expected = keras.layers.Dense(units, activation=layer.activation)
+    expected.build((None, None, features))
+    expected.set_weights(layer.get_weights())
+    layer.__class__ = GeluDense
+    return layer, expected
+
+
+def test_rank_four_and_an_unknown_last_axis_are_handled():
+    layer, expected = gelu_dense()
+    x = np.random.default_rng(1).normal(size=(2, 3, 5, 16)).astype("float32")
+    np.testing.assert_allclose(np.asarray(tf.function(lambda t: layer(t, training=False))(x)), expected(x).numpy(),
+                               atol=1e-5)
+    unknown = tf.function(lambda t: layer(t, training=False), input_signature=[tf.TensorSpec([None, None, None])])
+    np.testing.assert_allclose(np.asarray(unknown(x[0])), expected(x[0]).numpy(), atol=1e-5)

@@ -153,15 +153,23 @@ def test_a_read_error_part_way_says_how_many_weights_were_loaded(tmp_path, monke
     save_weights(model(layers=3), path)
     log = []
     reading_with_log(monkeypatch, log, fail_at=3)
+    target, saved = model(layers=3, seed=1), model(layers=3, seed=0)
+    before = [v.numpy().copy() for v in target.weights]
     with pytest.raises(SaveFormatError, match=re.escape(
-        f"{path!r} could not be read as safetensors (Input/output error); 2 of 6 weights were loaded "
-        "before it failed: load the model again. If the file is damaged, save the model again."
+        f"{path!r} could not be read as safetensors (Input/output error); the model now holds 2 of its 6 "
+        "weights from this file and the rest from before: do not use it until a load succeeds (load another "
+        "checkpoint or saved model). If the file is damaged, save the model again."
     )):
-        load_weights(Weights(model(layers=3, seed=1), log), path)
+        load_weights(Weights(target, log), path)
+    for i, variable in enumerate(target.weights):
+        np.testing.assert_array_equal(variable.numpy(), saved.weights[i].numpy() if i < 2 else before[i])
     log.clear()
     reading_with_log(monkeypatch, log, fail_at=1)
+    target = model(layers=3, seed=1)
     with pytest.raises(SaveFormatError, match=re.escape(
         f"{path!r} could not be read as safetensors (Input/output error); no weight was changed. If the "
         "file is damaged, save the model again."
     )):
-        load_weights(Weights(model(layers=3, seed=1), log), path)
+        load_weights(Weights(target, log), path)
+    for variable, value in zip(target.weights, before):
+        np.testing.assert_array_equal(variable.numpy(), value)

@@ -153,6 +153,7 @@ def test_ktbert_loop_trains_as_keras_fit_with_class_weights_and_validation(quiet
     np.testing.assert_allclose(loop_losses, fit_losses, rtol=1e-4)
     assert loop_history["lr"] == fit_history["lr"] and loop_history["momentum"] == fit_history["momentum"]
     assert set(loop_history) == set(fit_history)
+    assert "macro_f1" not in loop_history and "val_macro_f1" in loop_history  # a validation metric only
     np.testing.assert_allclose(loop_history["val_loss"], fit_history["val_loss"], rtol=1e-4)
     assert loop_eval.keys() == fit_eval.keys()
     np.testing.assert_allclose([loop_eval[k] for k in fit_eval], list(fit_eval.values()), rtol=1e-4)

@@ -6,6 +6,7 @@ tracing twice, or a run under a strategy drawing an extra batch.
 """
 
 import ast
+import inspect
 import os
 
 import keras
@@ -46,7 +47,7 @@ def test_no_module_but_keras_internals_reads_a_private_attribute():
     assert list(reads) == [os.path.join("model", "keras_internals.py")]
     names = {name for _, name in reads[os.path.join("model", "keras_internals.py")]}
     assert names == {"_compile_config", "_distribute_strategy", "_exclude_from_weight_decay_pattern", "_symbolic_build",
-                     "_apply_weight_decay"}
+                     "_apply_weight_decay", "_flatten_layers", "_built", "_build"}
 
 
 def test_keras_keeps_the_weight_decay_hook_ktbert_extends():
@@ -97,4 +98,19 @@ def test_recompiling_keeps_loss_metrics_settings_and_exclusions(learner):
             == keras_internals.weight_decay_exclusions(old).pattern)
     assert keras_internals.compile_arguments(learner.model)["loss"] is not None
     history = learner.fit(1e-3, 1, verbose=0)
-    assert {"accuracy", "macro_f1", "val_macro_f1"} <= set(history.history)
+    assert {"accuracy", "val_macro_f1"} <= set(history.history) and "macro_f1" not in history.history
+
+
+def test_keras_keeps_the_layer_walk_and_the_f1_counters_ktbert_reads():
+    """`nested_layers` walks with `Layer._flatten_layers`; `build_f1_counters` creates an
+    F1Score's counters with `FBetaScore._build`; `GeluDense` relies on Keras passing `training`
+    to `Dense.call` (it computes as Keras does while training)."""
+    inner = keras.layers.Dense(2, name="inner")
+    outer = keras.Sequential([keras.Input((3,)), inner])
+    assert inner in keras_internals.nested_layers(outer) and outer not in keras_internals.nested_layers(outer)
+    metric = keras.metrics.F1Score(average=None)
+    keras_internals.build_f1_counters(metric, 4)
+    assert tuple(metric.true_positives.shape) == (4,) and float(keras.ops.sum(metric.result())) == 0.0
+    keras_internals.build_f1_counters(metric, 4)  # built once
+    assert len(metric.variables) == 4
+    assert "training" in inspect.signature(keras.layers.Dense.call).parameters

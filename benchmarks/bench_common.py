@@ -29,6 +29,18 @@ CPU_FLAGS = ("avx2", "avx512f", "avx512_bf16", "avx512_vnni", "amx_bf16")
 
 # === CPU ===
 
+def write_report(out: str, stem: str, result: dict, text: str) -> None:
+    """Writes a benchmark's figures to `out`/`stem`.json and its page to `stem`.md, and prints the page."""
+    import json
+
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, f"{stem}.json"), "w") as f:
+        json.dump(result, f, indent=2)
+    with open(os.path.join(out, f"{stem}.md"), "w") as f:
+        f.write(text)
+    print(text)
+
+
 def read_cpu() -> tuple[str, set]:
     """The CPU's model name and feature flags, from /proc/cpuinfo (its first processor); where
     that cannot be read (not Linux), the platform's processor name and no flags."""

@@ -12,13 +12,12 @@ difference between the two. Writes docs/benchmarks/fused_gelu.md and .json. Run 
 """
 
 import argparse
-import json
 import os
 import sys
 import time
 
 import speed
-from bench_common import DOCS, ROOT, cpu
+from bench_common import DOCS, ROOT, cpu, write_report
 
 ROUNDS = 3
 
@@ -94,12 +93,7 @@ def main(argv=None) -> int:
     for name in names:
         result["datasets"][name] = measure(name, args.data)
         print(name, result["datasets"][name], flush=True)
-    os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "fused_gelu.json"), "w") as f:
-        json.dump(result, f, indent=2)
-    with open(os.path.join(args.out, "fused_gelu.md"), "w") as f:
-        f.write(markdown(result))
-    print(markdown(result))
+    write_report(args.out, "fused_gelu", result, markdown(result))
     return 0
 
 

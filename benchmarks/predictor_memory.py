@@ -19,7 +19,7 @@ import subprocess
 import sys
 import tempfile
 
-from bench_common import DOCS, ROOT, cpu, ktbert_env
+from bench_common import DOCS, ROOT, cpu, ktbert_env, write_report
 
 HEAVY = ("tensorflow", "keras", "keras_hub", "tensorflow_text", "matplotlib", "scipy", "sklearn", "pandas")
 
@@ -110,12 +110,7 @@ def main(argv=None) -> int:
                               capture_output=True, text=True, check=True)
     result = {"command": "python benchmarks/predictor_memory.py" + "".join(f" {a}" for a in (argv or sys.argv[1:])),
               "cpu": cpu(), "stages": json.loads(done.stdout.strip().splitlines()[-1])}
-    os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "predictor_memory.json"), "w") as f:
-        json.dump(result, f, indent=2)
-    with open(os.path.join(args.out, "predictor_memory.md"), "w") as f:
-        f.write(markdown(result))
-    print(markdown(result))
+    write_report(args.out, "predictor_memory", result, markdown(result))
     return 0
 
 

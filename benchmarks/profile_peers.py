@@ -25,9 +25,7 @@ import time
 
 import torch
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
-DOCS = os.path.join(ROOT, "docs", "benchmarks")
+from bench_common import DOCS, ROOT, write_report
 TRAIN_BATCH, PREDICT_BATCH, MAXLEN, TRAIN_TEXTS, SEED = 16, 32, 128, 4000, 0
 
 # First match wins: (category, substrings of a PyTorch op or ONNX node type, lower case).
@@ -279,12 +277,7 @@ def main(argv=None) -> int:
         "ort_prediction": ort_prediction(model, tokenizer, batches),
         "torch_bf16_training": torch_training(load(), tokenizer, train_texts, train_labels, args.steps),
     }
-    os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "profile_peers.json"), "w") as f:
-        json.dump(result, f, indent=2)
-    with open(os.path.join(args.out, "profile_peers.md"), "w") as f:
-        f.write(markdown(result))
-    print(markdown(result))
+    write_report(args.out, "profile_peers", result, markdown(result))
     return 0
 
 

@@ -6,10 +6,10 @@ graph optimizer cannot fuse across the reshape, so GELU's eight element-wise ops
 over the largest activations of the encoder (four times its hidden size). `GeluDense` does the
 same arithmetic as a 2-D matrix product, `bias_add` and GELU, the pattern TensorFlow's oneDNN
 remapper turns into one fused matmul with the GELU applied as it writes
-(docs/benchmarks/fused_gelu.md has what it saves). Only in inference: a training step needs GELU's input for its gradient, so
-it keeps Keras' own path, and so do LoRA-enabled layers. Keras' `quantize` refuses subclasses
-of `Dense` (a model's `quantize` skips them with a warning): quantizing these layers needs them
-switched back to `keras.layers.Dense` first.
+(docs/benchmarks/fused_gelu.md has what it saves). Only in inference: a training step needs
+GELU's input for its gradient, so it keeps Keras' own path, and so do LoRA-enabled layers.
+Keras' `quantize` refuses subclasses of `Dense` (a model's `quantize` skips them with a
+warning): quantizing these layers needs them switched back to `keras.layers.Dense` first.
 
 keras-hub builds these layers inside its encoder blocks; `use_fused_gelu` switches the
 instances of a built backbone to `GeluDense` in place (same weights, same config: saves and

@@ -3,10 +3,10 @@
 `save_weights` writes the variables in `model.weights` order, their Keras paths in the file's
 metadata. `load_weights` checks the file's header (its size, and every tensor's name, path,
 dtype, shape and byte range) against the file and the model before a tensor is read or a
-variable changed, then reads and assigns one tensor at a time (a whole second copy of
-the weights would be the largest transient of a load; a disk error part-way leaves the
-model part-loaded, and the error says so); `check_layout` compares the header with the shapes a model config implies,
-before that model is built. Every refusal is a `SaveFormatError` naming the file.
+variable changed, then reads and assigns one tensor at a time (a whole second copy of the
+weights would be the largest transient of a load; a disk error part-way leaves the model
+part-loaded, and the error says so); `check_layout` compares the header with the shapes a
+model config implies, before that model is built. Every refusal is a `SaveFormatError` naming the file.
 
 Imports run one way: weights_file > manifest > folder_writes. This module takes
 `SaveFormatError` from `ktbert.saving.manifest`, which never imports it.

@@ -7,9 +7,9 @@ public API only.
     python speed_ktbert.py predict --task T.json --result R.json [--padded]
 
 Training: `texts_from_df` -> `text_classifier` -> `get_learner(batch_size=16, eval_batch_size=32)`,
-one warm-up `fit(2e-5, 1)` (or its first N batches), then one timed `fit(2e-5, 1)`: each epoch
-is timed by a callback from its start to its end (the warm-up's too: the first epoch of a fresh
-process, when the warm-up is a whole one). Prediction: `get_predictor(model, preproc,
+one warm-up `fit(2e-5, 1)` (or its first N batches), then one timed `fit(2e-5, 1)`: the rate
+counts the whole call, and a callback also times each epoch from its start to its end (the
+warm-up's too: the first epoch of a fresh process, when the warm-up is a whole one). Prediction: `get_predictor(model, preproc,
 batch_size=32).predict(texts)`, tokenization included, after a warm-up call on a few texts.
 `--padded` passes `bucketing=False` (every batch padded to maxlen) where ktbert offers it.
 """
@@ -91,7 +91,9 @@ def train(task: dict, args) -> dict:
     bucketing = bool(getattr(learner, "bucketing", False))
     # The first epoch of this fresh process (traces included), when the warm-up was a whole epoch.
     first_epoch = first.seconds if args.warmup_batches < 0 else None
-    return {"seconds": timer.seconds, "fit_call_seconds": wall, "first_epoch_seconds": first_epoch,
+    # The rate counts the whole `fit` call, as a user waits for it (the issue's rule), not
+    # only the epoch between its callbacks; both are reported.
+    return {"seconds": wall, "epoch_seconds": timer.seconds, "first_epoch_seconds": first_epoch,
             "examples": len(trn.x),
             "bucketing": bucketing, "precision": learner.model.backbone.dtype_policy.name,
             **epoch_shapes(learner, trn, bucketing, task)}

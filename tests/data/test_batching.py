@@ -89,6 +89,19 @@ def test_shuffle_with_a_seed_repeats_and_reshuffles_every_epoch():
     assert rows(again) == first and rows(again) == second
 
 
+@pytest.mark.parametrize("make", [
+    lambda: make_dataset(numbered_texts(5), np.arange(5), batch_size=2, shuffle=True, seed=0),
+    lambda: make_dataset(numbered_texts(5), batch_size=2),
+    lambda: make_array_dataset(np.ones((5, 2)), np.arange(5), batch_size=2, shuffle=True, seed=0),
+])
+def test_datasets_prefetch_without_the_autotuning_thread_that_delays_deleting_an_iterator(make):
+    # tf.data's autotuning thread sleeps up to a minute between rounds and an iterator's
+    # deletion waits for it: `fit` returned up to a minute after its last step.
+    ds = make()
+    assert ds.options().autotune.enabled is False
+    assert sum(int(tf.shape(tf.nest.flatten(batch)[0])[0]) for batch in ds) == 5
+
+
 def test_make_array_dataset_batches_an_array():
     x, y = np.arange(10, dtype="float32").reshape(5, 2), np.array([1, 0, 1, 0, 1])
     batches = list(make_array_dataset(x, y, batch_size=2))

@@ -15,6 +15,7 @@ from ktbert.model.compiling import compile_classifier, validation_metrics_paused
 from ktbert.defaults import DROPOUT
 from ktbert.model.encoders import load_backbone
 from ktbert.model.feedforward import use_fused_gelu
+from ktbert.model.frozen import mark_weights_changed
 from ktbert.model.precision import resolve_precision
 from ktbert.model.training_record import TrainingRecord
 
@@ -174,6 +175,19 @@ class TextClassifier(keras.Model):
         with validation_metrics_paused() as paused:
             logs = super().train_step(data)
         return {name: value for name, value in logs.items() if name not in paused}
+
+    # === Weights ===
+    # Counted, so a prediction step holding the weights as constants (`ktbert.model.frozen`)
+    # knows it is out of date.
+    def set_weights(self, weights):
+        super().set_weights(weights)
+        mark_weights_changed(self)
+
+    def load_weights(self, filepath, *args, **kwargs):
+        try:
+            return super().load_weights(filepath, *args, **kwargs)
+        finally:
+            mark_weights_changed(self)
 
     # === Config ===
     def get_config(self) -> dict:

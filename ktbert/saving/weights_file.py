@@ -22,6 +22,7 @@ import numpy as np
 from safetensors import SafetensorError, safe_open
 from safetensors.numpy import save_file
 
+from ktbert.model.frozen import mark_weights_changed
 from ktbert.saving.manifest import SaveFormatError
 
 # ktbert's own weight headers are tens of kilobytes; this bound keeps a crafted file from making
@@ -187,3 +188,6 @@ def load_weights(model, path: str) -> None:
                  "before: do not use it until a load succeeds (load another checkpoint or saved model)")
         raise SaveFormatError(f"{path!r} could not be read as safetensors ({err}); {state}. If the file "
                               "is damaged, save the model again.") from err
+    finally:
+        if assigned:
+            mark_weights_changed(model)

@@ -85,6 +85,10 @@ class Predictor(DecisionsMixin):
             long_texts, window_stride, window_pooling, preproc.maxlen)
         self.bucketing = check_flag(bucketing, "bucketing")
         self.decisions = Decisions(model.num_classes, preproc.multilabel, temperature, thresholds, threshold)
+        # True for a predictor loaded from a folder: no learner shares its model, so it predicts
+        # with the weights frozen into the step's graph (`ktbert.model.frozen`); one made by
+        # `get_predictor` shares the learner's model and follows its further training.
+        self._owns_model = False
 
 
     def get_classes(self) -> list:
@@ -124,8 +128,14 @@ class Predictor(DecisionsMixin):
         return self._proba_tokenized(self.preproc.preprocess(texts, keep_texts=False))
 
     def _proba_tokenized(self, x, calibrated: bool = True) -> np.ndarray:
-        proba = np.asarray(predict_in_order(self.model, x, self.batch_size, self.bucketing), dtype=np.float32)
+        proba = np.asarray(predict_in_order(self.model, x, self.batch_size, self.bucketing, frozen=self._frozen()),
+                           dtype=np.float32)
         return self.decisions.calibrate(proba) if calibrated else proba
+
+    def _frozen(self) -> bool:
+        """Whether to predict with the weights as constants: for a model only this predictor
+        holds, until something compiles it to train it (then it reads its variables again)."""
+        return self._owns_model and getattr(self.model, "optimizer", None) is None
 
     def _proba_windows(self, texts, calibrated: bool = True) -> np.ndarray:
         """Each text's windows predicted, pooled per text, then calibrated once (the temperature
@@ -255,13 +265,15 @@ class Predictor(DecisionsMixin):
         parts = read_predictor(folder, precision)
         decision, prediction = parts.decision, parts.prediction
         try:
-            return cls(parts.model, parts.preproc, batch_size=batch_size,
-                       temperature=decision.get("temperature", 1.0), thresholds=decision.get("thresholds"),
-                       threshold=decision.get("threshold"), long_texts=prediction.get("long_texts", "truncate"),
-                       window_stride=prediction.get("window_stride"),
-                       window_pooling=prediction.get("window_pooling", "mean"), bucketing=bucketing)
+            predictor = cls(parts.model, parts.preproc, batch_size=batch_size,
+                            temperature=decision.get("temperature", 1.0), thresholds=decision.get("thresholds"),
+                            threshold=decision.get("threshold"), long_texts=prediction.get("long_texts", "truncate"),
+                            window_stride=prediction.get("window_stride"),
+                            window_pooling=prediction.get("window_pooling", "mean"), bucketing=bucketing)
         except (TypeError, ValueError) as err:
             raise unusable_settings(folder, err) from err
+        predictor._owns_model = True
+        return predictor
 
 
 def get_predictor(model, preproc: TextPreprocessor, batch_size: int = BATCH_SIZE, **options) -> Predictor:

@@ -9,8 +9,9 @@ public API only.
 Training: `texts_from_df` -> `text_classifier` -> `get_learner(batch_size=16, eval_batch_size=32)`,
 one warm-up `fit(2e-5, 1)` (or its first N batches), then one timed `fit(2e-5, 1)`: the rate
 counts the whole call, and a callback also times each epoch from its start to its end (the
-warm-up's too: the first epoch of a fresh process, when the warm-up is a whole one). Prediction: `get_predictor(model, preproc,
-batch_size=32).predict(texts)`, tokenization included, after a warm-up call on a few texts.
+warm-up's too: the first epoch of a fresh process, when the warm-up is a whole one). Prediction: a predictor saved by a
+child process, then `Predictor.load(folder, batch_size=32)`, `warm_up()` (as `ktbert serve` does
+at start-up) and `.predict(texts)`, tokenization included, after a warm-up call on a few texts.
 `--padded` passes `bucketing=False` (every batch padded to maxlen) where ktbert offers it.
 """
 
@@ -115,12 +116,30 @@ def epoch_shapes(learner, trn, bucketing: bool, task: dict) -> dict:
         return {**common.batch_shape_totals(shapes), "tokens_from": "maxlen"}
 
 
+def save_predictor(task_path: str, folder: str, padded: bool) -> None:
+    """Run in a child process by `predict`: an (untrained) predictor saved to `folder`, so the
+    measuring process holds only the loaded one, as a service or `ktbert predict` would."""
+    ktbert, _, preproc, model = prepare(common.read_task(task_path))
+    with_bucketing(ktbert.get_predictor, padded, model, preproc).save(folder)
+
+
 def predict(task: dict, args) -> dict:
-    # An untrained model predicts as fast as a trained one: the process stays small and clean.
-    ktbert, _, preproc, model = prepare(task)
-    predictor = with_bucketing(ktbert.get_predictor, args.padded, model, preproc,
-                               batch_size=task["predict_batch_size"])
+    # An untrained model predicts as fast as a trained one. The predictor is saved by a child
+    # process and loaded here, as it ships: `ktbert serve` and `ktbert predict` load a save.
+    import shutil
+    import subprocess
+
+    import ktbert
+
+    folder = os.path.join(os.path.dirname(os.path.abspath(args.result)), "predictor")
+    here = os.path.dirname(os.path.abspath(__file__))
+    code = f"import speed_ktbert; speed_ktbert.save_predictor({args.task!r}, {folder!r}, {bool(args.padded)!r})"
+    subprocess.run([sys.executable, "-c", code], cwd=here, check=True, env={**os.environ, "PYTHONPATH": os.pathsep.join(
+        [here, os.environ.get("PYTHONPATH", "")])})
+    predictor = ktbert.Predictor.load(folder, batch_size=task["predict_batch_size"], bucketing=not args.padded)
+    shutil.rmtree(folder)
     texts = task["predict_texts"]
+    predictor.warm_up()  # as `ktbert serve` does at start-up: traces the step, freezes the weights
     predictor.predict(texts[: common.PREDICT_WARMUP_TEXTS])
     start = time.perf_counter()
     predictor.predict(texts)

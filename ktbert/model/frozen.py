@@ -1,16 +1,18 @@
-"""A model's inference with its weights as constants of the traced graph: faster to predict with,
-and a snapshot, so only for a model nobody trains any more (a predictor loaded from a folder).
+"""A model's inference with the weights of its fused feed-forward layers as constants of the
+traced graph: faster to predict with, and a snapshot, so only for a model nobody trains any more
+(a predictor loaded from a folder).
 
-Why it is faster: with the weights read from variables, TensorFlow's oneDNN kernels must take
-them as they are. The fused feed-forward product (`ktbert.model.feedforward`) then runs on
-oneDNN's plain `gemm` instead of its AMX `brgemm`, and every call casts each weight to
-bfloat16 again. With constants, the graph optimizer folds those casts. oneDNN also reorders
-each weight once into the layout its fastest kernel wants, and keeps it. On SST-2's dev set
-(Xeon with AMX, mixed bfloat16) the model's pass went from about 2.1 s to 1.4 s, with equal
-probabilities; `benchmarks/frozen_weights.py` measures it.
+Why it is faster: oneDNN runs the fused feed-forward product (`ktbert.model.feedforward`,
+matmul + bias + GELU in one kernel) on its plain `gemm` when the weights come from variables,
+and on AMX `brgemm` when they are constants. With constants it reorders them once into the
+layout that kernel wants and keeps them, and the graph optimizer folds their bfloat16 casts.
 
-The token embedding table is only gathered from, never multiplied, so it stays a variable:
-leaving it out halves what the graph holds, and with it the trace's time and memory.
+Measured on SST-2's dev set (Xeon with AMX, mixed bfloat16, one process, best of five):
+- the model's pass took 1.05 s with variables and 0.89 s with these constants, with identical
+  probabilities;
+- with every weight a constant it took 0.84 s, but the process grew by 440 MB instead of
+  145 MB (the graph keeps several copies of each constant).
+`benchmarks/frozen_weights.py` measures it.
 
 `weights_version(model)` counts the weight changes made through Keras' `set_weights` and
 `load_weights` on a `TextClassifier`, and through ktbert's own weights reader: a frozen call
@@ -24,7 +26,8 @@ import weakref
 
 import numpy as np
 
-LARGE = 4_000_000  # elements: a variable this large (the token embedding table) stays a variable
+from ktbert.model.feedforward import GeluDense
+from ktbert.model.keras_internals import nested_layers
 
 
 def weights_version(model) -> int:
@@ -39,7 +42,8 @@ def mark_weights_changed(model) -> None:
 
 def frozen_call(model):
     """A function `call(inputs)` returning `model(inputs, training=False)`, computed with the
-    weights as they are now, held as constants of the graph `call` is traced in.
+    weights of its `GeluDense` layers as they are now, held as constants of the graph `call` is
+    traced in; every other weight is read from its variable.
 
     Meant to be traced once (a `tf.function` with an input signature): the weights are copied
     when this is made and released once traced, and a second trace is refused.
@@ -47,28 +51,18 @@ def frozen_call(model):
     import tensorflow as tf
 
     ref = weakref.ref(model)
-    snapshot = {"trainable": [_kept(v) for v in model.trainable_variables],
-                "non_trainable": [_kept(v) for v in model.non_trainable_variables]}
+    fused = {id(w) for layer in nested_layers(model) if isinstance(layer, GeluDense) for w in layer.weights}
+    kept = lambda v: np.array(v.numpy(), copy=True) if id(v) in fused else v  # noqa: E731
+    snapshot = {"trainable": [kept(v) for v in model.trainable_variables],
+                "non_trainable": [kept(v) for v in model.non_trainable_variables]}
 
     def call(inputs):
         if not snapshot:
             raise RuntimeError("A frozen model call is traced once; make a new one with `frozen_call(model)`.")
-        trainable = [_value(tf, v) for v in snapshot.pop("trainable")]
-        non_trainable = [_value(tf, v) for v in snapshot.pop("non_trainable")]
+        value = lambda v: tf.constant(v) if isinstance(v, np.ndarray) else v.value  # noqa: E731
+        trainable = [value(v) for v in snapshot.pop("trainable")]
+        non_trainable = [value(v) for v in snapshot.pop("non_trainable")]
         outputs, _ = ref().stateless_call(trainable, non_trainable, inputs, training=False)
         return outputs
 
     return call
-
-
-def _kept(variable):
-    """What the frozen graph holds for `variable`: a copy of its value, or the variable itself
-    when it is large."""
-    if int(np.prod(variable.shape)) > LARGE:
-        return variable
-    return np.array(variable.numpy(), copy=True)
-
-
-def _value(tf, kept):
-    """A constant of the graph being traced (a NumPy value), or the variable's current value."""
-    return tf.constant(kept) if isinstance(kept, np.ndarray) else kept.value

@@ -23,6 +23,9 @@ from ktbert.serve.export import export_saved_model
 from ktbert.serve.long_texts import LONG_TEXTS, WINDOW_POOLINGS, check_long_texts, pool_windows  # noqa: F401
 
 
+FREEZE_MIN_TOKENS = 65_536  # tokens in one call from which freezing the weights pays for itself within it
+
+
 class Predictor(DecisionsMixin):
     """Predicts classes of raw texts; made by `ktbert.get_predictor` or `Predictor.load`.
 
@@ -85,10 +88,11 @@ class Predictor(DecisionsMixin):
             long_texts, window_stride, window_pooling, preproc.maxlen)
         self.bucketing = check_flag(bucketing, "bucketing")
         self.decisions = Decisions(model.num_classes, preproc.multilabel, temperature, thresholds, threshold)
-        # True for a predictor loaded from a folder: no learner shares its model, so it predicts
-        # with the weights frozen into the step's graph (`ktbert.model.frozen`); one made by
-        # `get_predictor` shares the learner's model and follows its further training.
+        # True for a predictor loaded from a folder: no learner shares its model, so it may
+        # predict with the weights frozen into the step's graph (`ktbert.model.frozen`); one
+        # made by `get_predictor` shares the learner's model and follows its further training.
         self._owns_model = False
+        self._freezing = False  # set by `warm_up` or by a call large enough to pay for it
 
 
     def get_classes(self) -> list:
@@ -128,14 +132,25 @@ class Predictor(DecisionsMixin):
         return self._proba_tokenized(self.preproc.preprocess(texts, keep_texts=False))
 
     def _proba_tokenized(self, x, calibrated: bool = True) -> np.ndarray:
-        proba = np.asarray(predict_in_order(self.model, x, self.batch_size, self.bucketing, frozen=self._frozen()),
+        proba = np.asarray(predict_in_order(self.model, x, self.batch_size, self.bucketing, frozen=self._frozen(x)),
                            dtype=np.float32)
         return self.decisions.calibrate(proba) if calibrated else proba
 
-    def _frozen(self) -> bool:
-        """Whether to predict with the weights as constants: for a model only this predictor
-        holds, until something compiles it to train it (then it reads its variables again)."""
-        return self._owns_model and getattr(self.model, "optimizer", None) is None
+    def _frozen(self, x) -> bool:
+        """Whether to predict `x` with the weights as constants: for a model only this predictor
+        holds (until something compiles it to train it; then it reads its variables again),
+        once `warm_up` ran or a call held `FREEZE_MIN_TOKENS` tokens (freezing costs one to two
+        seconds once: a few short calls would not earn it back)."""
+        if not self._owns_model or getattr(self.model, "optimizer", None) is not None:
+            return False
+        self._freezing = self._freezing or int(np.sum(x.lengths)) >= FREEZE_MIN_TOKENS
+        return self._freezing
+
+    def warm_up(self) -> None:
+        """Makes the prediction step ready before the first real call (`ktbert serve` calls it
+        at start-up): traces it on one short text, freezing the weights of a loaded predictor."""
+        self._freezing = self._owns_model
+        self.predict(("warm-up", "warm-up") if self.preproc.pairs else "warm-up")
 
     def _proba_windows(self, texts, calibrated: bool = True) -> np.ndarray:
         """Each text's windows predicted, pooled per text, then calibrated once (the temperature

@@ -105,9 +105,12 @@ def create_app(predictor, *, max_batch: int = 64, max_wait_ms: float = 5.0, max_
         # One thread runs the model: calls never overlap, and each uses every core.
         runner.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ktbert-model")
         try:
-            # The first call traces the model: done before the first request is accepted.
+            # The first call traces the model (and freezes a loaded predictor's weights): done
+            # before the first request is accepted.
             warm_up = [("warm-up", "warm-up")] if pairs else ["warm-up"]
-            await asyncio.get_running_loop().run_in_executor(runner.executor, run, warm_up)
+            ready = getattr(predictor, "warm_up", None)
+            await asyncio.get_running_loop().run_in_executor(
+                runner.executor, *((ready,) if callable(ready) else (run, warm_up)))
             await runner.start()
             yield
         finally:

@@ -6,9 +6,11 @@ import pytest
 import tensorflow as tf
 
 import ktbert
-import ktbert.model.frozen as frozen
+import ktbert.serve.predictor as predictor_module
 from ktbert.data.batching import _PREDICT_STEPS, _predict_step, predict_in_order
+from ktbert.model.feedforward import GeluDense
 from ktbert.model.frozen import frozen_call, weights_version
+from ktbert.model.keras_internals import nested_layers
 from ktbert.saving.weights_file import load_weights, save_weights
 
 TEXTS = ["the film was wonderful and great", "awful plot", "the acting was poor", "great"]
@@ -33,31 +35,35 @@ def variable_proba(predictor, texts=TEXTS):
     return predictor.decisions.calibrate(np.asarray(predict_in_order(predictor.model, x, 2, frozen=False)))
 
 
-def test_a_loaded_predictor_predicts_from_frozen_weights_and_a_shared_one_from_variables(saved):
+def loaded_and_warm(folder):
+    loaded = ktbert.Predictor.load(folder, batch_size=2)
+    loaded.warm_up()
+    return loaded
+
+
+def test_a_warm_loaded_predictor_predicts_from_frozen_weights_and_a_shared_one_from_variables(saved):
     learner, folder = saved
     shared = ktbert.get_predictor(learner.model, ktbert.Predictor.load(folder).preproc, batch_size=2)
-    loaded = ktbert.Predictor.load(folder, batch_size=2)
+    loaded = loaded_and_warm(folder)
     expected = shared.predict(TEXTS, return_proba=True)
     np.testing.assert_array_equal(loaded.predict(TEXTS, return_proba=True), expected)
     assert step_keys(loaded.model) == [(False, 1)]  # reading the save's weights was the first change
     assert (False, None) in step_keys(learner.model) and all(k[1] is None for k in step_keys(learner.model))
-    # The tiny encoder has no variable above `LARGE` elements: every weight is a constant.
-    assert _predict_step(loaded.model, frozen=True).get_concrete_function().variables == ()
 
 
-def test_large_variables_stay_variables_in_the_frozen_graph(saved, monkeypatch):
+def test_only_the_fused_feed_forward_weights_are_constants(saved):
     _, folder = saved
-    monkeypatch.setattr(frozen, "LARGE", 0)
-    loaded = ktbert.Predictor.load(folder, batch_size=2)
-    expected = variable_proba(loaded)
-    np.testing.assert_array_equal(loaded.predict(TEXTS, return_proba=True), expected)
-    captured = _predict_step(loaded.model, frozen=True).get_concrete_function().variables
-    assert len(captured) == len(loaded.model.weights)
+    loaded = loaded_and_warm(folder)
+    fused = [layer for layer in nested_layers(loaded.model) if isinstance(layer, GeluDense)]
+    assert len(fused) == 2  # the tiny encoder's two blocks
+    captured = {id(v) for v in _predict_step(loaded.model, frozen=True).get_concrete_function().variables}
+    constants = {id(w) for layer in fused for w in layer.weights}
+    assert captured == {id(w.value) for w in loaded.model.weights if id(w) not in constants}
 
 
 def test_set_weights_and_load_weights_rebuild_the_frozen_step(saved, tmp_path):
     _, folder = saved
-    loaded = ktbert.Predictor.load(folder, batch_size=2)
+    loaded = loaded_and_warm(folder)
     before = loaded.predict(TEXTS, return_proba=True)
     version = weights_version(loaded.model)
     head = loaded.model.get_layer("classifier")
@@ -82,14 +88,30 @@ def test_set_weights_and_load_weights_rebuild_the_frozen_step(saved, tmp_path):
     assert head.kernel.shape == changed[-2].shape
 
 
-def test_a_loaded_model_compiled_to_train_again_reads_its_variables(saved):
+def test_a_cold_loaded_predictor_freezes_from_a_call_large_enough_to_pay_for_it(saved, monkeypatch):
     _, folder = saved
     loaded = ktbert.Predictor.load(folder, batch_size=2)
-    assert loaded._frozen() is True
-    loaded.model.compile(optimizer="adam", loss="categorical_crossentropy")
-    assert loaded._frozen() is False
-    loaded.predict(TEXTS)
+    tokens = int(np.sum(loaded.preproc.preprocess(TEXTS, keep_texts=False).lengths))
+    monkeypatch.setattr(predictor_module, "FREEZE_MIN_TOKENS", tokens)
+    loaded.predict(TEXTS[:3])  # fewer tokens: read from the variables
     assert step_keys(loaded.model) == [(False, None)]
+    loaded.predict(TEXTS)
+    assert step_keys(loaded.model) == [(False, 1), (False, None)]
+    assert loaded._frozen(loaded.preproc.preprocess(TEXTS[:1], keep_texts=False)) is True  # from then on
+    shared = ktbert.get_predictor(loaded.model, loaded.preproc, batch_size=2)
+    shared.predict(TEXTS * 4)  # a predictor made by get_predictor never freezes
+    assert shared._frozen(loaded.preproc.preprocess(TEXTS * 4, keep_texts=False)) is False
+
+
+def test_a_loaded_model_compiled_to_train_again_reads_its_variables(saved):
+    _, folder = saved
+    loaded = loaded_and_warm(folder)
+    x = loaded.preproc.preprocess(TEXTS, keep_texts=False)
+    assert loaded._frozen(x) is True
+    loaded.model.compile(optimizer="adam", loss="categorical_crossentropy")
+    assert loaded._frozen(x) is False
+    loaded.predict(TEXTS)
+    assert step_keys(loaded.model) == [(False, 1), (False, None)]
 
 
 def test_a_frozen_call_is_traced_once(saved):

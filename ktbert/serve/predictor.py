@@ -23,7 +23,7 @@ from ktbert.serve.export import export_saved_model
 from ktbert.serve.long_texts import LONG_TEXTS, WINDOW_POOLINGS, check_long_texts, pool_windows  # noqa: F401
 
 
-FREEZE_MIN_TOKENS = 65_536  # tokens in one call from which freezing the weights pays for itself within it
+FREEZE_MIN_TOKENS = 65_536  # tokens predicted from which freezing the weights has paid for itself
 
 
 class Predictor(DecisionsMixin):
@@ -92,7 +92,8 @@ class Predictor(DecisionsMixin):
         # predict with the weights frozen into the step's graph (`ktbert.model.frozen`); one
         # made by `get_predictor` shares the learner's model and follows its further training.
         self._owns_model = False
-        self._freezing = False  # set by `warm_up` or by a call large enough to pay for it
+        self._freezing = False  # set by `warm_up`, or once enough tokens were predicted to pay for it
+        self._tokens_seen = 0
 
 
     def get_classes(self) -> list:
@@ -139,11 +140,13 @@ class Predictor(DecisionsMixin):
     def _frozen(self, x) -> bool:
         """Whether to predict `x` with the weights as constants: for a model only this predictor
         holds (until something compiles it to train it; then it reads its variables again),
-        once `warm_up` ran or a call held `FREEZE_MIN_TOKENS` tokens (freezing costs one to two
-        seconds once: a few short calls would not earn it back)."""
+        once `warm_up` ran or its calls, this one included, held `FREEZE_MIN_TOKENS` tokens in
+        all (freezing costs about half a second, once: a few short calls would not earn it
+        back; a long run of them, as `ktbert predict` makes chunk by chunk, does)."""
         if not self._owns_model or getattr(self.model, "optimizer", None) is not None:
             return False
-        self._freezing = self._freezing or int(np.sum(x.lengths)) >= FREEZE_MIN_TOKENS
+        self._tokens_seen += int(np.sum(x.lengths))
+        self._freezing = self._freezing or self._tokens_seen >= FREEZE_MIN_TOKENS
         return self._freezing
 
     def warm_up(self) -> None:

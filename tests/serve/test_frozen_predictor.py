@@ -88,19 +88,21 @@ def test_set_weights_and_load_weights_rebuild_the_frozen_step(saved, tmp_path):
     assert head.kernel.shape == changed[-2].shape
 
 
-def test_a_cold_loaded_predictor_freezes_from_a_call_large_enough_to_pay_for_it(saved, monkeypatch):
+def test_a_cold_loaded_predictor_freezes_once_it_predicted_enough_tokens_to_pay_for_it(saved, monkeypatch):
     _, folder = saved
     loaded = ktbert.Predictor.load(folder, batch_size=2)
-    tokens = int(np.sum(loaded.preproc.preprocess(TEXTS, keep_texts=False).lengths))
-    monkeypatch.setattr(predictor_module, "FREEZE_MIN_TOKENS", tokens)
-    loaded.predict(TEXTS[:3])  # fewer tokens: read from the variables
+    tokens = lambda texts: int(np.sum(loaded.preproc.preprocess(texts, keep_texts=False).lengths))  # noqa: E731
+    monkeypatch.setattr(predictor_module, "FREEZE_MIN_TOKENS", tokens(TEXTS) + tokens(TEXTS[:1]))
+    loaded.predict(TEXTS)  # fewer tokens: read from the variables
     assert step_keys(loaded.model) == [(False, None)]
-    loaded.predict(TEXTS)
+    loaded.predict(TEXTS[:1])  # enough in all, counting this call's
     assert step_keys(loaded.model) == [(False, 1), (False, None)]
     assert loaded._frozen(loaded.preproc.preprocess(TEXTS[:1], keep_texts=False)) is True  # from then on
+    big = loaded.preproc.preprocess(TEXTS * 4, keep_texts=False)
+    fresh = ktbert.Predictor.load(folder, batch_size=2)
+    assert fresh._frozen(big) is True  # one call can be enough by itself
     shared = ktbert.get_predictor(loaded.model, loaded.preproc, batch_size=2)
-    shared.predict(TEXTS * 4)  # a predictor made by get_predictor never freezes
-    assert shared._frozen(loaded.preproc.preprocess(TEXTS * 4, keep_texts=False)) is False
+    assert shared._frozen(big) is False and shared._frozen(big) is False  # get_predictor's never freeze
 
 
 def test_a_loaded_model_compiled_to_train_again_reads_its_variables(saved):

@@ -30,14 +30,17 @@ from ktbert.model.feedforward import GeluDense
 from ktbert.model.keras_internals import nested_layers
 
 
+_VERSIONS = weakref.WeakKeyDictionary()  # model -> how many times its weights were replaced
+
+
 def weights_version(model) -> int:
     """How many times `model`'s weights were replaced through `set_weights` or `load_weights`."""
-    return getattr(model, "_ktbert_weights_version", 0)
+    return _VERSIONS.get(model, 0)
 
 
 def mark_weights_changed(model) -> None:
     """Records that `model`'s weights were replaced (see `weights_version`)."""
-    model._ktbert_weights_version = weights_version(model) + 1
+    _VERSIONS[model] = weights_version(model) + 1
 
 
 def frozen_call(model):

@@ -48,6 +48,11 @@ class Predictor(DecisionsMixin):
         window_pooling: str. "mean" or "max" of the windows' probabilities. Saved.
         bucketing: bool. predict in length-bucketed batches (rows still come back in input
             order); False pads every batch to `maxlen`.
+        freeze_weights: bool. once `warm_up` ran or 65,536 tokens were predicted, predict with
+            the encoder's fused feed-forward weights as constants of the prediction graph
+            (`ktbert.model.frozen`: faster, identical probabilities). Only for a model nothing
+            trains any more: `Predictor.load` sets it; `get_predictor` leaves it off, so a
+            predictor sharing a learner's model follows its further training.
 
     Attributes:
         seed: int or None. the seed the classifier was trained with, saved in the manifest's
@@ -65,7 +70,8 @@ class Predictor(DecisionsMixin):
 
     def __init__(self, model, preproc: TextPreprocessor, batch_size: int = BATCH_SIZE, temperature: float = 1.0,
                  thresholds=None, threshold: float | None = None, long_texts: str = "truncate",
-                 window_stride: int | None = None, window_pooling: str = "mean", bucketing: bool = True):
+                 window_stride: int | None = None, window_pooling: str = "mean", bucketing: bool = True,
+                 freeze_weights: bool = False):
         if not isinstance(model, TextClassifier):
             raise TypeError(
                 "`model` must be a classifier built by `ktbert.text_classifier`. "
@@ -88,10 +94,7 @@ class Predictor(DecisionsMixin):
             long_texts, window_stride, window_pooling, preproc.maxlen)
         self.bucketing = check_flag(bucketing, "bucketing")
         self.decisions = Decisions(model.num_classes, preproc.multilabel, temperature, thresholds, threshold)
-        # True for a predictor loaded from a folder: no learner shares its model, so it may
-        # predict with the weights frozen into the step's graph (`ktbert.model.frozen`); one
-        # made by `get_predictor` shares the learner's model and follows its further training.
-        self._owns_model = False
+        self.freeze_weights = check_flag(freeze_weights, "freeze_weights")
         self._freezing = False  # set by `warm_up`, or once enough tokens were predicted to pay for it
         self._tokens_seen = 0
 
@@ -138,12 +141,12 @@ class Predictor(DecisionsMixin):
         return self.decisions.calibrate(proba) if calibrated else proba
 
     def _frozen(self, x) -> bool:
-        """Whether to predict `x` with the weights as constants: for a model only this predictor
-        holds (until something compiles it to train it; then it reads its variables again),
-        once `warm_up` ran or its calls, this one included, held `FREEZE_MIN_TOKENS` tokens in
+        """Whether to predict `x` with the weights as constants: with `freeze_weights` (until
+        something compiles the model to train it; then it reads its variables again), once
+        `warm_up` ran or its calls, this one included, held `FREEZE_MIN_TOKENS` tokens in
         all (freezing costs about half a second, once: a few short calls would not earn it
         back; a long run of them, as `ktbert predict` makes chunk by chunk, does)."""
-        if not self._owns_model or getattr(self.model, "optimizer", None) is not None:
+        if not self.freeze_weights or getattr(self.model, "optimizer", None) is not None:
             return False
         self._tokens_seen += int(np.sum(x.lengths))
         self._freezing = self._freezing or self._tokens_seen >= FREEZE_MIN_TOKENS
@@ -152,7 +155,7 @@ class Predictor(DecisionsMixin):
     def warm_up(self) -> None:
         """Makes the prediction step ready before the first real call (`ktbert serve` calls it
         at start-up): traces it on one short text, freezing the weights of a loaded predictor."""
-        self._freezing = self._owns_model
+        self._freezing = self.freeze_weights
         self.predict(("warm-up", "warm-up") if self.preproc.pairs else "warm-up")
 
     def _proba_windows(self, texts, calibrated: bool = True) -> np.ndarray:
@@ -287,10 +290,10 @@ class Predictor(DecisionsMixin):
                             temperature=decision.get("temperature", 1.0), thresholds=decision.get("thresholds"),
                             threshold=decision.get("threshold"), long_texts=prediction.get("long_texts", "truncate"),
                             window_stride=prediction.get("window_stride"),
-                            window_pooling=prediction.get("window_pooling", "mean"), bucketing=bucketing)
+                            window_pooling=prediction.get("window_pooling", "mean"), bucketing=bucketing,
+                            freeze_weights=True)  # the loaded model is this predictor's alone
         except (TypeError, ValueError) as err:
             raise unusable_settings(folder, err) from err
-        predictor._owns_model = True
         return predictor
 
 
@@ -305,7 +308,8 @@ def get_predictor(model, preproc: TextPreprocessor, batch_size: int = BATCH_SIZE
             `text.Transformer`, whose preprocessor is taken).
         batch_size: int. texts per prediction step at `maxlen` tokens; with bucketing,
             shorter texts share larger steps (at most `batch_size * maxlen` padded tokens).
-        **options: `long_texts`, `window_stride`, `window_pooling`, `bucketing`, and
+        **options: `long_texts`, `window_stride`, `window_pooling`, `bucketing`,
+            `freeze_weights` (once training is over), and
             `temperature`, `thresholds`, `threshold` (which replace the learner's), as
             `Predictor` takes them.
 

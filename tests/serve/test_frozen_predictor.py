@@ -102,7 +102,9 @@ def test_a_cold_loaded_predictor_freezes_once_it_predicted_enough_tokens_to_pay_
     fresh = ktbert.Predictor.load(folder, batch_size=2)
     assert fresh._frozen(big) is True  # one call can be enough by itself
     shared = ktbert.get_predictor(loaded.model, loaded.preproc, batch_size=2)
-    assert shared._frozen(big) is False and shared._frozen(big) is False  # get_predictor's never freeze
+    assert shared.freeze_weights is False and shared._frozen(big) is False  # get_predictor's do not freeze
+    opted = ktbert.get_predictor(loaded.model, loaded.preproc, batch_size=2, freeze_weights=True)
+    assert opted._frozen(big) is True
 
 
 def test_a_loaded_model_compiled_to_train_again_reads_its_variables(saved):

@@ -168,6 +168,13 @@ def markdown(report: dict) -> list:
         f"Produced by `{report['command']}` (real encoder, real data); rerun to reproduce. Each "
         "measurement ran in its own process, one after the other; run it with nothing else on the machine.",
         "",
+    ]
+    rounds = {r.get("rounds", 1) for r in rows.values()}
+    if rounds != {1}:
+        lines += [f"Every measurement ran {'/'.join(map(str, sorted(rounds)))} times, round-robin, and the table "
+                  "keeps each one's fastest run (`seconds_each_round` in speed.json has them all): this machine's "
+                  "speed drifts over minutes, which slows some runs and never speeds one up.", ""]
+    lines += [
         "## Training: examples/s over a whole one-epoch fit() call after the warm-up (PyTorch: its epoch loop)",
         "",
         "| dataset | texts | maxlen | ktbert | PyTorch grouped fp32 | PyTorch grouped bf16 | ktbert / best "

@@ -82,7 +82,8 @@ def markdown(result: dict) -> str:
         "each predictor's `warm_up()` and first call on the whole list in this process (the frozen one builds "
         "its snapshot in `warm_up()`).",
         "",
-        "| data | texts | variables, texts/s | frozen, texts/s | speed-up | warm-up and first call s (variables / frozen) "
+        "| data | texts | variables, texts/s | frozen, texts/s | speed-up "
+        "| warm-up and first call s (variables / frozen) "
         "| largest probability difference | equal labels | precision |",
         "|---|---|---|---|---|---|---|---|---|",
     ]

@@ -188,7 +188,8 @@ def make_dataset(x: TokenizedTexts, y=None, batch_size: int = BATCH_SIZE, shuffl
     return prefetched(ds.apply(tf.data.experimental.assert_cardinality(steps)))
 
 
-def predict_in_order(model, x, batch_size: int = BATCH_SIZE, bucketing: bool = True, frozen: bool = False) -> np.ndarray:
+def predict_in_order(model, x, batch_size: int = BATCH_SIZE, bucketing: bool = True,
+                     frozen: bool = False) -> np.ndarray:
     """The model's outputs for texts or arrays `x`, rows in the caller's order whatever the batching.
 
     Tokenized texts are predicted by a step traced once for every batch width (Keras' own

@@ -266,7 +266,7 @@ class Predictor(DecisionsMixin):
 
     @classmethod
     def load(cls, folder: str, batch_size: int = BATCH_SIZE, bucketing: bool = True,
-             precision: str | None = None) -> "Predictor":
+             precision: str | None = None, freeze_weights: bool = True) -> "Predictor":
         """Restores a predictor written by `save`; refuses foreign or corrupted folders.
 
         Before anything is built, the manifest's model config is checked against an allow-list
@@ -276,6 +276,8 @@ class Predictor(DecisionsMixin):
         `precision` ("auto", "float32", "mixed_bfloat16", "mixed_float16") overrides the saved
         one; by default the model computes as it was saved, except that a mixed-precision model
         computes as "auto" chooses on a machine that would emulate its half-precision type.
+
+        `freeze_weights` (see `Predictor`) is on: the loaded model is this predictor's alone.
         """
         folder = check_path(folder, "folder", "folder")
         if precision is not None:
@@ -283,6 +285,7 @@ class Predictor(DecisionsMixin):
         # The caller's mistakes, not the save's: told as such, before anything is read.
         check_count(batch_size, "batch_size")
         check_flag(bucketing, "bucketing")
+        check_flag(freeze_weights, "freeze_weights")
         parts = read_predictor(folder, precision)
         decision, prediction = parts.decision, parts.prediction
         try:
@@ -291,7 +294,7 @@ class Predictor(DecisionsMixin):
                             threshold=decision.get("threshold"), long_texts=prediction.get("long_texts", "truncate"),
                             window_stride=prediction.get("window_stride"),
                             window_pooling=prediction.get("window_pooling", "mean"), bucketing=bucketing,
-                            freeze_weights=True)  # the loaded model is this predictor's alone
+                            freeze_weights=freeze_weights)
         except (TypeError, ValueError) as err:
             raise unusable_settings(folder, err) from err
         return predictor
@@ -329,6 +332,7 @@ def get_predictor(model, preproc: TextPreprocessor, batch_size: int = BATCH_SIZE
 
 
 def load_predictor(folder: str, batch_size: int = BATCH_SIZE, bucketing: bool = True,
-                   precision: str | None = None) -> Predictor:
+                   precision: str | None = None, freeze_weights: bool = True) -> Predictor:
     """Restores a saved predictor; ktrain's `load_predictor` (see `Predictor.load`)."""
-    return Predictor.load(folder, batch_size=batch_size, bucketing=bucketing, precision=precision)
+    return Predictor.load(folder, batch_size=batch_size, bucketing=bucketing, precision=precision,
+                          freeze_weights=freeze_weights)

@@ -105,6 +105,9 @@ def test_a_cold_loaded_predictor_freezes_once_it_predicted_enough_tokens_to_pay_
     assert shared.freeze_weights is False and shared._frozen(big) is False  # get_predictor's do not freeze
     opted = ktbert.get_predictor(loaded.model, loaded.preproc, batch_size=2, freeze_weights=True)
     assert opted._frozen(big) is True
+    assert ktbert.load_predictor(folder, freeze_weights=False)._frozen(big) is False
+    with pytest.raises(TypeError, match=r"^`freeze_weights` must be True or False\. Received: freeze_weights='yes'$"):
+        ktbert.Predictor.load(folder, freeze_weights="yes")
 
 
 def test_a_loaded_model_compiled_to_train_again_reads_its_variables(saved):
@@ -126,6 +129,6 @@ def test_a_frozen_call_is_traced_once(saved):
     first = call(inputs).numpy()
     np.testing.assert_allclose(first, model(inputs, training=False).numpy(), rtol=0, atol=1e-6)
     wider = {"token_ids": tf.constant([[2, 5, 6, 3]]), "padding_mask": tf.constant([[1, 1, 1, 1]])}
-    with pytest.raises(RuntimeError, match=r"\n    RuntimeError: A frozen model call is traced once; make a new one with "
-                                           r"`frozen_call\(model\)`\.\n"):
+    message = r"\n    RuntimeError: A frozen model call is traced once; make a new one with `frozen_call\(model\)`\.\n"
+    with pytest.raises(RuntimeError, match=message):
         call(wider)

@@ -28,7 +28,7 @@ def measure(name: str, data: str) -> dict:
     import pandas as pd
 
     import ktbert
-    from ktbert.data import batching
+    from ktbert.data import prediction
     from ktbert.model.feedforward import GeluDense
     from ktbert.model.keras_internals import nested_layers
 
@@ -45,7 +45,7 @@ def measure(name: str, data: str) -> dict:
         for mode in ("keras", "fused"):
             for layer in layers:
                 layer.__class__ = GeluDense if mode == "fused" else keras.layers.Dense
-            batching._PREDICT_STEPS.clear()  # traced again with the layers as they now are
+            prediction._PREDICT_STEPS.clear()  # traced again with the layers as they now are
             predictor.predict(texts[:48])
             start = time.perf_counter()
             proba[mode] = predictor.predict(texts, return_proba=True)

@@ -66,7 +66,7 @@ def child(setting: str) -> dict:
     hyperparameters.build_for_training(model, dataset(1, 16, 32))
     model.make_train_function()
     step = model.train_function
-    from ktbert.data.batching import _predict_step
+    from ktbert.data.prediction import _predict_step
     predict = _predict_step(model)  # pads each batch itself: its inputs are the packed ids and their lengths
     for width in WIDTHS:
         it = iter(dataset(7, 16, width))

@@ -230,7 +230,8 @@ def granularity(learner, multiples) -> dict:
 
 
 def prediction(learner, preproc, texts: list) -> dict:
-    from ktbert.data.batching import _predict_step, bucketed_batches, predict_in_order, token_budget_batches
+    from ktbert.data.batching import bucketed_batches, token_budget_batches
+    from ktbert.data.prediction import _predict_step, predict_in_order
     from ktbert.data.pipeline import PAD_MULTIPLE
 
     predictor = ktbert.get_predictor(learner.model, preproc, batch_size=32)

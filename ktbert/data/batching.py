@@ -15,7 +15,7 @@ every example is visited exactly once; and predictions can be put back in the ca
   all batches shuffled;
 - evaluation in a `tf.data` dataset (Keras' validation pass): the texts sorted by length, then
   cut into batches of `batch_size`;
-- prediction (`predict_in_order`, which puts the rows back in the caller's order): the texts
+- prediction (`ktbert.data.prediction.predict_in_order`, which puts the rows back in the caller's order): the texts
   sorted by length, then cut into batches of at most `batch_size * maxlen` padded tokens
   (`token_budget_batches`: `batch_size` texts at full length, more of shorter ones).
 The dataset's `element_spec` leaves the width `None`, so Keras traces its step once for all
@@ -24,15 +24,12 @@ widths.
 
 from __future__ import annotations
 
-import weakref
-
 import numpy as np
 
 from ktbert.checks import check_count
 from ktbert.data.pipeline import PAD_MULTIPLE, pad_batch
 from ktbert.data.texts import TokenizedTexts
 from ktbert.defaults import BATCH_SIZE
-from ktbert.model.frozen import frozen_call, weights_version
 
 MEGABATCH = 50  # batches per sorted megabatch when shuffling, as Hugging Face's group_by_length
 PREFETCH = 2  # batches made ahead of the step
@@ -142,7 +139,7 @@ def width_multiple(x: TokenizedTexts, bucketing: bool) -> int:
     return PAD_MULTIPLE if bucketing else x.maxlen
 
 
-def _ragged_batch(x: TokenizedTexts, indices) -> tuple:
+def ragged_batch(x: TokenizedTexts, indices) -> tuple:
     """The token ids of the texts at `indices`, flat, and their lengths (and for pairs with
     segments, their first segments' lengths)."""
     part = x.subset(indices)
@@ -173,7 +170,7 @@ def make_dataset(x: TokenizedTexts, y=None, batch_size: int = BATCH_SIZE, shuffl
 
     def batches():
         for indices in batch_plan(x.lengths, batch_size, rng, bucketing):
-            rows = _ragged_batch(x, indices)
+            rows = ragged_batch(x, indices)
             yield rows if labels is None else (rows, labels[indices])
 
     multiple = width_multiple(x, bucketing)
@@ -186,87 +183,6 @@ def make_dataset(x: TokenizedTexts, y=None, batch_size: int = BATCH_SIZE, shuffl
     ds = ds.map(pad if labels is None else (lambda rows, y: (pad(*rows), y)))
     steps = -(-len(x) // batch_size)  # every plan has this many batches
     return prefetched(ds.apply(tf.data.experimental.assert_cardinality(steps)))
-
-
-def predict_in_order(model, x, batch_size: int = BATCH_SIZE, bucketing: bool = True,
-                     frozen: bool = False) -> np.ndarray:
-    """The model's outputs for texts or arrays `x`, rows in the caller's order whatever the batching.
-
-    Tokenized texts are predicted by a step traced once for every batch width (Keras' own
-    `predict` traces up to three times as widths change), which pads each batch itself
-    (`pad_batch`), in the batches of `prediction_plan`; arrays go through `model.predict`.
-
-    Args:
-        model: keras.Model. takes the batches' inputs.
-        x: TokenizedTexts, or arrays as `make_array_dataset` takes.
-        batch_size: int. texts per prediction step at `maxlen` tokens (bucketed batches of
-            shorter texts hold more of them, as many as fit in `batch_size * maxlen` tokens).
-        bucketing: bool. length-bucketed batches for TokenizedTexts (arrays are never bucketed).
-        frozen: bool. predict tokenized texts with the weights as constants of the step's graph
-            (`ktbert.model.frozen`: faster, and a snapshot, rebuilt when `set_weights` or
-            `load_weights` change them); only for a model that is no longer trained.
-    """
-    if not isinstance(x, TokenizedTexts):
-        return model.predict(make_array_dataset(x, batch_size=batch_size), verbose=0)
-    if len(x) == 0:
-        raise ValueError("`x` holds no texts to predict: pass at least one text.")
-    batch_size = check_count(batch_size, "batch_size")
-    plan = prediction_plan(x, batch_size, bucketing)
-    multiple = width_multiple(x, bucketing)
-    # Batches are fed straight to the step, not through tf.data: a pipeline takes a noticeable time to
-    # build, which a service predicting a few texts per call would pay on every call.
-    step = _predict_step(model, pairs=x.firsts is not None, frozen=frozen)
-    out = np.concatenate([np.asarray(step(*_ragged_batch(x, indices), x.maxlen, x.pad_id, multiple))
-                          for indices in plan])
-    restored = np.empty_like(out)
-    restored[np.concatenate(plan)] = out
-    return restored
-
-
-def prediction_plan(x: TokenizedTexts, batch_size: int, bucketing: bool = True) -> list:
-    """The batches texts are predicted in: bucketed, `token_budget_batches` (short texts in
-    large batches: fewer, fuller steps); without bucketing, `batch_size` texts in input order."""
-    if bucketing:
-        return token_budget_batches(x.lengths, batch_size, x.maxlen, width_multiple(x, bucketing))
-    return batch_plan(x.lengths, batch_size, bucketing=False)
-
-
-_PREDICT_STEPS = weakref.WeakKeyDictionary()  # model -> its traced prediction steps, by pairs or not
-
-
-def _predict_step(model, pairs: bool = False, frozen: bool = False):
-    """Pads a batch and runs `model` on it, as a `tf.function` traced once per model: the
-    width, `maxlen`, the padding id and the width multiple are all tensors. A `frozen` step
-    holds the weights as constants (`ktbert.model.frozen`) and is made again when the model's
-    `weights_version` moves on.
-
-    Kept beside the model, not on it (a `tf.function` attribute would be exported with it),
-    and holding it weakly, so a model that is dropped is freed.
-    """
-    steps = _PREDICT_STEPS.setdefault(model, {})
-    key = (pairs, weights_version(model)) if frozen else (pairs, None)
-    if key not in steps:
-        import tensorflow as tf
-
-        if frozen:  # an older snapshot is dropped with its constants
-            for old in [k for k in steps if k[0] == pairs and k[1] is not None]:
-                del steps[old]
-            call = frozen_call(model)
-        else:
-            ref = weakref.ref(model)
-            call = lambda inputs: ref()(inputs, training=False)  # noqa: E731
-        flat, scalar = tf.TensorSpec((None,), tf.int32), tf.TensorSpec((), tf.int32)
-        if pairs:
-            steps[key] = tf.function(
-                lambda values, lengths, firsts, maxlen, pad_id, multiple: call(
-                    pad_batch(values, lengths, maxlen, pad_id, multiple, firsts)),
-                input_signature=[flat, flat, flat, scalar, scalar, scalar])
-        else:
-            steps[key] = tf.function(
-                lambda values, lengths, maxlen, pad_id, multiple: call(
-                    pad_batch(values, lengths, maxlen, pad_id, multiple)),
-                input_signature=[flat, flat, scalar, scalar, scalar])
-    return steps[key]
 
 
 def num_examples(x) -> int:

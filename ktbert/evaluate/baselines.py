@@ -13,7 +13,7 @@ import time
 import numpy as np
 
 from ktbert.checks import check_choice
-from ktbert.data.batching import predict_in_order
+from ktbert.data.prediction import predict_in_order
 from ktbert.data.texts import TextData
 from ktbert.defaults import BATCH_SIZE
 from ktbert.evaluate import metrics

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ktbert.checks import check_count, check_flag, check_path, echo
-from ktbert.data.batching import predict_in_order
+from ktbert.data.prediction import predict_in_order
 from ktbert.data.preprocessor import TextPreprocessor
 from ktbert.data.texts import TokenizedTexts
 from ktbert.defaults import BATCH_SIZE

@@ -15,7 +15,8 @@ import keras
 import numpy as np
 
 from ktbert.checks import check_count, check_flag, check_seed, echo
-from ktbert.data.batching import count_batches, num_examples, predict_in_order, to_dataset, with_cardinality
+from ktbert.data.batching import count_batches, num_examples, to_dataset, with_cardinality
+from ktbert.data.prediction import predict_in_order
 from ktbert.data.ktrain_arguments import warn_ignored
 from ktbert.data.texts import TextData
 from ktbert.defaults import BATCH_SIZE

@@ -13,11 +13,10 @@ from ktbert.data.batching import (
     make_dataset,
     model_inputs,
     num_examples,
-    predict_in_order,
-    prediction_plan,
     to_dataset,
     token_budget_batches,
 )
+from ktbert.data.prediction import predict_in_order, prediction_plan
 from ktbert.data.texts import TokenizedTexts
 
 

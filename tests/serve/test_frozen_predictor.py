@@ -7,7 +7,7 @@ import tensorflow as tf
 
 import ktbert
 import ktbert.serve.predictor as predictor_module
-from ktbert.data.batching import _PREDICT_STEPS, _predict_step, predict_in_order
+from ktbert.data.prediction import _PREDICT_STEPS, _predict_step, predict_in_order
 from ktbert.model.feedforward import GeluDense
 from ktbert.model.frozen import frozen_call, weights_version
 from ktbert.model.keras_internals import nested_layers

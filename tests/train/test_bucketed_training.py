@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 import ktbert
-from ktbert.data.batching import _predict_step
+from ktbert.data.prediction import _predict_step
 from ktbert.train import schedules
 from helpers import step_probe
 

@@ -13,7 +13,7 @@ from ktbert.data.reading import read_data
 from ktbert.data.tables import texts_and_labels
 from ktbert.evaluate.interpretation import Interpretation
 from ktbert.evaluate.metrics import scores
-from ktbert.serve.predictor import load_predictor
+from ktbert.serve.factories import load_predictor
 
 
 def evaluate(args) -> int:

@@ -21,7 +21,7 @@ from itertools import islice
 
 from ktbert.checks import check_count
 from ktbert.data.reading import EXCEL, SEPARATORS, base_extension, table_format
-from ktbert.serve.predictor import load_predictor
+from ktbert.serve.factories import load_predictor
 
 STDIN = "-"
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from ktbert.serve.predictor import load_predictor
+from ktbert.serve.factories import load_predictor
 from ktbert.saving.manifest import read_manifest
 
 SERVE_EXTRA = ("fastapi", "uvicorn", "starlette", "pydantic")

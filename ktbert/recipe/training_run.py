@@ -19,7 +19,8 @@ from ktbert.evaluate.interpretation import Interpretation
 from ktbert.evaluate.metrics import scores
 from ktbert.model.classifier import text_classifier
 from ktbert.recipe.settings import TrainingSettings
-from ktbert.serve.predictor import Predictor, get_predictor
+from ktbert.serve.factories import get_predictor
+from ktbert.serve.predictor import Predictor
 from ktbert.train.learner import Learner, get_learner
 
 

@@ -12,6 +12,6 @@ __getattr__, __dir__, __all__ = attach(__name__, {
     "Predictor": "ktbert.serve.predictor:Predictor",
     "SaveFormatError": "ktbert.saving.manifest:SaveFormatError",
     "create_app": "ktbert.serve.service:create_app",
-    "get_predictor": "ktbert.serve.predictor:get_predictor",
-    "load_predictor": "ktbert.serve.predictor:load_predictor",
+    "get_predictor": "ktbert.serve.factories:get_predictor",
+    "load_predictor": "ktbert.serve.factories:load_predictor",
 })

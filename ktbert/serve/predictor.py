@@ -20,10 +20,8 @@ from ktbert.model.classifier import TextClassifier
 from ktbert.model.precision import check_precision
 from ktbert.saving.predictor_folder import read_predictor, unusable_settings, write_predictor
 from ktbert.serve.export import export_saved_model
+from ktbert.serve.freezing import FreezePolicy
 from ktbert.serve.long_texts import LONG_TEXTS, WINDOW_POOLINGS, check_long_texts, pool_windows  # noqa: F401
-
-
-FREEZE_MIN_TOKENS = 65_536  # tokens predicted from which freezing the weights has paid for itself
 
 
 class Predictor(DecisionsMixin):
@@ -95,8 +93,7 @@ class Predictor(DecisionsMixin):
         self.bucketing = check_flag(bucketing, "bucketing")
         self.decisions = Decisions(model.num_classes, preproc.multilabel, temperature, thresholds, threshold)
         self.freeze_weights = check_flag(freeze_weights, "freeze_weights")
-        self._freezing = False  # set by `warm_up`, or once enough tokens were predicted to pay for it
-        self._tokens_seen = 0
+        self._freeze = FreezePolicy(self.freeze_weights)
 
 
     def get_classes(self) -> list:
@@ -141,21 +138,13 @@ class Predictor(DecisionsMixin):
         return self.decisions.calibrate(proba) if calibrated else proba
 
     def _frozen(self, x) -> bool:
-        """Whether to predict `x` with the weights as constants: with `freeze_weights` (until
-        something compiles the model to train it; then it reads its variables again), once
-        `warm_up` ran or its calls, this one included, held `FREEZE_MIN_TOKENS` tokens in
-        all (freezing costs about half a second, once: a few short calls would not earn it
-        back; a long run of them, as `ktbert predict` makes chunk by chunk, does)."""
-        if not self.freeze_weights or getattr(self.model, "optimizer", None) is not None:
-            return False
-        self._tokens_seen += int(np.sum(x.lengths))
-        self._freezing = self._freezing or self._tokens_seen >= FREEZE_MIN_TOKENS
-        return self._freezing
+        """Whether to predict `x` with the weights frozen (`ktbert.serve.freezing`)."""
+        return self._freeze.frozen(self.model, x)
 
     def warm_up(self) -> None:
         """Makes the prediction step ready before the first real call (`ktbert serve` calls it
         at start-up): traces it on one short text, freezing the weights of a loaded predictor."""
-        self._freezing = self.freeze_weights
+        self._freeze.warm_up()
         self.predict(("warm-up", "warm-up") if self.preproc.pairs else "warm-up")
 
     def _proba_windows(self, texts, calibrated: bool = True) -> np.ndarray:
@@ -298,41 +287,3 @@ class Predictor(DecisionsMixin):
         except (TypeError, ValueError) as err:
             raise unusable_settings(folder, err) from err
         return predictor
-
-
-def get_predictor(model, preproc: TextPreprocessor, batch_size: int = BATCH_SIZE, **options) -> Predictor:
-    """Pairs a trained model with its preprocessor; ktrain's `get_predictor`.
-
-    Args:
-        model: TextClassifier (usually `learner.model`) or the Learner itself: either way the
-            learner's decisions (temperature from `learner.calibrate()`, thresholds from
-            `learner.tune_thresholds()`) carry over, from the model's `training_record`.
-        preproc: TextPreprocessor. the preprocessor the loader returned (or ktrain's
-            `text.Transformer`, whose preprocessor is taken).
-        batch_size: int. texts per prediction step at `maxlen` tokens; with bucketing,
-            shorter texts share larger steps (at most `batch_size * maxlen` padded tokens).
-        **options: `long_texts`, `window_stride`, `window_pooling`, `bucketing`,
-            `freeze_weights` (once training is over), and
-            `temperature`, `thresholds`, `threshold` (which replace the learner's), as
-            `Predictor` takes them.
-
-    Examples:
-    ```python
-    predictor = ktbert.get_predictor(learner.model, preproc, long_texts="windows")
-    ```
-    """
-    # A learner is recognised by what it holds, not by its class: serving never imports training.
-    if isinstance(getattr(model, "decisions", None), Decisions) and hasattr(model, "model"):
-        model = model.model
-    if callable(getattr(preproc, "get_preprocessor", None)):  # ktrain's Transformer, as `preproc=t`
-        preproc = preproc.get_preprocessor()
-    decisions = getattr(getattr(model, "training_record", None), "decisions", None)
-    config = decisions.get_config() if isinstance(decisions, Decisions) else {}
-    return Predictor(model, preproc, batch_size=batch_size, **{**config, **options})
-
-
-def load_predictor(folder: str, batch_size: int = BATCH_SIZE, bucketing: bool = True,
-                   precision: str | None = None, freeze_weights: bool = True) -> Predictor:
-    """Restores a saved predictor; ktrain's `load_predictor` (see `Predictor.load`)."""
-    return Predictor.load(folder, batch_size=batch_size, bucketing=bucketing, precision=precision,
-                          freeze_weights=freeze_weights)

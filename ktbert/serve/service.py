@@ -18,7 +18,7 @@ import numpy as np
 
 from ktbert import __version__
 from ktbert.serve.batcher import DirectRunner, MicroBatcher, QueueFull
-from ktbert.serve.predictor import load_predictor
+from ktbert.serve.factories import load_predictor
 from ktbert.serve.requests import Refused, check_limits, parse_predict_body, read_body, shorten
 
 try:

@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 import ktbert
-import ktbert.serve.predictor as predictor_module
+import ktbert.serve.freezing as freezing_module
 from ktbert.data.prediction import _PREDICT_STEPS, _predict_step, predict_in_order
 from ktbert.model.feedforward import GeluDense
 from ktbert.model.frozen import frozen_call, weights_version
@@ -92,7 +92,7 @@ def test_a_cold_loaded_predictor_freezes_once_it_predicted_enough_tokens_to_pay_
     _, folder = saved
     loaded = ktbert.Predictor.load(folder, batch_size=2)
     tokens = lambda texts: int(np.sum(loaded.preproc.preprocess(texts, keep_texts=False).lengths))  # noqa: E731
-    monkeypatch.setattr(predictor_module, "FREEZE_MIN_TOKENS", tokens(TEXTS) + tokens(TEXTS[:1]))
+    monkeypatch.setattr(freezing_module, "FREEZE_MIN_TOKENS", tokens(TEXTS) + tokens(TEXTS[:1]))
     loaded.predict(TEXTS)  # fewer tokens: read from the variables
     assert step_keys(loaded.model) == [(False, None)]
     loaded.predict(TEXTS[:1])  # enough in all, counting this call's

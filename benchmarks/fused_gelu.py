@@ -11,13 +11,10 @@ difference between the two. Writes docs/benchmarks/fused_gelu.md and .json. Run 
     python benchmarks/fused_gelu.py [--datasets sst2,agnews,imdb] [--data ../shared/data]
 """
 
-import argparse
-import os
 import sys
 import time
 
 import speed
-from bench_common import DOCS, ROOT, cpu, write_report
 
 ROUNDS = 3
 
@@ -76,25 +73,7 @@ def markdown(result: dict) -> str:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--datasets", default="sst2,agnews,imdb")
-    parser.add_argument("--data", default=os.path.join(ROOT, "..", "shared", "data"))
-    parser.add_argument("--out", default=DOCS)
-    args = parser.parse_args(argv)
-    names = [n.strip() for n in args.datasets.split(",") if n.strip()]
-    missing = [f for n in names for f in speed.REQUIRED.get(n, ["(unknown dataset)"])
-               if not os.path.isfile(os.path.join(args.data, n, f))]
-    if missing or not names:
-        print(f"--datasets must name some of sst2, agnews, imdb, found in --data {os.path.abspath(args.data)} "
-              f"(missing: {', '.join(missing) or 'none named'}).")
-        return 2
-    result = {"command": "python benchmarks/fused_gelu.py" + "".join(f" {a}" for a in (argv or sys.argv[1:])),
-              "cpu": cpu(), "datasets": {}}
-    for name in names:
-        result["datasets"][name] = measure(name, args.data)
-        print(name, result["datasets"][name], flush=True)
-    write_report(args.out, "fused_gelu", result, markdown(result))
-    return 0
+    return speed.per_dataset_main(argv, __doc__, "fused_gelu", measure, markdown)
 
 
 if __name__ == "__main__":

@@ -199,6 +199,33 @@ def cpu_info() -> dict:
             "amx": bool({"amx_tile", "amx_bf16", "amx_int8"} & flags)}
 
 
+def per_dataset_main(argv, doc: str, stem: str, measure, markdown) -> int:
+    """The command line of a benchmark that measures each of speed's datasets in turn
+    (`--datasets`, `--data`, `--out`): checks the data, runs `measure(name, data)` per dataset
+    and writes `markdown(result)` and the result as `<stem>.md` and `<stem>.json`."""
+    from bench_common import cpu, write_report
+
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--datasets", default="sst2,agnews,imdb")
+    parser.add_argument("--data", default=os.path.join(ROOT, "..", "shared", "data"))
+    parser.add_argument("--out", default=DOCS)
+    args = parser.parse_args(argv)
+    names = [n.strip() for n in args.datasets.split(",") if n.strip()]
+    missing = [f for n in names for f in REQUIRED.get(n, ["(unknown dataset)"])
+               if not os.path.isfile(os.path.join(args.data, n, f))]
+    if missing or not names:
+        print(f"--datasets must name some of sst2, agnews, imdb, found in --data {os.path.abspath(args.data)} "
+              f"(missing: {', '.join(missing) or 'none named'}).")
+        return 2
+    result = {"command": f"python benchmarks/{stem}.py" + "".join(f" {a}" for a in (argv or sys.argv[1:])),
+              "cpu": cpu(), "datasets": {}}
+    for name in names:
+        result["datasets"][name] = measure(name, args.data)
+        print(name, result["datasets"][name], flush=True)
+    write_report(args.out, stem, result, markdown(result))
+    return 0
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--datasets", default=",".join(SIZES), help="comma-separated subset of sst2,agnews,imdb")

@@ -1,10 +1,10 @@
 """Every private Keras attribute ktbert reads or sets, in this one module.
 
-Keras 3 exposes neither a model's compile arguments, an optimizer's weight-decay exclusions, a
-way to build the optimizer and metrics before the first step, a way to keep `fit` from
-drawing a batch under a strategy, its optimizers' weight-decay step as a public method, a
-walk over every layer nested in a layer, nor a way to create an F1 metric's counters before
-its first update.
+Keras 3 exposes neither a model's compile arguments, an optimizer's weight-decay exclusions
+(nor which variables they spare), a way to build the optimizer and metrics before the first
+step, a way to keep `fit` from drawing a batch under a strategy, its optimizers' weight-decay
+step as a public method, a walk over every layer nested in a layer, nor a way to create an F1
+metric's counters before its first update.
 These functions reach for the private attributes that do; tests/train/test_keras_internals.py
 checks each one against the installed Keras, so an upgrade that renames one fails there first,
 naming what to mend. The model room holds it, the lowest that needs it (the optimizer), so
@@ -27,6 +27,12 @@ def weight_decay_exclusions(optimizer):
     """The compiled pattern of variable names `optimizer` does not decay, or None when no
     exclusions were given (`optimizer._exclude_from_weight_decay_pattern`)."""
     return getattr(optimizer, "_exclude_from_weight_decay_pattern", None)
+
+
+def uses_weight_decay(optimizer, variable) -> bool:
+    """Whether `optimizer` decays `variable`: not when its name matches the exclusions
+    (`optimizer._use_weight_decay`, the test Keras' own decay step applies)."""
+    return bool(optimizer._use_weight_decay(variable))
 
 
 def build_from_spec(model, element_spec) -> None:

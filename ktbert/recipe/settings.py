@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import dataclasses
+import numbers
 
-from ktbert.checks import (check_count, check_dropout, check_fraction, check_maxlen, check_non_negative, check_rate,
-                           check_seed)
+from ktbert.checks import (check_choice, check_count, check_dropout, check_fraction, check_maxlen, check_non_negative,
+                           check_rate, check_seed, echo)
 from ktbert.data.pipeline import check_truncation
 from ktbert.defaults import BATCH_SIZE, DROPOUT, ENCODER, LR, MAXLEN, TRAIN_BATCH_SIZE, TRUNCATION, VAL_PCT
 from ktbert.model.classifier import check_pooling
 from ktbert.model.compiling import BERT_WEIGHT_DECAY
 from ktbert.model.precision import check_precision
+from ktbert.recipe.fitting import SCHEDULES, STOPPING_SCHEDULES
+from ktbert.serve.long_texts import check_long_texts
 from ktbert.train.class_weights import check_class_weight
+from ktbert.train.loop import MONITORS
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,17 +38,33 @@ class TrainingSettings:
         batch_size: int. texts per training step.
         eval_batch_size: int. texts per prediction step at `maxlen` tokens, more when shorter
             (also the saved predictor's).
-        epochs: int. epochs of one-cycle training.
+        epochs: int. epochs of training (at most, with `early_stopping`).
         lr: float or "auto". the peak rate; "auto" runs `lr_find` and takes its `valley`.
-        weight_decay: float. decoupled weight decay (the BERT recipe's 0.01 by default).
+        weight_decay: float. decoupled weight decay (the BERT recipe's 0.01 by default); 0 turns it off.
         pooling: str. "mean" or "cls".
         dropout: float. dropout before the head, in [0, 1).
-        class_weight: "balanced", dict or None. weights per class (single-label).
+        class_weight: "balanced", dict or None. weights per class (single-label); a dict maps
+            class indices to weights (JSON's string keys "0", "1" are read as indices).
         tune_thresholds: bool. fit per-label thresholds on the validation data (multi-label).
         calibrate: bool. fit temperature scaling on the validation data.
         seed: int or None. seed of the split, the head's weights and the shuffling.
         output: str or None. save the predictor to this folder.
         verbose: int. 0 quiet, 1 progress bars, 2 one line per epoch.
+        schedule: str. the learning-rate schedule: "onecycle" (`fit_onecycle`), "autofit"
+            (ktrain's triangular policy), "constant" (`fit` at `lr`) or "sgdr" (`fit` with
+            `cycle_len=1`: a cosine from `lr` down to 0 every epoch).
+        early_stopping: int or None. stop after this many epochs without improvement of
+            `monitor` and restore the best epoch's weights ("autofit", "constant", "sgdr").
+        monitor: str. what early stopping and `reduce_on_plateau` watch: "val_loss",
+            "val_accuracy" or "val_macro_f1".
+        reduce_on_plateau: int or None. halve autofit's peak rate after this many epochs
+            without improvement of `monitor` ("autofit" only).
+        long_texts: str. how the saved predictor reads texts longer than `maxlen`: "truncate"
+            (as in training) or "windows" (every token, in overlapping windows whose
+            probabilities are pooled); with "windows", `calibrate`, `tune_thresholds` and
+            the scores use the pooled probabilities.
+        window_stride: int or None. tokens between window starts; None: half a window.
+        window_pooling: str. "mean" or "max" of the windows' probabilities.
 
     Examples:
     ```python
@@ -77,6 +97,13 @@ class TrainingSettings:
     seed: int | None = 0
     output: str | None = None
     verbose: int = 1
+    schedule: str = "onecycle"
+    early_stopping: int | None = None
+    monitor: str = "val_loss"
+    reduce_on_plateau: int | None = None
+    long_texts: str = "truncate"
+    window_stride: int | None = None
+    window_pooling: str = "mean"
 
     def __post_init__(self):
         def set_(name, value):  # frozen: the validating constructor is the one place that sets
@@ -107,7 +134,63 @@ class TrainingSettings:
         check_pooling(self.pooling)
         set_("dropout", check_dropout(self.dropout))
         check_class_weight(self.class_weight)
+        if isinstance(self.class_weight, dict):
+            set_("class_weight", _weights_by_index(self.class_weight))
         set_("seed", check_seed(self.seed))
+        check_choice(self.schedule, SCHEDULES, "schedule")
+        if self.early_stopping is not None:
+            set_("early_stopping", check_count(self.early_stopping, "early_stopping"))
+            if self.schedule not in STOPPING_SCHEDULES:
+                raise ValueError(
+                    f"`early_stopping` needs a schedule that can stop early, one of {list(STOPPING_SCHEDULES)}: "
+                    "one-cycle plans its rate over all `epochs`. Received: "
+                    f"early_stopping={self.early_stopping}, schedule={self.schedule!r}")
+        check_choice(self.monitor, MONITORS, "monitor")
+        if self.reduce_on_plateau is not None:
+            set_("reduce_on_plateau", check_count(self.reduce_on_plateau, "reduce_on_plateau"))
+            if self.schedule != "autofit":
+                raise ValueError("`reduce_on_plateau` lowers autofit's peak rate: it needs schedule='autofit'. "
+                                 f"Received: reduce_on_plateau={self.reduce_on_plateau}, schedule={self.schedule!r}")
+        long_texts = check_long_texts(self.long_texts, self.window_stride, self.window_pooling, self.maxlen)
+        for name, value in zip(("long_texts", "window_stride", "window_pooling"), long_texts):
+            set_(name, value)
+        if self.long_texts == "windows" and isinstance(self.text_column, list):
+            raise ValueError("`long_texts='windows'` reads single long texts; a model of text pairs reads each pair "
+                             "once, its texts truncated round robin to `maxlen`. Leave long_texts='truncate'. "
+                             f"Received: text_column={self.text_column!r}")
 
+    # === Config ===
     def to_dict(self) -> dict:
+        """Every setting by name: plain values that `json.dumps` writes and `from_dict` reads back."""
         return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, config: dict) -> "TrainingSettings":
+        """Settings from `to_dict()`'s dict (or its JSON, read back), checked as when made.
+
+        Examples:
+        ```python
+        text = json.dumps(settings.to_dict())
+        ktbert.TrainingSettings.from_dict(json.loads(text)) == settings  # True
+        ```
+        """
+        if not isinstance(config, dict):
+            raise TypeError(f"`config` must be a dict of settings, as `to_dict()` returns. Received: {echo(config)}")
+        known = [f.name for f in dataclasses.fields(cls)]
+        unknown = sorted(set(config) - set(known), key=str)
+        if unknown:
+            raise ValueError(f"`config` holds {unknown}, which TrainingSettings does not take. Known: {known}")
+        return cls(**config)
+
+
+def _weights_by_index(class_weight: dict) -> dict:
+    """`class_weight` keyed by class index, as Keras takes it; JSON's "0", "1" keys read as 0, 1."""
+    weights = {}
+    for key, value in class_weight.items():
+        index = int(key) if isinstance(key, str) and key.isdigit() else key
+        if isinstance(index, bool) or not isinstance(index, numbers.Integral) or isinstance(value, bool) \
+                or not isinstance(value, numbers.Real):
+            raise ValueError("`class_weight` must map class indices (0, 1, ...) to numbers. "
+                             f"Received: class_weight={class_weight!r}")
+        weights[int(index)] = float(value)
+    return weights

@@ -35,35 +35,69 @@ class ControlsMixin(LearnerParts):
         models, `freeze()` trains only the last Dense layer and `freeze(k)` freezes
         `model.layers[:k]`, as ktrain did. The optimizer restarts (its moments are dropped).
         """
-        if freeze_range is not None:
-            message = ("`freeze_range` must be a non-negative integer (the bottom blocks to freeze) or None "
-                       f"(train only the head). Received: freeze_range={echo(freeze_range)}")
-            if isinstance(freeze_range, bool) or not isinstance(freeze_range, numbers.Integral):
-                raise TypeError(message)
-            if freeze_range < 0:
-                raise ValueError(message)
-            freeze_range = int(freeze_range)
+        freeze_range = _bottom_blocks(freeze_range, "freeze_range", "the bottom blocks to freeze",
+                                      "train only the head")
         freezing.set_frozen_blocks(self.model, freeze_range)
         hyperparameters.recompile_with_fresh_optimizer(self.model)
 
-    def unfreeze(self, n_top: int | None = None) -> None:
-        """Makes the encoder trainable: all of it, or (ktbert classifiers) only its top `n_top` layers."""
-        if n_top is None:
-            freezing.set_frozen_blocks(self.model, 0)
-        else:
+    def unfreeze(self, *positional, n_top: int | None = None, exclude_range: int | None = None) -> None:
+        """Makes the model trainable: all of it, all but its bottom blocks, or only its top layers.
+
+        `unfreeze()` trains everything. `unfreeze(exclude_range=k)` is ktrain's call: all but
+        the bottom `k` blocks train, as `freeze(k)` (encoder blocks for ktbert classifiers,
+        `model.layers[:k]` for other Keras models). `unfreeze(n_top=n)` trains only the top `n`
+        transformer layers and the head (ktbert classifiers). Both counts are keywords: ktrain's
+        positional `unfreeze(2)` kept the bottom 2 frozen, the opposite of training the top 2,
+        so a positional count is refused with a TypeError that says which keyword to write.
+        The optimizer restarts (its moments are dropped).
+        """
+        if positional:
+            shown = ", ".join(repr(value) for value in positional)
+            k = shown if len(positional) == 1 else "k"
+            raise TypeError(
+                f"`unfreeze` takes its count by keyword: ktrain's and ktbert's counts point opposite ways. Received: "
+                f"unfreeze({shown}). ktrain's `unfreeze({k})` trains all but the bottom {k} blocks: write "
+                f"`unfreeze(exclude_range={k})` (the same as `freeze({k})`). To train only the top {k} transformer "
+                f"layers and the head, write `unfreeze(n_top={k})`."
+            )
+        if n_top is not None and exclude_range is not None:
+            raise ValueError("Give `n_top` (the top layers that train) or `exclude_range` (the bottom blocks that "
+                             f"stay frozen), not both. Received: n_top={n_top!r}, exclude_range={exclude_range!r}")
+        if n_top is not None:
             n_top = check_count(n_top, "n_top")
             blocks = len(freezing.encoder_blocks(self.model))
             freezing.set_frozen_blocks(self.model, blocks - n_top)
+        else:
+            exclude_range = _bottom_blocks(exclude_range, "exclude_range", "the bottom blocks that stay frozen",
+                                           "train everything")
+            freezing.set_frozen_blocks(self.model, exclude_range or 0)
         hyperparameters.recompile_with_fresh_optimizer(self.model)
 
-    def print_layers(self, show_weights: bool = True) -> list:
-        """Prints each layer with its class, whether it trains and its parameter count; returns the rows."""
+    def print_layers(self, show_weights: bool = True, show_wd: bool = False) -> list:
+        """Prints each layer with its class, whether it trains and its parameter count; returns the rows.
+
+        Args:
+            show_weights: bool. print each layer's parameter count.
+            show_wd: bool. ktrain's: print the decoupled weight decay each layer's weights get,
+                `get_weight_decay()` where the optimizer decays one of them and 0 where it
+                decays none (biases, LayerNorm and embeddings are never decayed).
+
+        Returns:
+            list of `(name, class, trainable, parameters)` rows; with `show_wd`, each row ends
+            with the layer's weight decay.
+        """
         show_weights = check_flag(show_weights, "show_weights")
+        show_wd = check_flag(show_wd, "show_wd")
+        layers = freezing.table_layers(self.model)
         rows = freezing.layer_table(self.model)
+        if show_wd:
+            rows = [row + (hyperparameters.layer_weight_decay(self.model.optimizer, layer),)
+                    for row, (_, layer, _) in zip(rows, layers)]
         width = max(len(r[0]) for r in rows) if rows else 10
-        for i, (name, kind, trainable, count) in enumerate(rows):
+        for i, (name, kind, trainable, count, *wd) in enumerate(rows):
             line = f"{i:3d} {name:<{width}} {kind:<28} trainable={trainable}"
-            print(line + (f"  params={count:,}" if show_weights else ""))
+            line += f"  params={count:,}" if show_weights else ""
+            print(line + (f"  wd={wd[0]:g}" if show_wd else ""))
         return rows
 
     # === Saving and checkpoints ===
@@ -93,3 +127,16 @@ class ControlsMixin(LearnerParts):
         record = checkpoints.best_checkpoint(folder, monitor)
         self.load_checkpoint(folder, record["epoch"])
         return record
+
+
+def _bottom_blocks(value, what: str, meaning: str, none_means: str) -> int | None:
+    """A count of bottom blocks: a non-negative integer, or None."""
+    if value is None:
+        return None
+    message = (f"`{what}` must be a non-negative integer ({meaning}) or None ({none_means}). "
+               f"Received: {what}={echo(value)}")
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(message)
+    if value < 0:
+        raise ValueError(message)
+    return int(value)

@@ -60,17 +60,20 @@ def _freeze_generic(model, n_frozen):
         layer.trainable = i >= n_frozen
 
 
-def layer_table(model) -> list:
-    """`(name, class, trainable, parameters)` rows: encoder blocks expanded for ktbert models."""
-    rows = []
+def table_layers(model) -> list:
+    """`(name, layer, trainable)` of every layer holding weights: the encoder's layers one by one
+    for ktbert models, `model.layers` for others."""
+    found = []
     for layer in model.layers:
         if _is_text_classifier(model) and layer is model.backbone:
-            for sub in layer.layers:
-                if sub.weights:
-                    rows.append((f"{layer.name}/{sub.name}", type(sub).__name__, sub.trainable and layer.trainable,
-                                 sum(int(w.numpy().size) for w in sub.weights)))
-            continue
-        if layer.weights:
-            rows.append((layer.name, type(layer).__name__, layer.trainable,
-                         sum(int(w.numpy().size) for w in layer.weights)))
-    return rows
+            found += [(f"{layer.name}/{sub.name}", sub, sub.trainable and layer.trainable)
+                      for sub in layer.layers if sub.weights]
+        elif layer.weights:
+            found.append((layer.name, layer, layer.trainable))
+    return found
+
+
+def layer_table(model) -> list:
+    """`(name, class, trainable, parameters)` rows: encoder blocks expanded for ktbert models."""
+    return [(name, type(layer).__name__, trainable, sum(int(w.numpy().size) for w in layer.weights))
+            for name, layer, trainable in table_layers(model)]

@@ -64,6 +64,14 @@ def set_weight_decay(optimizer, value: float) -> None:
     base_optimizer(optimizer).weight_decay.assign(value)
 
 
+def layer_weight_decay(optimizer, layer) -> float:
+    """The decoupled weight decay `layer`'s weights get: the optimizer's where it decays one of
+    them, 0.0 where it decays none (biases, LayerNorm and embeddings are spared)."""
+    base = base_optimizer(optimizer)
+    decayed = any(keras_internals.uses_weight_decay(base, w) for w in layer.weights)
+    return get_weight_decay(optimizer) if decayed else 0.0
+
+
 def plain_config(optimizer) -> dict:
     """The optimizer's config with variables read back as floats, to build a fresh copy."""
     config = optimizer.get_config()

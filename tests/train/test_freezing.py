@@ -36,11 +36,48 @@ def test_freeze_bottom_blocks_and_unfreeze_top_layers(learner):
     paths = trainable_paths(learner.model)
     assert not any("embedding" in p for p in paths)
     assert any("transformer_layer_0" in p for p in paths) and any("transformer_layer_1" in p for p in paths)
-    learner.unfreeze(1)  # only the top transformer layer and the head
+    learner.unfreeze(n_top=1)  # only the top transformer layer and the head
     paths = trainable_paths(learner.model)
     assert not any("transformer_layer_0" in p for p in paths)
     assert any("transformer_layer_1" in p for p in paths) and "classifier/kernel" in paths
     learner.fit(1e-3, 1, verbose=0)  # recompiled: trains with the new set
+
+
+def test_unfreeze_takes_ktrains_exclude_range_and_refuses_a_positional_count(learner):
+    learner.freeze()
+    learner.unfreeze(exclude_range=1)  # ktrain's call: all but the bottom block (the embeddings) train
+    assert [[layer.trainable for layer in block] for block in encoder_blocks(learner.model)] == [[False] * 5, [True],
+                                                                                                 [True]]
+    assert "classifier/kernel" in trainable_paths(learner.model)
+    learner.unfreeze(exclude_range=0)
+    assert any("token_embedding" in p for p in trainable_paths(learner.model))
+    before = trainable_paths(learner.model)
+    with pytest.raises(TypeError) as caught:
+        learner.unfreeze(2)
+    assert str(caught.value) == (
+        "`unfreeze` takes its count by keyword: ktrain's and ktbert's counts point opposite ways. Received: "
+        "unfreeze(2). ktrain's `unfreeze(2)` trains all but the bottom 2 blocks: write `unfreeze(exclude_range=2)` "
+        "(the same as `freeze(2)`). To train only the top 2 transformer layers and the head, write "
+        "`unfreeze(n_top=2)`.")
+    assert trainable_paths(learner.model) == before  # refused before anything changed
+    with pytest.raises(ValueError, match=re.escape(
+            "Give `n_top` (the top layers that train) or `exclude_range` (the bottom blocks that stay frozen), not "
+            "both. Received: n_top=1, exclude_range=1")):
+        learner.unfreeze(n_top=1, exclude_range=1)
+
+
+def test_unfreeze_exclude_range_freezes_the_first_layers_of_other_keras_models():
+    from ktbert.train.controls import ControlsMixin
+
+    class Host(ControlsMixin):
+        def __init__(self):
+            self.model = generic_model()
+            self.model.compile(optimizer="adam", loss="mse")
+
+    host = Host()
+    host.unfreeze(exclude_range=2)  # as ktrain: model.layers[:2] frozen
+    assert {layer.name: layer.trainable for layer in host.model.layers} == {
+        "a": False, "b": False, "drop": True, "c": True, "act": True}
 
 
 def test_print_layers(learner, capsys):
@@ -52,6 +89,21 @@ def test_print_layers(learner, capsys):
     assert dict((r[0], r[2]) for r in rows)["classifier"] is True
     assert dict((r[0], r[2]) for r in rows)["bert_backbone/transformer_layer_1"] is False
     assert "classifier" in out and "trainable=False" in out
+
+
+def test_print_layers_shows_ktrains_weight_decay_per_layer(learner, capsys):
+    learner.unfreeze()
+    learner.set_weight_decay(0.05)
+    rows = learner.print_layers(show_wd=True)
+    out = capsys.readouterr().out.splitlines()
+    decay = {r[0]: r[4] for r in rows}
+    assert decay["classifier"] == pytest.approx(0.05)  # its kernel is decayed, its bias is not
+    assert decay["bert_backbone/transformer_layer_0"] == pytest.approx(0.05)
+    assert decay["bert_backbone/token_embedding"] == 0.0  # embeddings and LayerNorm are never decayed
+    assert decay["bert_backbone/embeddings_layer_norm"] == 0.0
+    line = {r[0]: text for r, text in zip(rows, out)}
+    assert line["classifier"].endswith("wd=0.05") and line["bert_backbone/token_embedding"].endswith("wd=0")
+    assert len(learner.print_layers()[0]) == 4  # without show_wd, the rows are as before
 
 
 @pytest.fixture(scope="module")

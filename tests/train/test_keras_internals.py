@@ -47,7 +47,7 @@ def test_no_module_but_keras_internals_reads_a_private_attribute():
     assert list(reads) == [os.path.join("model", "keras_internals.py")]
     names = {name for _, name in reads[os.path.join("model", "keras_internals.py")]}
     assert names == {"_compile_config", "_distribute_strategy", "_exclude_from_weight_decay_pattern", "_symbolic_build",
-                     "_apply_weight_decay", "_flatten_layers", "_built", "_build"}
+                     "_apply_weight_decay", "_flatten_layers", "_built", "_build", "_use_weight_decay"}
 
 
 def test_keras_keeps_the_weight_decay_hook_ktbert_extends():
@@ -69,6 +69,16 @@ def test_keras_keeps_the_weight_decay_exclusions_where_ktbert_reads_them(learner
     pattern = keras_internals.weight_decay_exclusions(learner.model.optimizer)
     assert pattern is not None and all(name in pattern.pattern for name in NO_DECAY)
     assert keras_internals.weight_decay_exclusions(keras.optimizers.AdamW()) is None
+
+
+def test_keras_tells_which_variables_its_weight_decay_spares(learner):
+    """`uses_weight_decay` asks `optimizer._use_weight_decay`, the test Keras' decay step applies."""
+    optimizer = learner.model.optimizer
+    spared = {v.path: not keras_internals.uses_weight_decay(optimizer, v) for v in learner.model.weights}
+    assert spared["classifier/kernel"] is False and spared["classifier/bias"] is True
+    assert all(spared[path] for path in spared if path.endswith(("/gamma", "/beta", "/embeddings")))
+    plain = keras.optimizers.AdamW(weight_decay=0.1)  # no exclusions: every variable decays
+    assert keras_internals.uses_weight_decay(plain, learner.model.get_layer("classifier").bias)
 
 
 def test_keras_builds_the_optimizer_and_metrics_from_an_element_spec(make_toy_split, make_learner):

@@ -90,7 +90,13 @@ def test_load_model_reads_the_weights_while_saves_are_held_back(tmp_path, monkey
     (lambda host: host.freeze(1.5), TypeError, "Received: freeze_range=1.5"),
     (lambda host: host.freeze(True), TypeError, "Received: freeze_range=True"),
     (lambda host: host.freeze(-1), ValueError, "Received: freeze_range=-1"),
-    (lambda host: host.unfreeze("x"), ValueError, "`n_top` must be a positive integer. Received: n_top='x'"),
+    (lambda host: host.unfreeze(n_top="x"), ValueError, "`n_top` must be a positive integer. Received: n_top='x'"),
+    (lambda host: host.unfreeze(exclude_range=-1), ValueError,
+     "`exclude_range` must be a non-negative integer (the bottom blocks that stay frozen) or None (train everything). "
+     "Received: exclude_range=-1"),
+    (lambda host: host.unfreeze(1.5), TypeError, "Received: unfreeze(1.5)"),
+    (lambda host: host.print_layers(show_wd="yes"), TypeError,
+     "`show_wd` must be True or False. Received: show_wd='yes'"),
 ])
 def test_the_controls_check_their_arguments(call, error, says):
     with pytest.raises(error, match=re.escape(says)):

@@ -3,6 +3,7 @@
     python examples/imdb_demo.py                   # reads ../shared/data/imdb
     python examples/imdb_demo.py path/to/imdb      # or another copy (see LAYOUTS below)
     python examples/imdb_demo.py --train 4000 --val 1000 --maxlen 128 --lr 5e-5
+    python examples/imdb_demo.py --report          # and write imdb-report.html
 
 It prints the validation accuracy on held-out reviews, saves the predictor, reloads it and
 predicts three new reviews with probabilities.
@@ -78,6 +79,8 @@ def main(argv=None):
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--out", default=os.path.join("runs", "imdb-sentiment"), help="where to save the predictor")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--report", nargs="?", const="imdb-report.html", default=None, metavar="FILE",
+                        help="also write an HTML report of the run (default file: %(const)s)")
     args = parser.parse_args(argv)
 
     if not os.path.isdir(args.data):
@@ -97,6 +100,9 @@ def main(argv=None):
     run = ktbert.train_classifier(settings, train_df, val_df)
     print(f"\nvalidation accuracy: {run.scores['accuracy']:.4f} on {len(run.val_data.x)} held-out IMDB reviews "
           f"({len(run.train_data.x)} training reviews, maxlen {args.maxlen}, {time.time() - start:.0f} s)")
+
+    if args.report:
+        print(f"wrote the report to {run.report(args.report)}")
 
     predictor = run.predictor
     reloaded = ktbert.Predictor.load(args.out)

@@ -49,4 +49,5 @@ __getattr__, __dir__, __all__ = attach(__name__, {
     "texts_from_df": "ktbert.data.loaders:texts_from_df",
     "texts_from_folder": "ktbert.data.loaders:texts_from_folder",
     "train_classifier": "ktbert.recipe.training_run:train_classifier",
+    "write_report": "ktbert.evaluate.report:write_report",
 })

@@ -34,6 +34,13 @@ def check_count(value, what: str) -> int:
     return int(value)
 
 
+def check_whole_number(value, what: str) -> int:
+    """An integer >= 0: caps that may be zero (texts to explain)."""
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 0:
+        raise ValueError(f"`{what}` must be an integer >= 0. Received: {what}={value!r}")
+    return int(value)
+
+
 def check_rate(value, what: str = "lr") -> float:
     """A positive, finite number: learning rates, temperatures."""
     if not _is_number(value) or not 0 < value < math.inf:

@@ -1,5 +1,5 @@
 """How good is the model, and how it decides: metrics, decisions (temperature, thresholds),
-interpretation, calibration, explanations, baselines, plots.
+interpretation, calibration, explanations, baselines, plots, and the HTML report.
 
 Imports from `ktbert.saving`, `ktbert.data` and `ktbert.model` below it, never from `serve`,
 `train` or `recipe`.
@@ -15,4 +15,5 @@ __getattr__, __dir__, __all__ = attach(__name__, {
     "compare": "ktbert.evaluate.baselines:compare",
     "expected_calibration_error": "ktbert.evaluate.metrics:expected_calibration_error",
     "occlusion": "ktbert.evaluate.explain:occlusion",
+    "write_report": "ktbert.evaluate.report:write_report",
 })

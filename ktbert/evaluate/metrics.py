@@ -65,10 +65,15 @@ def scores(y_true, proba, decisions) -> dict:
     return {"accuracy": float(accuracy_score(y_true, y_pred)), **f1_scores(y_true, y_pred)}
 
 
-def expected_calibration_error(y_true, proba, n_bins: int = 15) -> float:
-    """ECE of the top-class confidence: sum over equal-width bins of |accuracy - confidence| x share.
+def reliability_bins(y_true, proba, n_bins: int = 15) -> dict:
+    """The top-class confidences in `n_bins` equal-width bins, as the ECE bins them.
 
-    For multi-label rows, every (example, label) probability is one binary prediction.
+    For multi-label rows, every (example, label) probability is one binary prediction, whose
+    confidence is the probability of the side it decides (p or 1 - p at 0.5).
+
+    Returns:
+        dict. `edges` `(n_bins + 1,)`, and per bin `confidence` (mean), `accuracy` (share
+        correct) and `count`; an empty bin's confidence and accuracy are NaN.
     """
     proba, y_true = np.asarray(proba, dtype=np.float64), np.asarray(y_true)
     if y_true.ndim == 2:
@@ -79,9 +84,24 @@ def expected_calibration_error(y_true, proba, n_bins: int = 15) -> float:
         correct = proba.argmax(axis=1) == y_true
     edges = np.linspace(0.0, 1.0, n_bins + 1)
     bins = np.clip(np.digitize(conf, edges[1:-1], right=True), 0, n_bins - 1)
-    ece = 0.0
+    confidence, accuracy, count = np.full(n_bins, np.nan), np.full(n_bins, np.nan), np.zeros(n_bins, np.int64)
     for b in range(n_bins):
         in_bin = bins == b
-        if in_bin.any():
-            ece += in_bin.mean() * abs(correct[in_bin].mean() - conf[in_bin].mean())
+        count[b] = in_bin.sum()
+        if count[b]:
+            confidence[b], accuracy[b] = conf[in_bin].mean(), correct[in_bin].mean()
+    return {"edges": edges, "confidence": confidence, "accuracy": accuracy, "count": count}
+
+
+def expected_calibration_error(y_true, proba, n_bins: int = 15) -> float:
+    """ECE of the top-class confidence: sum over equal-width bins of |accuracy - confidence| x share.
+
+    For multi-label rows, every (example, label) probability is one binary prediction.
+    """
+    bins = reliability_bins(y_true, proba, n_bins)
+    total = bins["count"].sum()
+    ece = 0.0
+    for confidence, accuracy, count in zip(bins["confidence"], bins["accuracy"], bins["count"]):
+        if count:
+            ece += count / total * abs(accuracy - confidence)
     return float(ece)

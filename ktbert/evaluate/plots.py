@@ -1,4 +1,5 @@
-"""Figures of training: the learning-rate finder's curve and per-step or per-epoch histories.
+"""Figures of training and evaluation: the learning-rate finder's curve, per-step or per-epoch
+histories, the confusion matrix and bars per class.
 
 These functions only draw; what they draw is computed elsewhere. Each returns a matplotlib
 `Figure` (shown inline in notebooks) and saves it when given `save_path`. They work headless.
@@ -60,25 +61,38 @@ def plot_lr_find(result, suggest: bool = True, n_skip_beginning: int = 0, n_skip
     return _finish(fig, save_path)
 
 
-def plot_series(values, xlabel: str, ylabel: str, title: str, save_path: str | None = None, series=None):
+def plot_series(values, xlabel: str, ylabel: str, title: str, save_path: str | None = None, series=None,
+                marker: str | None = None):
     """Line plot of one or more series against their index (steps or epochs).
 
     Args:
         values: list of float. the main series.
         xlabel, ylabel, title: str. axis labels and title.
         series: dict or None. further named series drawn on the same axes.
+        marker: str or None. a matplotlib marker on every point (a series of one point shows
+            only with one).
     """
+    from matplotlib.ticker import MaxNLocator
+
     fig, ax = _figure()
     x = range(1, len(values) + 1)
-    ax.plot(x, values, label=ylabel)
+    ax.plot(x, values, label=ylabel, marker=marker)
     for name, other in (series or {}).items():
-        ax.plot(range(1, len(other) + 1), other, label=name)
+        ax.plot(range(1, len(other) + 1), other, label=name, marker=marker)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # steps and epochs are whole
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title)
     if series:
         ax.legend()
     return _finish(fig, save_path)
+
+
+def plot_loss_history(history: dict, save_path: str | None = None):
+    """Training loss per epoch, with the validation loss when `history` (Keras' `History.history`)
+    holds it."""
+    extra = {"validation loss": history["val_loss"]} if "val_loss" in history else None
+    return plot_series(history["loss"], "epoch", "loss", "training loss", save_path, extra, marker="o")
 
 
 def plot_confusion_matrix(matrix, class_names, normalize: bool = False, save_path: str | None = None):

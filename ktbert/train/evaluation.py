@@ -1,5 +1,6 @@
 """The learner's evaluation calls (ktrain's names): `validate`, `top_losses`, `view_top_losses`,
-`interpret`, and fitting its decisions: `calibrate` (temperature) and `tune_thresholds`.
+`interpret`, the HTML `report`, and fitting its decisions: `calibrate` (temperature) and
+`tune_thresholds`.
 
 The numbers come from `ktbert.evaluate`: this module predicts once and hands labels,
 probabilities, class names and texts to an `Interpretation`.
@@ -7,9 +8,14 @@ probabilities, class names and texts to an `Interpretation`.
 
 from __future__ import annotations
 
+import numpy as np
+
 from ktbert.checks import check_count, check_flag, check_verbose
+from ktbert.data.texts import TextData
 from ktbert.evaluate.interpretation import Interpretation
 from ktbert.evaluate.metrics import expected_calibration_error
+from ktbert.evaluate.report import check_report_path, describe_model, write_report
+from ktbert.evaluate.report_data import MAX_EXPLAINED, MAX_TEXTS, MAX_WORDS, TrainingCurves, check_caps
 from ktbert.train.learner_parts import LearnerParts
 
 
@@ -86,6 +92,69 @@ class EvaluationMixin(LearnerParts):
             if text is not None:
                 print(text if len(text) <= max_chars else text[: max_chars - 3] + "...")
         return rows
+
+    def report(self, path, data=None, preproc=None, class_names=None, *, comparison=None, about=None,
+               data_name: str | None = None, title: str = "ktbert report", max_texts: int = MAX_TEXTS,
+               max_explained: int = MAX_EXPLAINED, max_words: int = MAX_WORDS) -> str:
+        """Writes one self-contained HTML report of the model on `data` (default: validation data).
+
+        The page holds what `validate` prints and more: the model and data, the per-class
+        table, the confusion matrix, reliability diagrams before and after temperature scaling,
+        the threshold curves, the worst examples (their words highlighted by occlusion when
+        `preproc` is given), the last fit's loss and learning-rate curves, the last `lr_find`'s
+        plot, and `compare`'s table when passed (`ktbert.evaluate.report.write_report`).
+
+        Args:
+            path: str. the .html file to write.
+            data: `(x, y)` or None. labelled data; None takes the validation data.
+            preproc: TextPreprocessor or None. names the classes, and explains the worst examples.
+            class_names: list of str or None. the classes, when there is no `preproc`.
+            comparison: pandas.DataFrame or None. `ktbert.compare(..., learner=learner)`'s table.
+            about: list of `(name, value)` or None. more lines for "what was evaluated".
+            data_name: str or None. what `data` is ("test data"); None says "validation data"
+                or "the data passed".
+            title: str. the page's title.
+            max_texts, max_explained, max_words: int. worst examples shown, of those explained,
+                and words scored in each (occlusion predicts once per word).
+
+        Returns:
+            str. `path`.
+
+        Examples:
+        ```python
+        learner.fit_onecycle(5e-5, 2)
+        learner.report("report.html", preproc=preproc)
+        ```
+        """
+        path = check_report_path(path)
+        check_caps(max_texts, max_explained, max_words)
+        interp, raw = self._interpretation(data, preproc, class_names, "data")
+        if data_name is None:
+            data_name = "validation data" if data is None else "the data passed"
+        about = describe_model(self.model, preproc) + [
+            ("evaluated on", data_name), ("training data", f"{len(self.train_data.y):,} texts"),
+            ("batch size", f"{self.batch_size} (evaluation: {self.eval_batch_size})"),
+        ] + list(about or [])
+        return write_report(path, interp, raw, predict_proba=None if preproc is None else self._text_proba(preproc),
+                            about=about, training=self.training_curves(), comparison=comparison, title=title,
+                            max_texts=max_texts, max_explained=max_explained, max_words=max_words)
+
+    def training_curves(self) -> TrainingCurves | None:
+        """The last fit's loss and learning-rate series and the last `lr_find`'s result, as the
+        report draws them; None before any fit or `lr_find`."""
+        if self.history is None and self.lr_find_result is None:
+            return None
+        history = dict(self.history.history) if self.history is not None else {}
+        return TrainingCurves(history, list(self.lr_history), self.lr_find_result)
+
+    def _text_proba(self, preproc):
+        """`texts -> calibrated probabilities`, through `preproc` and `predict`."""
+
+        def proba(texts):
+            x = preproc.preprocess(texts, keep_texts=False)
+            return self.predict(TextData(x, np.zeros(len(x))))
+
+        return proba
 
     def calibrate(self, val_data=None, verbose: int = 1) -> float:
         """Fits temperature scaling on validation data; `predict` then applies it, and

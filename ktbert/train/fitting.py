@@ -232,9 +232,7 @@ class FitMixin(LearnerParts):
         if self.history is None:
             raise ValueError("No training history: fit the model first.")
         if plot_type == "loss":
-            h = self.history.history
-            extra = {"validation loss": h["val_loss"]} if "val_loss" in h else None
-            return plots.plot_series(h["loss"], "epoch", "loss", "training loss", save_path, extra)
+            return plots.plot_loss_history(self.history.history, save_path)
         if plot_type == "lr":
             return plots.plot_series(self.lr_history, "step", "learning rate", "learning rate per step", save_path)
         if not any(m is not None for m in self.momentum_history):

@@ -17,6 +17,7 @@ import ktbert
 from helpers import PROJECT, sentiment_frame
 from ktbert.cli import main
 from ktbert.cli.parser import RECIPE_DEFAULTS, build_parser
+from ktbert.cli.schedule_options import RECIPE_CHOICES
 from ktbert.cli.predicting import Progress, writer
 from ktbert.cli.training import settings_from
 
@@ -80,6 +81,42 @@ def test_help_shows_the_recipe_defaults():
     assert RECIPE_DEFAULTS == {name: fields[name] for name in RECIPE_DEFAULTS}
 
 
+def test_help_lists_the_recipe_choices():
+    from ktbert.recipe.fitting import SCHEDULES
+    from ktbert.serve.long_texts import LONG_TEXTS, WINDOW_POOLINGS
+    from ktbert.train.loop import MONITORS
+
+    assert RECIPE_CHOICES == {"schedule": SCHEDULES, "monitor": MONITORS, "long_texts": LONG_TEXTS,
+                              "window_pooling": WINDOW_POOLINGS}
+
+
+def test_schedule_and_long_text_options_become_the_recipe_settings(monkeypatch):
+    from ktbert.cli import training
+
+    class Stop(Exception):
+        pass
+
+    captured = []  # what `ktbert train` hands the recipe; stopped there, so nothing trains
+
+    def recipe(settings, *frames):
+        captured.append(settings)
+        raise Stop
+
+    monkeypatch.setattr(training, "train_classifier", recipe)
+    monkeypatch.setattr(training, "read_frames", lambda args, settings: (None, None, None))
+    args = build_parser().parse_args(
+        ["train", "d.csv", "--output", "out", "--weight-decay", "0.05", "--schedule", "autofit", "--epochs", "8",
+         "--early-stopping", "2", "--monitor", "val_macro_f1", "--reduce-on-plateau", "1", "--long-texts", "windows",
+         "--window-stride", "32", "--window-pooling", "max"])
+    with pytest.raises(Stop):
+        training.train(args)
+    assert captured == [ktbert.TrainingSettings(
+        "text", "label", output="out", epochs=8, weight_decay=0.05, schedule="autofit", early_stopping=2,
+        monitor="val_macro_f1", reduce_on_plateau=1, long_texts="windows", window_stride=32, window_pooling="max")]
+    lr_find = build_parser().parse_args(["lr-find", "d.csv", "--plot", "lr.png", "--weight-decay", "0"])
+    assert settings_from(lr_find).weight_decay == 0.0  # lr-find builds the learner as train does
+
+
 def test_arguments_become_the_recipe_settings():
     args = build_parser().parse_args(
         ["train", "d.csv", "--text-column", "t", "--label-column", "l", "--maxlen", "64", "--encoder", "enc",
@@ -113,6 +150,32 @@ def test_train_at_a_diverging_rate_stops_with_the_advice_and_saves_nothing(workd
     assert err.startswith("ktbert train: error: The training loss became ")
     assert "Lower the learning rate" in err
     assert not (workdir / "diverged").exists()
+
+
+def test_train_options_reach_the_learner_and_the_saved_predictor(workdir, tiny_encoder, monkeypatch, capsys):
+    import keras
+
+    from ktbert.cli import training
+    from ktbert.train import distribute
+
+    runs, callbacks = [], []
+    real_train, real_fit = training.train_classifier, distribute.fit
+    monkeypatch.setattr(training, "train_classifier", lambda *a: runs.append(real_train(*a)) or runs[-1])
+    monkeypatch.setattr(distribute, "fit", lambda *a, **kw: callbacks.append(kw["callbacks"]) or real_fit(*a, **kw))
+    code, out, err = run(["train", workdir / "train.csv", "--encoder", tiny_encoder, "--maxlen", 16, "--epochs", 2,
+                          "--lr", "2e-3", "--batch-size", 16, "--quiet", "--weight-decay", "0.05",
+                          "--schedule", "constant", "--early-stopping", 1, "--monitor", "val_accuracy",
+                          "--long-texts", "windows", "--window-stride", 4, "--window-pooling", "max",
+                          "--output", workdir / "options"], capsys)
+    assert code == 0, err
+    [trained] = runs
+    assert float(keras.ops.convert_to_numpy(trained.learner.model.optimizer.weight_decay)) == pytest.approx(0.05)
+    [stopping] = [c for c in callbacks[0] if isinstance(c, keras.callbacks.EarlyStopping)]
+    assert (stopping.patience, stopping.monitor) == (1, "val_accuracy")
+    lrs = trained.learner.history.history["lr"]
+    assert lrs == [2e-3] * len(lrs) and len(lrs) == 4 * len(trained.learner.history.epoch)  # constant: 4 steps an epoch
+    saved = ktbert.load_predictor(str(workdir / "options"))
+    assert (saved.long_texts, saved.window_stride, saved.window_pooling) == ("windows", 4, "max")
 
 
 def test_evaluate_prints_the_report_of_the_saved_predictor(cli_model, workdir, capsys):
@@ -245,6 +308,34 @@ BAD_INPUT = {
     "lr not a number": (
         lambda d, m: ["train", d / "t.csv", "--lr", "fast", "--output", d / "out"],
         lambda d: "ktbert train: error: argument --lr: must be a number or 'auto'. Received: 'fast'"),
+    "schedule unknown": (
+        lambda d, m: ["train", d / "t.csv", "--schedule", "cosine", "--output", d / "out"],
+        lambda d: "ktbert train: error: `schedule` must be one of ['onecycle', 'autofit', 'constant', 'sgdr']. "
+                  "Received: schedule='cosine'"),
+    "early stopping with one-cycle": (
+        lambda d, m: ["train", d / "t.csv", "--early-stopping", 2, "--output", d / "out"],
+        lambda d: "ktbert train: error: `early_stopping` needs a schedule that can stop early, one of ['autofit', "
+                  "'constant', 'sgdr']: one-cycle plans its rate over all `epochs`. Received: early_stopping=2, "
+                  "schedule='onecycle'"),
+    "early stopping not a number": (
+        lambda d, m: ["train", d / "t.csv", "--early-stopping", "soon", "--output", d / "out"],
+        lambda d: "ktbert train: error: argument --early-stopping: invalid int value: 'soon'"),
+    "weight decay negative": (
+        lambda d, m: ["train", d / "t.csv", "--weight-decay", "-0.1", "--output", d / "out"],
+        lambda d: "ktbert train: error: `weight_decay` must be a number >= 0. Received: weight_decay=-0.1"),
+    "monitor unknown": (
+        lambda d, m: ["train", d / "t.csv", "--schedule", "autofit", "--monitor", "val_f1", "--output", d / "out"],
+        lambda d: "ktbert train: error: `monitor` must be one of ['val_loss', 'val_accuracy', 'val_macro_f1']. "
+                  "Received: monitor='val_f1'"),
+    "long texts unknown": (
+        lambda d, m: ["train", d / "t.csv", "--long-texts", "all", "--output", d / "out"],
+        lambda d: "ktbert train: error: `long_texts` must be one of ['truncate', 'windows']. "
+                  "Received: long_texts='all'"),
+    "window stride too long": (
+        lambda d, m: ["train", d / "t.csv", "--maxlen", 16, "--long-texts", "windows", "--window-stride", 15,
+                      "--output", d / "out"],
+        lambda d: "ktbert train: error: `window_stride` must be at most maxlen - 2 = 14, or windows would skip "
+                  "tokens. Received: window_stride=15"),
     "NaN labels": (
         lambda d, m: ["train", write(d / "t.csv", "text,label\ngood,pos\nbad,neg\nfine,\n"), "--output", d / "out"],
         lambda d: "ktbert train: error: train_df['label'] has 1 missing label(s) (None or NaN) at row "

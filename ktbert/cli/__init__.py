@@ -1,7 +1,7 @@
-"""The `ktbert` command line: train, evaluate, predict, lr-find, export and serve.
+"""The `ktbert` command line: train, evaluate, predict, embed, lr-find, export and serve.
 
 A thin layer over the Python API. Each sub-command's handler lives in a module of its own that
-is imported only when the sub-command runs, so `predict`, `evaluate`, `export` and `serve` load
+is imported only when the sub-command runs, so `predict`, `embed`, `evaluate`, `export` and `serve` load
 no training code. Bad input exits with code 2 and the Python API's message, never a traceback.
 
 Examples:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 
+from ktbert.cli.schedule_options import SCHEDULE_DEFAULTS, schedule_arguments
 from ktbert.data.pipeline import TRUNCATIONS
 from ktbert.defaults import BATCH_SIZE, ENCODER, LR, MAXLEN, TRAIN_BATCH_SIZE, TRUNCATION, VAL_PCT
 from ktbert.model.precision import PRECISIONS
@@ -16,7 +17,8 @@ from ktbert.model.precision import PRECISIONS
 # equal, so the parser need not import the recipe (and TensorFlow) to know them.
 RECIPE_DEFAULTS = {
     "maxlen": MAXLEN, "encoder": ENCODER, "truncation": TRUNCATION, "val_pct": VAL_PCT,
-    "batch_size": TRAIN_BATCH_SIZE, "epochs": 1, "lr": LR, "seed": 0,
+    "batch_size": TRAIN_BATCH_SIZE, "epochs": 1, "lr": LR, "seed": 0, "weight_decay": 0.01,
+    **SCHEDULE_DEFAULTS,
 }
 DEFAULT_LABEL_SEP = "|"
 PREDICT_BATCH_SIZE = BATCH_SIZE  # `load_predictor`'s
@@ -29,14 +31,17 @@ examples:
       --maxlen 64 --epochs 3 --lr auto --output sst2
   ktbert train tickets.xlsx --text-column body --label-column tags --multilabel --output tags
   ktbert train reviews/ --output sentiment      # reviews/pos/*.txt, reviews/neg/*.txt
+  ktbert train imdb.csv.gz --text-column Reviews --label-column Sentiment --maxlen 256 \\
+      --schedule autofit --epochs 10 --early-stopping 2 --long-texts windows --output imdb
 
 DATA is a .csv, .tsv or .xlsx file (each may be gzip'd: .csv.gz), a text table of another
 extension (its separator is sniffed), or a folder with one sub-folder of text files per class.
 """
 
 EVALUATE_EXAMPLE = """\
-example:
+examples:
   ktbert evaluate sentiment test.csv --text-column review --label-column sentiment
+  ktbert evaluate sentiment test.csv --text-column review --label-column sentiment --report report.html
 """
 
 PREDICT_EXAMPLE = """\
@@ -50,6 +55,12 @@ whatever the input's size. Output rows follow the input's order, one per text; a
 line is a text too (predicted as the empty text), so row N answers line N.
 """
 
+EMBED_EXAMPLE = """\
+examples:
+  ktbert embed sentiment reviews.txt --output vectors.npy    # one row per line, in order
+  ktbert embed sentiment reviews.csv --text-column review --format jsonl > vectors.jsonl
+"""
+
 LR_FIND_EXAMPLE = """\
 example:
   ktbert lr-find reviews.csv --text-column review --label-column sentiment --plot lr.png
@@ -58,7 +69,8 @@ example:
 EXPORT_EXAMPLE = """\
 example:
   ktbert export sentiment sentiment_savedmodel
-  # then, with TensorFlow only:  tf.saved_model.load("sentiment_savedmodel")
+  # then, with TensorFlow and tensorflow-text only (the import registers the tokenizer's ops):
+  #   import tensorflow as tf, tensorflow_text; tf.saved_model.load("sentiment_savedmodel")
 """
 
 SERVE_EXAMPLE = """\
@@ -126,7 +138,31 @@ def _recipe_arguments(parser):
                         help="texts per training step (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=d["seed"],
                         help="seed of the split and the weights (default: %(default)s)")
+    parser.add_argument("--weight-decay", type=float, default=d["weight_decay"], metavar="X",
+                        help="decoupled weight decay, never on biases, LayerNorm or embeddings; 0 turns it off "
+                             "(default: %(default)s)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def _text_input_arguments(parser) -> None:
+    """MODEL_DIR, INPUT and how texts are read, streamed and written (`predict`, `embed`)."""
+    parser.add_argument("model_dir", metavar="MODEL_DIR", help="a folder saved by 'ktbert train' or predictor.save")
+    parser.add_argument("input", metavar="INPUT", nargs="?", default="-",
+                        help="a text file, one text a line (gzip'd too), a CSV/TSV with --text-column, "
+                             "or '-' for stdin (the default)")
+    parser.add_argument("--text-column", nargs="+", default=None, metavar="C", action=TextColumns,
+                        help="read INPUT as a CSV/TSV and take this column (two columns A B for a model of "
+                             "text pairs)")
+    parser.add_argument("--sep", default=None, help="field separator of a table INPUT (default: by extension, else sniffed)")
+    parser.add_argument("--encoding", default="utf-8", help="text encoding of INPUT (default: utf-8)")
+    parser.add_argument("--output", default=None, metavar="FILE", help="write here instead of stdout")
+    parser.add_argument("--batch-size", type=int, default=PREDICT_BATCH_SIZE, metavar="N",
+                        help="texts per prediction step at maxlen tokens; shorter texts share larger steps "
+                             "(default: %(default)s)")
+    parser.add_argument("--chunk-size", type=int, default=CHUNK_SIZE, metavar="N",
+                        help="texts read, predicted and written at a time (default: %(default)s)")
+    parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                        help="a count of texts on stderr (default: when stderr is a terminal)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -147,15 +183,19 @@ def build_parser() -> argparse.ArgumentParser:
     _recipe_arguments(train)
     train.add_argument("--output", required=True, metavar="DIR", help="folder to save the predictor in")
     train.add_argument("--test", default=None, metavar="DATA", help="test data, scored once at the end")
-    train.add_argument("--epochs", type=int, default=d["epochs"], metavar="E", help="epochs (default: %(default)s)")
+    train.add_argument("--epochs", type=int, default=d["epochs"], metavar="E",
+                       help="epochs, at most with --early-stopping (default: %(default)s)")
     train.add_argument("--lr", type=learning_rate, default=d["lr"], metavar="X|auto",
                        help="peak learning rate, or 'auto' to run lr_find and take its suggestion "
                             "(default: %(default)s)")
+    schedule_arguments(train)
     train.add_argument("--class-weight", choices=["balanced"], default=None, help="weigh classes by inverse frequency")
     train.add_argument("--calibrate", action="store_true", help="fit temperature scaling on the validation data")
     train.add_argument("--tune-thresholds", action="store_true", help="fit per-label thresholds (multi-label)")
     train.add_argument("--precision", default=None, choices=list(PRECISIONS),
                        help="what the encoder computes in (default: KTBERT_PRECISION, else auto)")
+    train.add_argument("--report", default=None, metavar="FILE",
+                       help="also write an HTML report of the run on the validation (or --test) data")
 
     evaluate = _command(subparsers, "evaluate", "ktbert.cli.evaluating:evaluate",
                         "Score a saved predictor on labelled DATA and print the report.", EVALUATE_EXAMPLE)
@@ -163,30 +203,23 @@ def build_parser() -> argparse.ArgumentParser:
     _data_arguments(evaluate)
     evaluate.add_argument("--batch-size", type=int, default=PREDICT_BATCH_SIZE, metavar="N",
                           help="texts per prediction step at maxlen tokens; shorter texts share larger steps (default: %(default)s)")
+    evaluate.add_argument("--report", default=None, metavar="FILE",
+                          help="also write an HTML report: figures, calibration, the worst texts explained")
 
     predict = _command(subparsers, "predict", "ktbert.cli.predicting:predict",
                        "Predict the classes of texts from a file, a CSV/TSV column or stdin.", PREDICT_EXAMPLE)
-    predict.add_argument("model_dir", metavar="MODEL_DIR", help="a folder saved by 'ktbert train' or predictor.save")
-    predict.add_argument("input", metavar="INPUT", nargs="?", default="-",
-                         help="a text file, one text a line (gzip'd too), a CSV/TSV with --text-column, "
-                              "or '-' for stdin (the default)")
-    predict.add_argument("--text-column", nargs="+", default=None, metavar="C", action=TextColumns,
-                         help="read INPUT as a CSV/TSV and take this column (two columns A B for a model of "
-                              "text pairs)")
-    predict.add_argument("--sep", default=None,
-                         help="field separator of a table INPUT (default: by extension, else sniffed)")
-    predict.add_argument("--encoding", default="utf-8", help="text encoding of INPUT (default: utf-8)")
+    _text_input_arguments(predict)
     predict.add_argument("--format", choices=["csv", "jsonl"], default="csv", help="output format (default: csv)")
     predict.add_argument("--proba", action="store_true", help="also write each class's probability")
     predict.add_argument("--label-sep", default=DEFAULT_LABEL_SEP, metavar="S",
                          help="joins a multi-label model's labels in csv output (default: %(default)r)")
-    predict.add_argument("--output", default=None, metavar="FILE", help="write here instead of stdout")
-    predict.add_argument("--batch-size", type=int, default=PREDICT_BATCH_SIZE, metavar="N",
-                         help="texts per prediction step at maxlen tokens; shorter texts share larger steps (default: %(default)s)")
-    predict.add_argument("--chunk-size", type=int, default=CHUNK_SIZE, metavar="N",
-                         help="texts read, predicted and written at a time (default: %(default)s)")
-    predict.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
-                         help="a count of texts on stderr (default: when stderr is a terminal)")
+
+    embed = _command(subparsers, "embed", "ktbert.cli.embedding:embed",
+                     "Write the fine-tuned encoder's text vectors of texts from a file, a CSV/TSV column or stdin.",
+                     EMBED_EXAMPLE)
+    _text_input_arguments(embed)
+    embed.add_argument("--format", choices=["npy", "jsonl"], default=None,
+                       help="output format (default: npy when --output ends in .npy, else jsonl)")
 
     lr_find = _command(subparsers, "lr-find", "ktbert.cli.training:lr_find",
                        "Run the learning-rate finder on DATA, save its plot and print its suggestions.",
@@ -200,7 +233,10 @@ def build_parser() -> argparse.ArgumentParser:
                       "Export a saved predictor as a TensorFlow SavedModel that takes raw strings.",
                       EXPORT_EXAMPLE)
     export.add_argument("model_dir", metavar="MODEL_DIR", help="a folder saved by 'ktbert train' or predictor.save")
-    export.add_argument("out_dir", metavar="OUT_DIR", help="the SavedModel folder to write")
+    export.add_argument("out_dir", metavar="OUT_DIR", help="the folder to write")
+    export.add_argument("--format", default="savedmodel", choices=["savedmodel", "onnx"],
+                        help="a TensorFlow SavedModel taking raw strings, or ONNX with a Hugging Face tokenizer.json "
+                             "(needs the onnx extra) (default: %(default)s)")
 
     serve = _command(subparsers, "serve", "ktbert.cli.shipping:serve",
                      "Serve a saved predictor over HTTP: POST /predict, GET /health, docs at /docs.",

@@ -1,4 +1,4 @@
-"""`ktbert export` and `ktbert serve`: a saved predictor as a TensorFlow SavedModel, or behind HTTP.
+"""`ktbert export` and `ktbert serve`: a saved predictor as a TensorFlow SavedModel or ONNX, or behind HTTP.
 
 Both start from the saved folder and load no training code; `serve` checks the folder before
 it loads the web stack, which comes with the optional `serve` extra.
@@ -15,12 +15,13 @@ SERVE_EXTRA = ("fastapi", "uvicorn", "starlette", "pydantic")
 
 
 def export(args) -> int:
-    """`ktbert export`: `load_predictor(MODEL_DIR).export(OUT_DIR)`."""
+    """`ktbert export`: `load_predictor(MODEL_DIR).export(OUT_DIR, format=FORMAT)`."""
     if os.path.abspath(args.out_dir) == os.path.abspath(args.model_dir):
         raise ValueError(f"OUT_DIR is MODEL_DIR ({args.model_dir!r}): the export would replace the saved "
                          "predictor. Give another folder.")
-    folder = load_predictor(args.model_dir).export(args.out_dir)
-    print(f"exported a SavedModel to {folder}")
+    fmt = getattr(args, "format", "savedmodel")
+    folder = load_predictor(args.model_dir).export(args.out_dir, format=fmt)
+    print(f"exported {'an ONNX model' if fmt == 'onnx' else 'a SavedModel'} to {folder}")
     return 0
 
 

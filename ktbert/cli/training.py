@@ -11,7 +11,9 @@ import os
 
 from ktbert.cli.parser import DEFAULT_LABEL_SEP
 from ktbert.cli.reports import print_report
+from ktbert.cli.schedule_options import SCHEDULE_DEFAULTS
 from ktbert.data.reading import read_data
+from ktbert.evaluate.report import check_report_path
 from ktbert.saving.manifest import MANIFEST
 from ktbert.recipe.training_run import build_learner, train_classifier
 from ktbert.recipe.settings import TrainingSettings
@@ -28,7 +30,8 @@ def settings_from(args, **more) -> TrainingSettings:
     return TrainingSettings(
         args.text_column, labels[0] if len(labels) == 1 else list(labels), maxlen=args.maxlen,
         encoder=args.encoder, label_sep=label_sep, truncation=args.truncation, val_pct=args.val_pct,
-        batch_size=args.batch_size, seed=args.seed, verbose=0 if args.quiet else 1, **more,
+        batch_size=args.batch_size, seed=args.seed, weight_decay=args.weight_decay, verbose=0 if args.quiet else 1,
+        **more,
     )
 
 
@@ -63,14 +66,26 @@ def train(args) -> int:
     settings = settings_from(
         args, epochs=args.epochs, lr=args.lr, class_weight=args.class_weight, calibrate=args.calibrate,
         tune_thresholds=args.tune_thresholds, precision=args.precision, output=args.output,
+        **{name: getattr(args, name) for name in SCHEDULE_DEFAULTS},  # same names as the settings' fields
     )
     check_output_folder(args.output)
+    if args.report is not None:  # refused now, not after training
+        check_report_path(args.report, "--report")
     train_df, val_df, test_df = read_frames(args, settings)
     run = train_classifier(settings, train_df, val_df, test_df)
+    trained = len(run.learner.history.epoch)
+    if trained < settings.epochs:
+        print(f"stopped early after {trained} of {settings.epochs} epochs ({settings.monitor} stopped improving); "
+              "kept the best epoch's weights")
     if settings.lr == "auto":
         print(f"trained at the learning-rate finder's suggestion: lr={run.lr:.3g}")
     print_report(run.interpret(), run.scores, "test" if test_df is not None else "validation")
     print(f"\nsaved the predictor to {settings.output}")
+    if args.report is not None:
+        import matplotlib
+
+        matplotlib.use("Agg")  # the figures go into the file; no window, also without a display
+        print(f"wrote the report to {run.report(args.report)}")
     return 0
 
 

@@ -11,14 +11,22 @@ from dataclasses import asdict, dataclass
 
 from ktbert.checks import check_texts, echo
 
-# RE2 has no lookbehind, so the character before "@"/"#" is matched and put back (`\1`); its
-# `\w` and `\s` are ASCII-only, so Unicode's classes are spelled out: a word character is a
-# letter, a number or "_" (as Python's str.isalnum), a space what str.isspace accepts.
-_WORD = r"[\pL\pN_]"
-_SPACE = r"[\t\n\x{0B}\f\r\x{1C}-\x{1F}\x{85}\pZ]"
-HTML_BREAK = rf"(?i)<{_SPACE}*br{_SPACE}*/?{_SPACE}*>"
-MENTION = rf"(^|[^\pL\pN_@])@{_WORD}+"
-HASHTAG = rf"(^|[^\pL\pN_#])#({_WORD}+)"
+# RE2 has no lookbehind, so the character before "@"/"#" is matched and put back (`\1`). The
+# rules are written once, over two character classes: a word character is a letter, a number or
+# "_" (as Python's str.isalnum), a space what str.isspace accepts. RE2's `\w` and `\s` are
+# ASCII-only, so its classes are spelled out; Python's `re` reads them as `\w` and `\s`, and the
+# ONNX export hands the Python rules to programs that clean without TensorFlow.
+_CLASSES = {"re2": (r"\pL\pN_", r"\t\n\x{0B}\f\r\x{1C}-\x{1F}\x{85}\pZ"), "python": (r"\w", r"\s")}
+
+
+def _patterns(dialect: str) -> tuple:
+    """`(html break, mention, hashtag)` patterns in `dialect` ("re2" or "python")."""
+    word, space = _CLASSES[dialect]
+    return (rf"(?i)<[{space}]*br[{space}]*/?[{space}]*>", rf"(^|[^{word}@])@[{word}]+",
+            rf"(^|[^{word}#])#([{word}]+)")
+
+
+HTML_BREAK, MENTION, HASHTAG = _patterns("re2")
 OPTIONS = ("hashtags", "mentions", "html_breaks")
 
 
@@ -65,16 +73,22 @@ class TextCleaner:
     def active(self) -> bool:
         return self.hashtags or self.mentions is not None or self.html_breaks
 
-    def rules(self) -> list:
-        """The active rules as `(RE2 pattern, rewrite)` pairs, in the order they apply."""
+    def rules(self, dialect: str = "re2") -> list:
+        """The active rules as `(pattern, rewrite)` pairs, in the order they apply: RE2 patterns
+        for `tf.strings.regex_replace`, or with `dialect="python"` the same rules for `re.sub`."""
+        html_break, mention, hashtag = _patterns(dialect)
         rules = []
         if self.html_breaks:
-            rules.append((HTML_BREAK, " "))
+            rules.append((html_break, " "))
         if self.mentions is not None:  # the replacement is literal, backslashes too
-            rules.append((MENTION, r"\1" + self.mentions.replace("\\", "\\\\")))
+            rules.append((mention, r"\1" + self.mentions.replace("\\", "\\\\")))
         if self.hashtags:
-            rules.append((HASHTAG, r"\1\2"))
+            rules.append((hashtag, r"\1\2"))
         return rules
+
+    def python_rules(self) -> list:
+        """`rules` for Python's `re.sub` (the ONNX export writes them for TensorFlow-free readers)."""
+        return self.rules("python")
 
     graph_rules = rules  # the name of `rules` in ktbert 0.1.0
 

@@ -68,13 +68,22 @@ def occlusion(predict_proba, text: str, class_names, class_index=None, max_words
         class_index: int or None. the class to explain; None explains the predicted class.
         max_words: int. words scored at most (later words are kept, unscored).
     """
+    scored, texts = occlusion_texts(text, max_words)
+    return occlusion_explanation(np.asarray(predict_proba(texts)), scored, class_names, class_index)
+
+
+def occlusion_texts(text: str, max_words: int = MAX_WORDS) -> tuple:
+    """`(scored words, texts to predict)`: `text` itself, then `text` without each of its first
+    `max_words` words in turn (the service predicts them through its own queue)."""
     if not isinstance(text, str) or not text.strip():
         raise ValueError(f"`text` must be a non-empty string. Received: {text!r}")
     words = text.split()
     scored = words[:max_words]
-    variants = [" ".join(words[:i] + words[i + 1:]) or " " for i in range(len(scored))]
-    proba = np.asarray(predict_proba([text] + variants))
+    return scored, [text] + [" ".join(words[:i] + words[i + 1:]) or " " for i in range(len(scored))]
+
+
+def occlusion_explanation(proba, scored: list, class_names, class_index=None) -> Explanation:
+    """The explanation from the probabilities of `occlusion_texts`' texts, in their order."""
     target = int(np.argmax(proba[0])) if class_index is None else int(class_index)
     base = float(proba[0, target])
-    scores = [float(base - p) for p in proba[1:, target]]
-    return Explanation(scored, scores, class_names[target], base)
+    return Explanation(list(scored), [float(base - p) for p in proba[1:, target]], class_names[target], base)

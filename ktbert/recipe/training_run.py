@@ -17,7 +17,9 @@ from ktbert.data.tables import tokenize_df
 from ktbert.data.texts import TextData
 from ktbert.evaluate.interpretation import Interpretation
 from ktbert.evaluate.metrics import scores
+from ktbert.evaluate.report import check_report_path, describe_model, write_report
 from ktbert.model.classifier import text_classifier
+from ktbert.recipe.fitting import fit_learner
 from ktbert.recipe.settings import TrainingSettings
 from ktbert.serve.factories import get_predictor
 from ktbert.serve.predictor import Predictor
@@ -56,12 +58,54 @@ class TrainingRun:
         return self.test_data if self.test_data is not None else self.val_data
 
     def interpret(self) -> Interpretation:
-        """An `Interpretation` of the predictions on `eval_data` (reports, top losses, plots)."""
-        return self.learner.interpret(self.eval_data, self.preproc)
+        """An `Interpretation` of the predictions on `eval_data` (reports, top losses, plots):
+        with `long_texts="windows"`, of the predictor's pooled windows, as `scores`."""
+        data = self.eval_data
+        if self.predictor.long_texts == "windows":
+            texts = data.x.texts
+            return Interpretation(data.y, self.predictor.predict_proba(texts), self.preproc.get_classes(), texts,
+                                  decisions=self.predictor.decisions)
+        return self.learner.interpret(data, self.preproc)
+
+    def report(self, path, comparison=None, **options) -> str:
+        """Writes the HTML report of the run on `eval_data`, the data `scores` were measured on:
+        the settings, the scores, the figures, the worst examples explained, the loss and
+        learning-rate curves (and the `lr_find` plot with `lr="auto"`).
+
+        Args:
+            path: str. the .html file to write.
+            comparison: pandas.DataFrame or None. `ktbert.compare`'s table, shown side by side.
+            **options: `Learner.report`'s `title`, `max_texts`, `max_explained`, `max_words`.
+
+        Returns:
+            str. `path`.
+
+        Examples:
+        ```python
+        run = ktbert.train_classifier(settings, df)
+        run.report("report.html")
+        ```
+        """
+        name = "test data" if self.test_data is not None else "validation data"
+        settings = ", ".join(f"{key}={value!r}" for key, value in self.settings.to_dict().items())
+        about = [("peak learning rate", f"{self.lr:.3g}"), ("settings", settings)]
+        if self.predictor.long_texts != "windows":
+            return self.learner.report(path, self.eval_data, self.preproc, comparison=comparison, about=about,
+                                       data_name=name, **options)
+        # The predictor's pooled windows and decisions, as `scores`; the raw probabilities are
+        # recovered by undoing its temperature.
+        path = check_report_path(path)
+        about = describe_model(self.learner.model, self.preproc) + [
+            ("evaluated on", name), ("training data", f"{len(self.train_data.y):,} texts")] + about
+        return write_report(path, self.interpret(), predict_proba=self.predictor.predict_proba, about=about,
+                            training=self.learner.training_curves(), comparison=comparison, **options)
 
 
 def train_classifier(settings: TrainingSettings, train_df, val_df=None, test_df=None) -> TrainingRun:
-    """Runs the recipe: tokenize, build, train with one-cycle, fit decisions, score, save.
+    """Runs the recipe: tokenize, build, train with the settings' schedule, fit decisions, score, save.
+
+    With `long_texts="windows"` the predictor reads long texts in windows, and the temperature,
+    the thresholds and `scores` are fitted and measured on its pooled probabilities.
 
     Args:
         settings: TrainingSettings. the run's settings.
@@ -95,14 +139,17 @@ def train_classifier(settings: TrainingSettings, train_df, val_df=None, test_df=
         if "valley" not in learner.lr_suggestions:
             raise RuntimeError("lr_find stopped too early to suggest a rate: pass `lr` explicitly.")
         lr = learner.lr_suggestions["valley"]
-    learner.fit_onecycle(lr, s.epochs, class_weight=s.class_weight, verbose=s.verbose)
-    if s.calibrate:  # first: thresholds are tuned on the calibrated probabilities
-        learner.calibrate(verbose=s.verbose)
-    if s.tune_thresholds:
-        learner.tune_thresholds()
+    fit_learner(learner, s, lr)
     evaluated = test if test is not None else val
-    run_scores = scores(evaluated.y, learner.predict(evaluated), learner.decisions)
-    predictor = get_predictor(learner, preproc, batch_size=s.eval_batch_size, bucketing=s.bucketing)
+    if s.long_texts == "windows":
+        predictor, run_scores = _windowed_decisions(s, learner, preproc, val, evaluated)
+    else:
+        if s.calibrate:  # first: thresholds are tuned on the calibrated probabilities
+            learner.calibrate(verbose=s.verbose)
+        if s.tune_thresholds:
+            learner.tune_thresholds()
+        run_scores = scores(evaluated.y, learner.predict(evaluated), learner.decisions)
+        predictor = _predictor(s, learner, preproc)
     if s.output is not None and learner.is_chief:  # one writer when several machines train
         predictor.save(s.output)
     return TrainingRun(s, learner, predictor, preproc, trn, val, test, float(lr), run_scores)
@@ -139,6 +186,23 @@ def _load(s: TrainingSettings, train_df, val_df):
         random_state=s.seed, verbose=1 if s.verbose else 0, label_sep=s.label_sep, encoder=s.encoder,
         clean=s.clean, truncation=s.truncation,
     )
+
+
+def _predictor(s: TrainingSettings, learner, preproc) -> Predictor:
+    return get_predictor(learner, preproc, batch_size=s.eval_batch_size, bucketing=s.bucketing,
+                         long_texts=s.long_texts, window_stride=s.window_stride, window_pooling=s.window_pooling)
+
+
+def _windowed_decisions(s: TrainingSettings, learner, preproc, val, evaluated):
+    """The predictor reading long texts in windows, its decisions fitted on the pooled
+    probabilities of the validation texts, and its scores on `evaluated`."""
+    predictor = _predictor(s, learner, preproc)
+    if s.calibrate:  # first: thresholds are tuned on the calibrated probabilities
+        predictor.calibrate(val)
+    if s.tune_thresholds:
+        predictor.tune_thresholds(val)
+    proba = predictor.predict_proba(evaluated.x.texts)
+    return predictor, scores(evaluated.y, proba, predictor.decisions)
 
 
 def _learner(s: TrainingSettings, trn, val, preproc) -> Learner:

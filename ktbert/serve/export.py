@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 
+from ktbert.checks import check_choice
 from ktbert.saving import manifest
 
 EXPORT_FORMAT = "ktbert-export"
@@ -19,6 +20,16 @@ SIGNATURE = "serving_default"
 INPUT_NAME = "texts"
 PAIRS_SIGNATURE = "serving_pairs"
 PAIR_INPUTS = ("text_a", "text_b")
+FORMATS = ("savedmodel", "onnx")
+
+
+def export_predictor(predictor, folder: str, format: str = "savedmodel") -> str:  # noqa: A002
+    """`export_saved_model` or, with `format="onnx"`, `ktbert.serve.onnx_export.export_onnx`."""
+    if check_choice(format, FORMATS, "format") == "onnx":
+        from ktbert.serve.onnx_export import export_onnx
+
+        return export_onnx(predictor, folder)
+    return export_saved_model(predictor, folder)
 
 
 def export_saved_model(predictor, folder: str) -> str:

@@ -15,11 +15,12 @@ from ktbert.data.texts import TokenizedTexts
 from ktbert.defaults import BATCH_SIZE
 from ktbert.evaluate.calibration import tune_binary_threshold
 from ktbert.evaluate.decisions import Decisions, DecisionsMixin
-from ktbert.evaluate.explain import occlusion
 from ktbert.model.classifier import TextClassifier
 from ktbert.model.precision import check_precision
 from ktbert.saving.predictor_folder import read_predictor, unusable_settings, write_predictor
-from ktbert.serve.export import export_saved_model
+from ktbert.serve.embeddings import embed
+from ktbert.serve.explaining import explain
+from ktbert.serve.export import export_predictor
 from ktbert.serve.freezing import FreezePolicy
 from ktbert.serve.long_texts import LONG_TEXTS, WINDOW_POOLINGS, check_long_texts, pool_windows  # noqa: F401
 
@@ -119,13 +120,17 @@ class Predictor(DecisionsMixin):
             temperature scaling.
         """
         return_proba = check_flag(return_proba, "return_proba")
-        single = isinstance(texts, str) or (self.preproc.pairs and isinstance(texts, tuple) and len(texts) == 2
-                                            and all(isinstance(t, str) for t in texts))
+        single = self._single(texts)
         proba = self._proba([texts] if single else texts)
         if return_proba:
             return proba[0] if single else proba
         labels = self.decisions.labels(proba, self.get_classes())
         return labels[0] if single else labels
+
+    def _single(self, texts) -> bool:
+        """Whether `texts` is one text (a string, or an `(a, b)` tuple for a model of pairs)."""
+        return isinstance(texts, str) or (self.preproc.pairs and isinstance(texts, tuple) and len(texts) == 2
+                                          and all(isinstance(t, str) for t in texts))
 
     def _proba(self, texts) -> np.ndarray:
         if self.long_texts == "windows":
@@ -155,6 +160,20 @@ class Predictor(DecisionsMixin):
                               self.window_pooling, self.preproc.multilabel)
         return self.decisions.calibrate(pooled) if calibrated else pooled
 
+    def embed(self, texts) -> np.ndarray:
+        """The fine-tuned encoder's text vectors, pooled as the classifier pools them (before
+        its head): float32 `(n, hidden)` for a list, `(hidden,)` for one string; rows in the
+        input order, batched as `predict` batches (`ktbert.serve.embeddings`).
+
+        Examples:
+        ```python
+        vectors = predictor.embed(["what a film!", "dull"])  # (2, 384) for all-MiniLM-L6-v2
+        ```
+        """
+        single = self._single(texts)
+        vectors = embed(self, [texts] if single else texts)
+        return vectors[0] if single else vectors
+
     def prediction_config(self) -> dict:
         """How long texts are read, as saved."""
         return {"long_texts": self.long_texts, "window_stride": self.window_stride,
@@ -173,21 +192,7 @@ class Predictor(DecisionsMixin):
             Explanation: `.pairs` gives `(word, score)` in text order, `.top(k)` the strongest,
             `.html()` (shown inline in notebooks) the text with words highlighted.
         """
-        if self.preproc.pairs:
-            raise ValueError("`explain` scores the words of one text; this model classifies pairs of texts, "
-                             "which it cannot explain yet. Compare `predict` on pairs with words removed instead.")
-        if not isinstance(text, str):
-            raise TypeError(f"`text` must be one string: explain one text at a time. Received: text={echo(text)}")
-        names = self.get_classes()
-        if class_name is not None:
-            if class_name not in names:
-                raise ValueError(f"`class_name` {class_name!r} is not a class; classes: {names}")
-            index = names.index(class_name)
-        elif self.preproc.multilabel:
-            index = None  # the most probable label
-        else:  # the class `predict` answers, threshold included
-            index = int(self.decisions.decide(self._proba([text]))[0])
-        return occlusion(self._proba, text, names, index, max_words)
+        return explain(self, text, class_name, max_words)
 
     # === Decisions ===
     def _labelled(self, val_data, calibrated: bool = True):
@@ -231,18 +236,20 @@ class Predictor(DecisionsMixin):
         return self.threshold
 
     # === Saving ===
-    def export(self, folder: str) -> str:
-        """Writes a TensorFlow SavedModel that takes raw strings and returns probabilities,
-        decisions and class names, its graph built from this predictor's text pipeline and
-        decisions, for TensorFlow Serving or `tf.saved_model.load` without ktbert. See
-        `ktbert.serve.export.export_saved_model` and docs/serving.md.
+    def export(self, folder: str, format: str = "savedmodel") -> str:  # noqa: A002 (Keras' name)
+        """Writes the predictor for running without ktbert and returns the folder's path:
+        `format="savedmodel"`, a TensorFlow SavedModel that takes raw strings and returns
+        probabilities, decisions and class names (`ktbert.serve.export.export_saved_model`);
+        `format="onnx"`, an ONNX model of token ids with a Hugging Face `tokenizer.json`
+        (`ktbert.serve.onnx_export.export_onnx`). docs/serving.md shows both in use.
 
         Examples:
         ```python
         predictor.export("sentiment-savedmodel")
+        predictor.export("sentiment-onnx", format="onnx")
         ```
         """
-        return export_saved_model(self, check_path(folder, "folder", "folder"))
+        return export_predictor(self, check_path(folder, "folder", "folder"), format)
 
     def save(self, folder: str) -> None:
         """Writes the predictor to `folder`: manifest, safetensors weights, vocabulary.

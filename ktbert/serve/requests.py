@@ -137,3 +137,32 @@ def check_entries(texts: list) -> None:
         if isinstance(text, (list, dict)):
             raise Refused(422, f"`texts` must hold strings; position {i} holds {_echo(text)}. "
                                f"Send each text as one JSON string, like {EXAMPLE}.")
+
+
+EXPLAIN_EXAMPLE = '{"text": "what a film!"}'
+
+
+def parse_explain_body(body: bytes, classes: list, pairs: bool = False) -> tuple[str, str | None]:
+    """`(text, class_name)` from the raw body of `POST /explain`, or `Refused` as for `/predict`:
+    one non-blank `text`, and optionally `class_name`, one of `classes` (default: the class
+    `/predict` answers)."""
+    if pairs:
+        raise Refused(422, "/explain scores the words of one text; this model classifies pairs of texts, "
+                           "which it cannot explain yet.")
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError) as err:
+        raise Refused(400, f"the request body is not valid JSON. Send a JSON object like {EXPLAIN_EXAMPLE}.") from err
+    if not isinstance(data, dict):
+        raise Refused(422, f"the request body must be a JSON object like {EXPLAIN_EXAMPLE}. Received: {_echo(data)}.")
+    unknown = sorted(set(data) - {"text", "class_name"})
+    if unknown:
+        raise Refused(422, f"unknown field(s) {[shorten(n, 40) for n in unknown[:5]]}: /explain takes `text` "
+                           "(one string) and `class_name` (optional).")
+    text, class_name = data.get("text"), data.get("class_name")
+    if not isinstance(text, str) or not text.strip():
+        raise Refused(422, f"`text` must be one non-blank string, like {EXPLAIN_EXAMPLE}. "
+                           f"Received: text={_echo(text)}.")
+    if class_name is not None and class_name not in classes:
+        raise Refused(422, f"`class_name` must be one of {classes}. Received: class_name={_echo(class_name)}.")
+    return check_texts([text])[0], class_name

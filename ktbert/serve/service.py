@@ -1,4 +1,5 @@
-"""The HTTP JSON service behind `ktbert serve`: `POST /predict`, `GET /health`, docs at `/docs`.
+"""The HTTP JSON service behind `ktbert serve`: `POST /predict`, `POST /explain`, `GET /health`, a page
+to try it at `GET /` (`ktbert/serve/page.py`) and the API's docs at `/docs`, served offline.
 
 FastAPI and uvicorn (the `ktbert[serve]` extra) serve one predictor in one process. Concurrent
 requests are merged into one model call (`ktbert/serve/batcher.py`); limits on texts and bytes
@@ -19,12 +20,16 @@ import numpy as np
 from ktbert import __version__
 from ktbert.serve.batcher import DirectRunner, MicroBatcher, QueueFull
 from ktbert.serve.factories import load_predictor
-from ktbert.serve.requests import Refused, check_limits, parse_predict_body, read_body, shorten
+from ktbert.evaluate.explain import occlusion_explanation, occlusion_texts
+from ktbert.serve.page import CONTENT_SECURITY_POLICY, page_html
+from ktbert.serve.requests import Refused, check_limits, parse_explain_body, parse_predict_body, read_body, shorten
 
 try:
     import fastapi
     import uvicorn
-    from fastapi.responses import JSONResponse
+    from fastapi.openapi.docs import get_swagger_ui_html
+    from fastapi.responses import HTMLResponse, JSONResponse
+    from fastapi.staticfiles import StaticFiles
     from pydantic import BaseModel, Field
 except ImportError as err:  # the service is an optional extra
     raise ImportError("`ktbert serve` needs FastAPI and uvicorn: pip install 'ktbert[serve]'") from err
@@ -54,6 +59,26 @@ class PredictResponse(BaseModel):
     labels: list[str | list[str]]
     probabilities: list[list[float]] | None = Field(None, description="absent when return_proba is false")
     classes: list[str] = Field(description="the class names, in the order of the probability columns")
+
+
+class ExplainRequest(BaseModel):
+    """The body of `POST /explain`."""
+
+    text: str = Field(description="the text to explain", examples=["what a film!"])
+    class_name: str | None = Field(None, description="the class to explain (default: the class /predict answers; "
+                                   "multi-label models: the most probable one)")
+
+
+class ExplainResponse(BaseModel):
+    """The answer of `POST /explain`: each scored word's drop in the probability of `class_name`
+    when the text is predicted without it (negative: the word argued against the class)."""
+
+    label: str | list[str] = Field(description="what /predict answers for the text")
+    class_name: str
+    probability: float = Field(description="the probability of `class_name` for the whole text")
+    words: list[str] = Field(description="the text's first words, split on whitespace, in order")
+    scores: list[float]
+    words_in_text: int = Field(description="all the text's words: those beyond `max_texts - 1` are not scored")
 
 
 class ErrorResponse(BaseModel):
@@ -117,8 +142,9 @@ def create_app(predictor, *, max_batch: int = 64, max_wait_ms: float = 5.0, max_
             await runner.stop()
             runner.executor.shutdown(wait=False, cancel_futures=True)
 
-    app = fastapi.FastAPI(title="ktbert", version=__version__, lifespan=lifespan,
-                          description="Classifies texts with a ktbert predictor.")
+    app = fastapi.FastAPI(title="ktbert", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
+                          description="Classifies texts with a ktbert predictor. A page to try it: `GET /`.")
+    _offline_docs(app)
     app.state.runner, app.state.stats, app.state.limits = runner, runner.stats, limits
 
     @app.exception_handler(Refused)
@@ -167,7 +193,59 @@ def create_app(predictor, *, max_batch: int = 64, max_wait_ms: float = 5.0, max_
             answer["probabilities"] = list(proba)
         return JSONResponse(answer)
 
+    @app.post("/explain", response_model=ExplainResponse, responses=errors,
+              openapi_extra={"requestBody": {"required": True, "content": {
+                  "application/json": {"schema": ExplainRequest.model_json_schema()}}}})
+    async def explain(request: fastapi.Request):
+        """Which words drove the prediction of `text`, by occlusion: the text is predicted again
+        without each of its first `max_texts - 1` words, through the same queue, limits and
+        micro-batching as /predict."""
+        try:
+            runner.check_room()
+            text, class_name = parse_explain_body(await read_body(request, limits["max_bytes"]), classes, pairs)
+            scored, texts = occlusion_texts(text, max(1, limits["max_texts"] - 1))
+            labels, proba = await runner.submit(texts)
+        except QueueFull as err:
+            raise Refused(503, f"{err} Or start the service with a larger `max_queue`.") from err
+        except (TypeError, ValueError) as err:
+            raise Refused(422, str(err)) from err
+        label = labels[0]
+        index = (classes.index(class_name) if class_name is not None
+                 else None if isinstance(label, list) else classes.index(label))
+        found = occlusion_explanation(np.asarray(proba, dtype=np.float32), scored, classes, index)
+        return JSONResponse({"label": label, "class_name": found.class_name, "probability": found.probability,
+                             "words": found.words, "scores": found.scores, "words_in_text": len(text.split())})
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def page():
+        return HTMLResponse(page_html(name or "predictor", classes, pairs, limits["max_texts"]),
+                            headers={"Content-Security-Policy": CONTENT_SECURITY_POLICY})
+
     return app
+
+
+def _offline_docs(app) -> None:
+    """`/docs`: Swagger UI 5 from the files the `fastapi-offline` package ships (Swagger UI is
+    Apache-2.0, the package MIT), served by this app, so the page works on a machine with no
+    network (FastAPI's own page loads them from a CDN)."""
+    from importlib.resources import files
+
+    try:
+        assets = files("fastapi_offline") / "static"
+    except ModuleNotFoundError:  # an install of the extra from before it was added
+        @app.get("/docs", include_in_schema=False)
+        async def docs_missing():
+            return HTMLResponse("<p>/docs needs the fastapi-offline package: pip install 'ktbert[serve]'. "
+                                "The API's schema is at <a href='/openapi.json'>/openapi.json</a>.</p>")
+        return
+    app.mount("/docs-assets", StaticFiles(directory=str(assets)), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs():
+        return get_swagger_ui_html(openapi_url=app.openapi_url, title="ktbert: API",
+                                   swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+                                   swagger_css_url="/docs-assets/swagger-ui.css",
+                                   swagger_favicon_url="/docs-assets/favicon.png")
 
 
 def serve(model_dir: str, host: str = "127.0.0.1", port: int = 8000, max_batch: int = 64,

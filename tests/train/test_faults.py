@@ -182,13 +182,21 @@ def test_ctrl_c_after_a_nan_restore_says_which_weights_it_kept(split, make_learn
 
 def test_a_real_sigint_at_any_moment_leaves_a_consistent_learner(split, make_learner, capsys):
     learner = make_learner(split, batch_size=16)
-    learner.fit(1e-3, 1, verbose=0)  # traced: the timer below lands in training
+    learner.fit(1e-3, 1, verbose=0)
     start = iterations(learner.model)
-    timer = threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGINT))
-    timer.start()
+    timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))
+
+    class ArmAtFirstStep(keras.callbacks.Callback):
+        """Starts the timer once training runs, so the signal lands in it however slow the
+        fit's start (a busy machine once took longer than a timer started before `fit`)."""
+
+        def on_train_batch_end(self, batch, logs=None):
+            if not timer.is_alive() and not timer.finished.is_set():
+                timer.start()
+
     try:
         with pytest.raises(KeyboardInterrupt):
-            learner.fit(1e-3, 400, verbose=0)
+            learner.fit(1e-3, 400, verbose=0, callbacks=[ArmAtFirstStep()])
     finally:
         timer.cancel()
     done = iterations(learner.model) - start

@@ -12,6 +12,8 @@ import numbers
 
 MIN_MAXLEN = 8
 MAX_MAXLEN = 512
+PAIRS_FIX = ("For text pairs, pass one (text_a, text_b) pair of two strings per entry, e.g. "
+             "list(zip(texts_a, texts_b, strict=True)).")
 
 
 def _is_number(value) -> bool:
@@ -202,8 +204,8 @@ def check_texts(texts, what: str = "texts", allow_empty: bool = True) -> list:
         i = wrong[0]
         kind = type(texts[i]).__name__
         fix = {"bytes": "Decode them first, e.g. [t.decode('utf-8') for t in texts].",
-               "list": "Pass one flat list of strings, not a list of lists.",
-               "tuple": "Pass one flat list of strings, not a list of tuples."}.get(
+               "list": f"Pass one flat list of strings, not a list of lists. {PAIRS_FIX}",
+               "tuple": f"Pass one flat list of strings, not a list of tuples. {PAIRS_FIX}"}.get(
             kind, "Convert the column with .astype(str) if that is what you mean.")
         raise TypeError(
             f"`{what}` must hold strings; position {i} holds {kind} {cut(texts[i])}. {fix}"
@@ -245,8 +247,12 @@ def check_pairs(pairs, what: str = "pairs", allow_empty: bool = True) -> tuple:
         raise TypeError(f"`{what}` must be a list of (text_a, text_b) pairs. Received: {what}={echo(pairs)}.") from None
     wrong = [i for i, p in enumerate(pairs) if not isinstance(p, (tuple, list)) or len(p) != 2]
     if wrong:
+        found = pairs[wrong[0]]
+        count = f" ({len(found)} text{'s' * (len(found) != 1)})" if isinstance(found, (tuple, list)) else ""
         raise TypeError(f"`{what}` must hold (text_a, text_b) pairs; position {wrong[0]} holds "
-                        f"{cut(pairs[wrong[0]])}. Pass every entry as a pair of two strings.")
+                        f"{cut(found)}{count}. Pass every entry as a pair of two strings, e.g. "
+                        "list(zip(texts_a, texts_b, strict=True)) (strict: two lists of different lengths are "
+                        "refused, not cut to the shorter).")
     a = check_texts([p[0] for p in pairs], f"{what}[i][0]", allow_empty)
     b = check_texts([p[1] for p in pairs], f"{what}[i][1]", allow_empty)
     return a, b

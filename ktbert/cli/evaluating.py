@@ -25,6 +25,11 @@ def evaluate(args) -> int:
         check_report_path(args.report, "--report")
     labels = args.label_column[0] if len(args.label_column) == 1 else list(args.label_column)
     frame = read_data(args.data, args.text_column, labels, sep=args.sep, encoding=args.encoding)
+    absent = [name for name in args.label_column if name not in frame.columns]
+    if absent:  # unlabelled data: refused before the model is loaded
+        raise ValueError(f"`--label-column` {absent[0]!r} is not a column of {args.data!r} (columns present: "
+                         f"{list(frame.columns)}). `ktbert evaluate` scores labelled data against its labels: name "
+                         "the label column with --label-column, or label unlabelled texts with `ktbert predict`.")
     predictor = load_predictor(args.model_dir, batch_size=batch_size)
     multilabel = predictor.preproc.multilabel
     label_sep = args.label_sep

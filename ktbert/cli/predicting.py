@@ -21,6 +21,7 @@ from itertools import islice
 
 from ktbert.checks import check_count
 from ktbert.data.reading import EXCEL, SEPARATORS, base_extension, table_format
+from ktbert.saving import durable
 from ktbert.serve.factories import load_predictor
 
 STDIN = "-"
@@ -142,8 +143,9 @@ def _table_chunks(source, name, text_column, chunk_size, sep, encoding):
 
 @contextlib.contextmanager
 def output_stream(path):
-    """stdout, or a file written beside its destination and renamed into place on success, so
-    a failed run never leaves a partial file that looks complete."""
+    """stdout, or a file written beside its destination and renamed into place on success,
+    flushed to the disk first (`ktbert.saving.durable.publish_file`), so neither a failed run nor
+    a power loss leaves a partial file that looks complete."""
     if path is None:
         yield sys.stdout
         return
@@ -156,9 +158,10 @@ def output_stream(path):
     try:
         with open(handle, "w", encoding="utf-8", newline="") as out:
             yield out
-        os.replace(tmp, path)
+        durable.publish_file(tmp, path)
     except BaseException:
-        os.unlink(tmp)
+        if os.path.lexists(tmp):
+            os.unlink(tmp)
         raise
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from ktbert.checks import check_path, check_texts_or_pairs
+from ktbert.checks import check_path, check_texts_or_pairs, is_pairs
 from ktbert.data.building import TextOptions, build, split_and_build
 from ktbert.data.folders import read_class_folders
 from ktbert.data.ktrain_arguments import check_preprocess_mode, warn_ignored
@@ -194,6 +194,10 @@ def texts_from_array(x_train, y_train, x_test=None, y_test=None, batch_size=None
     if y_test is None:
         raise ValueError("`x_test` was given without `y_test`: pass both, or neither to split.")
     x_test = check_texts_or_pairs(x_test, "x_test", allow_empty=False)
+    if is_pairs(x_test) != is_pairs(x_train):
+        kinds = {True: "(text_a, text_b) pairs", False: "single texts"}
+        raise ValueError(f"`x_train` holds {kinds[is_pairs(x_train)]} but `x_test` holds {kinds[is_pairs(x_test)]}: "
+                         "a model reads one kind. Pass both as pairs, or both as single texts.")
     val_labels = encode_array_labels(y_test, class_names, label_sep, "y_test", train_labels)
     if len(val_labels.y) != len(x_test):
         raise ValueError(

@@ -20,6 +20,8 @@ CHARS_PER_TOKEN = 40
 TRUNCATIONS = ("head", "head+tail")
 HEAD_SHARE = 0.25  # head+tail keeps this share of the tokens from the start, the rest from the end
 PAD_MULTIPLE = 8  # batch widths are rounded up to this (oneDNN's kernels like multiples of 8)
+UNEQUAL_PAIRS = ("`text_a` and `text_b` must hold as many texts as each other: text_a[i] and text_b[i] are "
+                 "one pair. Pass one entry in each for every pair.")
 
 
 def check_truncation(truncation: str) -> str:
@@ -159,7 +161,12 @@ class TextPipeline:
         return packed, firsts
 
     def pairs(self, texts_a, texts_b):
-        """`(packed, firsts)` of two 1-D string tensors: every stage but the padding."""
+        """`(packed, firsts)` of two 1-D string tensors: every stage but the padding. Two tensors
+        of different lengths are refused (an `InvalidArgumentError` saying so), in the exported
+        graph too: a text without its partner would be paired with memory that holds no text."""
+        import tensorflow as tf
+
+        tf.debugging.assert_equal(tf.size(texts_a), tf.size(texts_b), message=UNEQUAL_PAIRS)
         tokens = self.pair_budget
         ids_a, ids_b = self.bodies(texts_a, tokens, head_only=True), self.bodies(texts_b, tokens, head_only=True)
         return self.packed_pairs(*self.truncated_pairs(ids_a, ids_b))

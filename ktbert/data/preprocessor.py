@@ -11,7 +11,8 @@ import threading
 
 import numpy as np
 
-from ktbert.checks import check_count, check_maxlen, check_pairs, check_stride, check_texts, is_pairs
+from ktbert.checks import (check_count, check_maxlen, check_pairs, check_stride, check_texts, check_texts_or_pairs,
+                           is_pairs)
 from ktbert.data.chunks import tokenize_in_chunks
 from ktbert.data.cleaning import TextCleaner
 from ktbert.data.pipeline import TextPipeline, check_truncation
@@ -183,11 +184,14 @@ class TextPreprocessor(PreprocessorFiles):
                               firsts.numpy() if pipeline.segments else None)
 
     def check_kind(self, texts) -> None:
-        """Refuses pairs for a single-text preprocessor and single texts for a pair one, saying which."""
+        """Refuses pairs for a single-text preprocessor and single texts for a pair one, saying which
+        (entries that are tuples or lists of another length than 2 are left to `check_pairs`, which
+        names the first by position)."""
         if is_pairs(texts) and not self.pairs:
             raise ValueError("This model classifies single texts, but the input holds (text_a, text_b) pairs. "
                              "Pass a list of strings, or train a pair model (e.g. texts_from_df(df, ['a', 'b'], ...)).")
-        if self.pairs and not is_pairs(texts):
+        first = next(iter(texts), None) if isinstance(texts, (list, tuple)) else None
+        if self.pairs and not is_pairs(texts) and not isinstance(first, (tuple, list)):
             raise ValueError("This model classifies pairs of texts: pass a list of (text_a, text_b) pairs, e.g. "
                              "predict([('a question', 'an answer')]).")
 
@@ -198,7 +202,7 @@ class TextPreprocessor(PreprocessorFiles):
         Score it with `learner.validate(val_data=test)` or `learner.evaluate(test)`.
 
         Args:
-            texts: list of str. the texts.
+            texts: list of str, or of `(a, b)` tuples for a model of text pairs. the texts.
             y: the labels, as the training labels were given: class names, integer positions
                 of `get_classes()`, or a 2-D 0/1 array `(n, classes)`. A class the training data
                 did not have is refused by name.
@@ -214,7 +218,8 @@ class TextPreprocessor(PreprocessorFiles):
         from ktbert.data.labels import EncodedLabels, encode_array_labels
         from ktbert.data.texts import TextData
 
-        texts = check_texts(texts, "x_test", allow_empty=False)
+        self.check_kind(texts)
+        texts = check_texts_or_pairs(texts, "x_test", allow_empty=False)
         if y is None:
             raise ValueError("`y` is required: pass the test texts' labels, to score them with "
                              "`learner.validate(val_data=...)`. To label new texts, use a predictor.")
@@ -245,6 +250,7 @@ class TextPreprocessor(PreprocessorFiles):
         if self.pairs:
             raise ValueError("Sliding windows read single long texts; a pair model reads each pair once, its "
                              "texts truncated round robin to `maxlen`. Predict pairs without long_texts='windows'.")
+        self.check_kind(texts)
         texts = check_texts(texts)
         budget = self.pipeline.budget
         stride = max(1, budget // 2) if stride is None else check_stride(stride, budget)

@@ -12,6 +12,7 @@ import json
 import os
 
 from ktbert.checks import echo
+from ktbert.model.encoder_files import is_unreadable_sentencepiece, unreadable_sentencepiece
 from ktbert.model.families import BPE, SENTENCEPIECE, WORDPIECE, family_named
 
 VOCAB_FILE = "vocab.txt"
@@ -62,7 +63,25 @@ def make_tokenizer(family: str, vocabulary, merges, proto, lowercase: bool, stri
         return tokenizer_class(vocabulary=vocabulary, lowercase=lowercase, strip_accents=strip_accents)
     if kind == BPE:
         return tokenizer_class(vocabulary=vocabulary, merges=merges)
-    return tokenizer_class(proto=proto)
+    try:
+        return tokenizer_class(proto=proto)
+    except Exception as err:  # TensorFlow Text's op error on a model it cannot parse
+        if not is_unreadable_sentencepiece(family_named(family), err):
+            raise
+        raise unreadable_sentencepiece("`proto`", len(proto), "Pass the bytes of the encoder's SentencePiece "
+                                       "model file.") from err
+
+
+def check_sentencepiece(path: str, family: str, proto: bytes) -> None:
+    """Refuses, naming `path`, a SentencePiece model TensorFlow Text cannot parse."""
+    import tensorflow_text
+
+    try:
+        tensorflow_text.SentencepieceTokenizer(model=proto)
+    except Exception as err:
+        if not is_unreadable_sentencepiece(family_named(family), err):
+            raise
+        raise unreadable_sentencepiece(repr(path), len(proto), "Save the preprocessor again.") from err
 
 
 def write_assets(folder: str, family: str, vocabulary, merges, proto) -> None:
@@ -83,7 +102,8 @@ def write_assets(folder: str, family: str, vocabulary, merges, proto) -> None:
 
 def read_assets(folder: str, family: str) -> dict:
     """`family`'s assets read back from `folder`: `vocabulary`, `merges`, `proto`; refuses links,
-    files over `MAX_ASSET_BYTES` and a vocabulary that is not a JSON object."""
+    files over `MAX_ASSET_BYTES`, a vocabulary that is not a JSON object and a SentencePiece
+    model that does not parse."""
     for name in asset_files(family):
         path = os.path.join(folder, name)
         if os.path.islink(path):
@@ -108,8 +128,11 @@ def read_assets(folder: str, family: str) -> dict:
         with open(os.path.join(folder, MERGES_FILE), encoding="utf-8") as f:
             merges = [line for line in f.read().split("\n") if line]
         return {"vocabulary": vocabulary, "merges": merges, "proto": None}
-    with open(os.path.join(folder, SENTENCEPIECE_FILE), "rb") as f:
-        return {"vocabulary": None, "merges": None, "proto": f.read()}
+    path = os.path.join(folder, SENTENCEPIECE_FILE)
+    with open(path, "rb") as f:
+        proto = f.read()
+    check_sentencepiece(path, family, proto)
+    return {"vocabulary": None, "merges": None, "proto": proto}
 
 
 def vocabulary_size(tokenizer) -> int:

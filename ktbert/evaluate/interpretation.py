@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ktbert.checks import echo
 from ktbert.evaluate import metrics
 from ktbert.evaluate import plots
 from ktbert.evaluate.decisions import Decisions
@@ -36,8 +37,7 @@ class Interpretation:
 
     def __init__(self, y_true, proba, class_names, texts=None, thresholds=None, threshold=None, *,
                  decisions=None):
-        self.y_true = np.asarray(y_true)
-        self.proba = np.asarray(proba)
+        self.y_true, self.proba = check_labels(y_true, proba)
         self.class_names = list(class_names)
         self.texts = texts
         self.multilabel = self.y_true.ndim == 2
@@ -108,3 +108,28 @@ class Interpretation:
         """Bar chart of each class's F1; returns the figure."""
         scores = self.per_class_f1()
         return plots.plot_bars(list(scores), list(scores.values()), "F1", "F1 per class", save_path)
+
+
+def check_labels(y_true, proba) -> tuple:
+    """`(y_true, proba)` as arrays, or an error naming what is wrong: labels missing (unlabelled
+    data), of another count than the predictions, class names instead of indices, out of range."""
+    proba = np.asarray(proba)
+    if proba.ndim != 2:
+        raise ValueError(f"`proba` must be probabilities `(n, classes)`. Received: an array of shape {proba.shape}")
+    if y_true is None:
+        raise ValueError("`y_true` is None: an Interpretation, and a report, score predictions against the true "
+                         "labels, and unlabelled data has none. Label the texts first; to label new texts with "
+                         "the model, use `predictor.predict`.")
+    y = np.asarray(y_true)
+    if y.ndim not in (1, 2) or len(y) != len(proba):
+        raise ValueError(f"`y_true` must hold one label per row of `proba` ({len(proba)}). Received: an array "
+                         f"of shape {y.shape}")
+    if y.dtype.kind not in "biuf" or (y.dtype.kind == "f" and not np.all(np.isfinite(y) & (y == np.round(y)))):
+        raise ValueError(f"`y_true` must hold class indices (0 to {proba.shape[1] - 1}), or 0/1 rows for multi-label "
+                         f"data, not names or missing values. Received: {echo(y_true)}. Map class names to their "
+                         "positions, e.g. [class_names.index(label) for label in labels].")
+    top = proba.shape[1] if y.ndim == 1 else 2
+    if y.size and (y.min() < 0 or y.max() >= top or (y.ndim == 2 and y.shape[1] != proba.shape[1])):
+        raise ValueError(f"`y_true` must hold class indices from 0 to {proba.shape[1] - 1} (or 0/1 rows of "
+                         f"{proba.shape[1]} columns for multi-label data). Received: {echo(y_true)}")
+    return y, proba

@@ -14,6 +14,7 @@ from ktbert.checks import echo
 from ktbert.evaluate.interpretation import Interpretation
 from ktbert.evaluate.report_data import MAX_EXPLAINED, MAX_TEXTS, MAX_WORDS, check_caps, gather_report
 from ktbert.evaluate.report_html import render
+from ktbert.saving import durable
 
 REPORT_EXTENSIONS = (".html", ".htm")
 
@@ -58,17 +59,19 @@ def describe_model(model, preproc=None) -> list:
 
 
 def write_text(path: str, text: str) -> None:
-    """Writes `text` beside `path` and renames it into place, so a failed write never leaves a
-    partial page that looks complete."""
+    """Writes `text` beside `path` and renames it into place, flushed to the disk before the
+    rename (`ktbert.saving.durable.publish_file`), so neither a failed write nor a power loss
+    leaves a partial page that looks complete."""
     folder = os.path.dirname(os.path.abspath(path))
     handle, tmp = tempfile.mkstemp(prefix=".ktbert-report-", suffix=".html", dir=folder)
     try:
         with open(handle, "w", encoding="utf-8") as out:
             out.write(text)
         os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide the report from the colleague it is for
-        os.replace(tmp, path)
+        durable.publish_file(tmp, path)
     except BaseException:
-        os.unlink(tmp)
+        if os.path.lexists(tmp):
+            os.unlink(tmp)
         raise
 
 

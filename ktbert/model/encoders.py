@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import keras_hub
 
 from ktbert.defaults import ENCODER
+from ktbert.model import encoder_files
 from ktbert.model.families import BPE, SENTENCEPIECE, WORDPIECE, EncoderFamily, family_of_backbone, family_of_folder, supported
 
 DEFAULT_ENCODER = ENCODER
@@ -122,7 +123,7 @@ def load_encoder_settings(spec: str | None) -> EncoderSettings:
     """Reads the family, tokenizer and longest input of an encoder without building its weights."""
     location = resolve_encoder(spec)
     family = encoder_family(location)
-    tokenizer = family.tokenizer_class.from_preset(location)
+    tokenizer = _read_tokenizer(location, family)
     if not isinstance(tokenizer, family.tokenizer_class):  # keras-hub follows tokenizer_config.json
         raise ValueError(
             f"{location!r} holds a {family.name} encoder whose tokenizer is a {type(tokenizer).__name__}, not the "
@@ -149,6 +150,21 @@ def load_encoder_settings(spec: str | None) -> EncoderSettings:
         family=family.name,
         **fields,
     )
+
+
+def _read_tokenizer(location: str, family: EncoderFamily):
+    """keras-hub's tokenizer of `family` from `location`; a folder whose tokenizer files are
+    missing, of another family or unreadable is refused naming the file (`encoder_files`)."""
+    try:
+        return family.tokenizer_class.from_preset(location)
+    except FileNotFoundError as err:
+        if not os.path.isdir(location):
+            raise
+        raise encoder_files.missing_tokenizer(location, family, err) from err
+    except Exception as err:  # TensorFlow Text's op errors on a SentencePiece model it cannot parse
+        if not (os.path.isdir(location) and encoder_files.is_unreadable_sentencepiece(family, err)):
+            raise
+        raise encoder_files.sentencepiece_error(location) from err
 
 
 def load_backbone(spec: str | None, dtype: str | None = None):

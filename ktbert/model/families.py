@@ -103,6 +103,9 @@ def family_of_folder(folder: str) -> EncoderFamily:
     if "class_name" in config:  # a keras-hub preset folder
         return family_of_backbone(str(config["class_name"]), repr(folder))
     model_type = config.get("model_type")
+    if model_type is None:
+        raise ValueError(f"{path!r} names neither a keras-hub backbone (`class_name`) nor a Hugging Face "
+                         f"`model_type`: it is not the config of an encoder ktbert can read. Supported: {supported()}.")
     for family in FAMILIES.values():
         if family.hf_model_type is not None and family.hf_model_type == model_type:
             return family

@@ -1,5 +1,6 @@
 """Persistence: the save format (manifest and checks), the weights file, atomic locked folder
-writes, the allow-list of saved configs, and the folders of predictors, models and checkpoints.
+writes (fsynced, `durable`), the allow-list of saved configs, and the folders of predictors,
+models and checkpoints.
 
 Below both `ktbert.train` and `ktbert.serve`, so training saves without serving code and a
 deployed predictor loads without training code. Imports `ktbert.data` and `ktbert.model` only.

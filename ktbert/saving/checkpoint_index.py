@@ -2,9 +2,10 @@
 their epochs and metrics.
 
 `write_epoch` writes an epoch's weights and its index record, each aside and then renamed into
-place, so Ctrl-C or a crash never leaves a truncated file behind. `read_records` refuses an
-index that is not what `write_epoch` writes, naming it; `checkpoint_file` refuses a listed file
-that is a link, missing or not a regular file.
+place (`ktbert.saving.durable.publish_file`: flushed to the disk before the rename, the folder
+after it), so Ctrl-C, a crash or a power loss never leaves a truncated file behind.
+`read_records` refuses an index that is not what `write_epoch` writes, naming it;
+`checkpoint_file` refuses a listed file that is a link, missing or not a regular file.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import os
 import stat
 
 from ktbert.checks import cut
-from ktbert.saving import weights_file
+from ktbert.saving import durable, weights_file
 from ktbert.saving.manifest import SaveFormatError
 
 INDEX = "checkpoints.json"
@@ -24,24 +25,28 @@ _RETRAIN = "It was edited or damaged: train again with `checkpoint_folder=` to w
 
 def write_epoch(folder: str, model, epoch: int, logs: dict) -> None:
     """Saves `model`'s weights as `epoch-NNN.safetensors` and records `logs` for `epoch` (1-based)."""
-    os.makedirs(folder, exist_ok=True)
+    first = not os.path.isfile(os.path.join(folder, INDEX))
+    durable.make_folders(folder)
     name = f"epoch-{epoch:03d}.safetensors"
     with _replaced(os.path.join(folder, name)) as tmp:
         weights_file.save_weights(model, tmp)
     records = read_index(folder) if os.path.isfile(os.path.join(folder, INDEX)) else []
     records = [r for r in records if r["epoch"] != epoch]
     records.append({"epoch": epoch, "file": name, "logs": {k: float(v) for k, v in logs.items()}})
-    with _replaced(os.path.join(folder, INDEX)) as tmp, open(tmp, "w", encoding="utf-8") as f:
-        json.dump(sorted(records, key=lambda r: r["epoch"]), f, indent=2)
+    with _replaced(os.path.join(folder, INDEX)) as tmp:
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(sorted(records, key=lambda r: r["epoch"]), f, indent=2)
+    if first:  # the folder may have been made before (by `EpochCheckpoint`): its own name, flushed once
+        durable.fsync_folder(os.path.dirname(os.path.abspath(folder)))
 
 
 @contextlib.contextmanager
 def _replaced(path: str):
-    """Yields a temporary path beside `path`; renames it onto `path` once the block is done."""
+    """Yields a temporary path beside `path`; publishes it onto `path` once the block is done."""
     tmp = f"{path}.partial"
     try:
         yield tmp
-        os.replace(tmp, path)
+        durable.publish_file(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)

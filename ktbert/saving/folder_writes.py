@@ -20,12 +20,14 @@ What a save guarantees, on POSIX local file systems (where `fcntl.flock` works o
   complete save; but nothing keeps a load from running during a swap: it may be refused (a
   file missing or not matching its checksum) or, between the checksum check and the read,
   combine the files of two saves. Load after the saves are done there.
-- Nothing is fsynced: the guarantees hold against crashed or killed processes, not against a
-  power loss or an operating-system crash.
+- Against a power loss or an operating-system crash, the save is flushed as
+  `ktbert.saving.durable` says: every file of the temporary folder, then the folder itself, is
+  fsynced before the swap, and the parent folder after it (and after a swap undone by
+  `restore_interrupted`), so the folder holds the earlier save or the new one, complete, on
+  disks that honour fsync (docs/reliability.md says what it cannot cover).
 
-Imports run one way: weights_file > manifest > folder_writes. This module imports nothing of
-ktbert's: what goes into the folder and what may be replaced are the caller's
-(`ktbert.saving.manifest.write_folder`).
+Imports run one way: weights_file > manifest > folder_writes > durable. What goes into the
+folder and what may be replaced are the caller's (`ktbert.saving.manifest.write_folder`).
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ import os
 import shutil
 import tempfile
 import threading
+
+from ktbert.saving import durable
 
 try:
     import fcntl
@@ -59,7 +63,7 @@ def write_atomically(folder: str, write_files, check_destination) -> None:
     """
     folder = os.path.abspath(folder)
     parent = os.path.dirname(folder)
-    os.makedirs(parent, exist_ok=True)
+    durable.make_folders(parent)
     with _parent_lock(folder, exclusive=True):
         _check_destination(folder, check_destination)  # before the payload is written; again before the swap
         # Made and claimed under the lock, so a sweep never takes a live save's folder for a dead one's.
@@ -68,12 +72,14 @@ def write_atomically(folder: str, write_files, check_destination) -> None:
     old = None
     try:
         write_files(tmp)
+        durable.sync_tree(tmp)  # outside the lock: other saves and loads need not wait for the disk
         with _parent_lock(folder, exclusive=True) as locked:
             _restore_locked(folder)
             if locked:
                 _sweep(parent)
             _check_destination(folder, check_destination)
             old = _swap(tmp, folder)
+            durable.fsync_folder(parent)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -259,6 +265,7 @@ def _restore_locked(folder: str) -> bool:
             os.rename(old, folder)
         except OSError:
             continue
+        durable.fsync_folder(os.path.dirname(os.path.abspath(folder)))
         shutil.rmtree(os.path.dirname(old), ignore_errors=True)
         return True
     return False

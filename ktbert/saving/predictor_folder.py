@@ -104,7 +104,7 @@ def read_predictor(folder: str, precision: str | None = None) -> PredictorParts:
             preproc = TextPreprocessor.load(folder)
         except (KeyError, TypeError, ValueError, OSError) as err:
             raise manifest.SaveFormatError(
-                f"{folder!r} could not be restored: its configuration is damaged ({err})."
+                f"{folder!r} could not be restored: its preprocessor is damaged ({err})."
             ) from err
         try:
             model = rebuild_classifier(content["model"], precision)

@@ -128,9 +128,10 @@ class Predictor(DecisionsMixin):
         return labels[0] if single else labels
 
     def _single(self, texts) -> bool:
-        """Whether `texts` is one text (a string, or an `(a, b)` tuple for a model of pairs)."""
+        """Whether `texts` is one text (a string, or an `(a, b)` tuple for a model of pairs: one
+        with a missing text is one pair too, refused as such by `check_pairs`)."""
         return isinstance(texts, str) or (self.preproc.pairs and isinstance(texts, tuple) and len(texts) == 2
-                                          and all(isinstance(t, str) for t in texts))
+                                          and not any(isinstance(t, (tuple, list)) for t in texts))
 
     def _proba(self, texts) -> np.ndarray:
         if self.long_texts == "windows":

@@ -60,8 +60,11 @@ def confusion_from_page(page, multilabel=False) -> np.ndarray:
 
 @pytest.fixture(autouse=True)
 def close_figures():
+    """The report closes every figure it draws: none is left open after a test that had none
+    open before (another module in this worker may have left some)."""
+    plt.close("all")
     yield
-    assert plt.get_fignums() == []  # the report closes every figure it draws
+    assert plt.get_fignums() == []
 
 
 @pytest.fixture(scope="module")

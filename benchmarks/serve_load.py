@@ -13,11 +13,15 @@ and seconds:
    and without Content-Length), 100,000 texts; each must get a 4xx, and a good request after it
    the right answer.
 3. overload: an open loop firing at `--overload` times the capacity over `--connections` kept-alive
-   connections; beyond `max_queue` waiting requests the service must answer 503 at once.
+   connections; beyond `max_queue` waiting texts (one a request) the service must answer 503 at once.
 4. recovery: closed loop again as soon as the overload's last answer came; every request must
    be served, and right.
 5. memory: `--memory-requests` requests, closed loop; the server's RSS read every second, and
    compared after 1,000 requests and at the end.
+6. slow and greedy clients (benchmarks/serve_slow.py): normal clients unloaded, then beside
+   `--stalled` connections sending a byte every few seconds, then beside a greedy client sending
+   `max_texts`-text requests back to back too; then SIGTERM under all of it. Last, as it stops
+   the server; `--slow-only` runs it alone, `--skip-slow` leaves it out.
 
 Every 200 answer is compared with the expected probabilities (1e-5) and labels: a wrong answer
 anywhere fails the run. The expected answers are computed in a child process so that the client
@@ -25,11 +29,12 @@ process stays light (no TensorFlow): it shares the CPU with the server. The mode
 served in float32 (`KTBERT_PRECISION`) so that 1e-5 holds whatever the requests were merged
 with. The server's RSS is read from /proc/<pid>/status (Linux). Writes
 docs/benchmarks/serve_load.json and the "Load and faults" section of docs/benchmarks/serve.md
-(between markers; the rest of the file is kept). The clients run on the same CPU as the server:
-run it alone. Exits 1 if a check failed.
+(between markers; the rest of the file is kept); the sixth phase serve_slow.json and its own
+section. The clients run on the same CPU as the server: run it alone. Exits 1 if a check failed.
 
-    python benchmarks/serve_load.py            # the full run (about 5 minutes on 2 cores)
-    python benchmarks/serve_load.py --smoke    # the tiny encoder, small counts (about 1 minute)
+    python benchmarks/serve_load.py               # the full run (about 8 minutes on 2 cores)
+    python benchmarks/serve_load.py --slow-only   # the slow and greedy clients alone (about 3 minutes)
+    python benchmarks/serve_load.py --smoke       # the tiny encoder, small counts (about 2 minutes)
 """
 
 import argparse
@@ -49,6 +54,7 @@ import numpy as np
 
 from bench_common import (DOCS, LOAD_SECTION, SERVE_TEXTS, build_serving_predictor, cpu, ktbert_env,
                           process_memory_kib, serve_command, service)
+from serve_slow import section as slow_section, slow_phase, stall_main, write_section as write_slow_section
 
 TEXTS = SERVE_TEXTS + ["", "the café was great 😀", "עברית good", "a long review that goes on. " * 120]
 BODIES = [json.dumps({"texts": [text]}, ensure_ascii=False).encode("utf-8") for text in TEXTS]
@@ -399,9 +405,13 @@ def run(args, model: str, expected: dict, limits: dict, log_path: str) -> dict:
     command = functools.partial(serve_command, model, options=limits)  # called with the port
     with service(command, env=ktbert_env(**FLOAT32), log_path=log_path) as (url, pid):
         port = int(url.rsplit(":", 1)[1])
+        results["limits"] = httpx.get(f"{url}/health", timeout=10).json()["limits"]
+        if args.slow_only:
+            results["slow_and_greedy"] = slow_phase(port, pid, args, expected, log_path)
+            results["phases"] = phases
+            return results
         with Sampler(pid, url, args.sample_seconds) as sampler:
             results["rss_after_start_mb"] = round(sampler.rss_mb(), 1)
-            results["limits"] = httpx.get(f"{url}/health", timeout=10).json()["limits"]
             sampler.phase = "capacity"
             phases["capacity"] = capacity_phase(port, args, expected)
             sampler.phase = "bad input"
@@ -420,6 +430,9 @@ def run(args, model: str, expected: dict, limits: dict, log_path: str) -> dict:
             results["peak_rss_mb"] = round(sampler.rss_mb("VmHWM"), 1)
             results["rss_samples"] = [(round(t - sampler.samples[0][0], 1), phase, round(rss, 1), waiting)
                                       for t, phase, rss, waiting in sampler.samples]
+            if not args.skip_slow:  # last: it ends with SIGTERM
+                sampler.phase = "slow and greedy"
+                results["slow_and_greedy"] = slow_phase(port, pid, args, expected, log_path)
     results["phases"] = phases
     return results
 
@@ -483,7 +496,7 @@ def reading(results: dict) -> str:
         f"{fmt(results['ratios']['refused_p99_over_served_p99'], 3)} of the served p99 of {fmt(o['served_p99_ms'])} ms "
         f"(a full queue of {s['max_queue']} at the {fmt(o['served_per_s'])}/s served takes {fmt(drain_s, 2)} s to "
         f"drain); {fmt(o['failed'])} failed.",
-        f"At most {fmt(o['max_waiting_seen'])} requests waited (max_queue={s['max_queue']}), and the server's RSS "
+        f"At most {fmt(o['max_waiting_seen'])} texts waited (max_queue={s['max_queue']}), and the server's RSS "
         f"peaked {fmt(growth)} MB above the capacity phase's.",
         f"After the overload the first request was answered {fmt(r['first_served_after_overload_s'], 2)} s later; "
         f"{fmt(r['served'])} of {fmt(r['sent'])} recovery requests were served.",
@@ -527,7 +540,7 @@ def section(results: dict) -> str:
         f"{fmt(o['late_p99_ms'])} ms, {fmt(o['not_sent'])} not at all); overload served (over the whole "
         f"{fmt(o['seconds'])} s) / capacity = {fmt(ratios['overload_served_over_capacity'], 2)}; "
         "refused p99 / served p99 = "
-        f"{fmt(ratios['refused_p99_over_served_p99'], 3)}. Most requests waiting seen on `/health` during the "
+        f"{fmt(ratios['refused_p99_over_served_p99'], 3)}. Most texts waiting seen on `/health` during the "
         f"overload: {fmt(o['max_waiting_seen'])}. Server RSS: {fmt(results['rss_after_start_mb'])} MB after "
         f"start-up; memory phase {fmt(m['rss_start_mb'])} MB at its start, {fmt(m['rss_after_1000_mb'])} MB after "
         f"1,000 requests, {fmt(m['rss_end_mb'])} MB after {fmt(m['sent'])} ({fmt(m['growth_after_1000_mb'])} MB, "
@@ -583,15 +596,37 @@ def main(argv=None):
     parser.add_argument("--tolerance", type=float, default=1e-5, help="probabilities must agree within it")
     parser.add_argument("--flat-pct", type=float, default=5.0, help="memory growth allowed after 1,000 requests")
     parser.add_argument("--max-minutes", type=float, default=14.0, help="the whole run at most, build included")
+    slow = parser.add_argument_group("slow and greedy clients (benchmarks/serve_slow.py)")
+    slow.add_argument("--slow-only", action="store_true", help="run only the slow and greedy clients' phase")
+    slow.add_argument("--skip-slow", action="store_true", help="leave the slow and greedy clients' phase out")
+    slow.add_argument("--max-texts", type=int, default=256, help="ktbert serve --max-texts, the greedy client's "
+                                                                 "texts per request (its default)")
+    slow.add_argument("--normal-clients", type=int, default=4, help="one-text clients, closed loop")
+    slow.add_argument("--stalled", type=int, default=3000, help="stalled connections")
+    slow.add_argument("--stall-every", type=float, default=3.0, help="seconds between a stalled client's bytes")
+    slow.add_argument("--stall-ramp", type=float, default=500.0, help="stalled connections opened a second")
+    slow.add_argument("--slow-seconds", type=float, default=20.0, help="seconds of each normal-client row")
+    slow.add_argument("--header-timeout", type=float, default=10.0, help="ktbert serve --header-timeout (its default)")
+    slow.add_argument("--body-timeout", type=float, default=30.0, help="ktbert serve --body-timeout (its default)")
+    slow.add_argument("--drain-timeout", type=float, default=20.0, help="ktbert serve --drain-timeout (its default)")
     parser.add_argument("--expect-into", nargs=2, metavar=("MODEL", "OUT"), help=argparse.SUPPRESS)
+    parser.add_argument("--stall-into", nargs=6, metavar=("PORT", "N", "EVERY", "RAMP", "FOLDER", "SECONDS"),
+                        help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.expect_into:
         expected_answers(*args.expect_into, args.tolerance)
         return 0
+    if args.stall_into:
+        port, count, every, ramp, folder, seconds = args.stall_into
+        stall_main(int(port), int(count), float(every), float(ramp), folder, float(seconds))
+        return 0
     if args.smoke:
         args.capacity_requests, args.overload_seconds = min(args.capacity_requests, 1000), min(args.overload_seconds, 5)
         args.recovery_requests, args.memory_requests = min(args.recovery_requests, 200), min(args.memory_requests, 2000)
-        args.max_minutes = min(args.max_minutes, 3)
+        args.max_minutes = min(args.max_minutes, 5)
+        args.stalled, args.stall_every, args.stall_ramp = min(args.stalled, 100), 0.5, 200.0
+        args.slow_seconds, args.header_timeout, args.body_timeout = min(args.slow_seconds, 4.0), 2.0, 3.0
+        args.drain_timeout = min(args.drain_timeout, 10.0)
     args.connections = args.connections or 4 * args.max_queue
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so that `service` stops the server
 
@@ -601,7 +636,9 @@ def main(argv=None):
     signal.signal(signal.SIGALRM, too_long)
     signal.alarm(int(args.max_minutes * 60))
     out = args.out or (tempfile.mkdtemp(prefix="ktbert_serve_load_smoke_") if args.smoke else DOCS)
-    limits = {"max_queue": args.max_queue, "max_batch": args.max_batch, "max_wait_ms": args.max_wait_ms}
+    limits = {"max_queue": args.max_queue, "max_batch": args.max_batch, "max_wait_ms": args.max_wait_ms,
+              "max_texts": args.max_texts, "header_timeout": args.header_timeout, "body_timeout": args.body_timeout,
+              "drain_timeout": args.drain_timeout}
     load_before = round(os.getloadavg()[0], 2)  # above ~0.2 something else shares the cores: the numbers drop
     with tempfile.TemporaryDirectory(prefix="ktbert_serve_load_") as tmp:
         model, name = args.model, f"{args.model} (served in float32)"
@@ -614,8 +651,20 @@ def main(argv=None):
         with open(expected_path) as f:
             expected = json.load(f)
         results = run(args, model, expected, limits, os.path.join(tmp, "server.log"))
-    results.update({"cpu": cpu(), "model": name, "load_before": load_before,
-                    "command": "python benchmarks/serve_load.py" + (" --smoke" if args.smoke else ""),
+    command = "python benchmarks/serve_load.py" + (" --smoke" if args.smoke else "") + \
+        (" --slow-only" if args.slow_only else "") + (" --skip-slow" if args.skip_slow else "")
+    failed = []
+    slow_result = results.pop("slow_and_greedy", None)
+    if slow_result is not None:
+        print(slow_section(slow_result, cpu(), name, command, load_before))
+        write_slow_section(slow_section(slow_result, cpu(), name, command, load_before), out, slow_result)
+        failed += [check for check, ok in slow_result["verdict"].items() if not ok]
+    if args.slow_only:
+        print(f"written to {out}")
+        if failed:
+            print("FAILED: " + "; ".join(failed), file=sys.stderr)
+        return 1 if failed else 0
+    results.update({"cpu": cpu(), "model": name, "load_before": load_before, "command": command,
                     "settings": {**results.pop("limits"), "tolerance": args.tolerance,
                                  "capacity_clients": args.capacity_clients, "overload": args.overload,
                                  "overload_seconds": args.overload_seconds, "connections": args.connections,
@@ -624,7 +673,7 @@ def main(argv=None):
     judge(results, args)
     print(write_report(results, out))
     print(f"written to {out}")
-    failed = [name for name, ok in results["verdict"].items() if not ok]
+    failed = [name for name, ok in results["verdict"].items() if not ok] + failed
     if failed:
         print("FAILED: " + "; ".join(failed), file=sys.stderr)
     return 1 if failed else 0

@@ -231,6 +231,24 @@ def step_probe():
     return Probe()
 
 
+def kill_at_step(step: int):
+    """A Keras callback that SIGKILLs this process after the training step `step` (1-based), as
+    an out-of-memory kill or a preempted machine would: no Python cleanup runs."""
+    import keras
+
+    class KillAt(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.seen = 0
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.seen += 1
+            if self.seen == step:
+                os.kill(os.getpid(), signal.SIGKILL)
+
+    return KillAt()
+
+
 # Padded differently (bucketed or not, batched with other requests), the same text's
 # probabilities change in their last bits only: the sums' order, not the model.
 SERVICE_TOLERANCE = 1e-5
@@ -238,14 +256,15 @@ SERVICE_TOLERANCE = 1e-5
 
 @contextlib.contextmanager
 def running(app):
-    """Serves `app` with uvicorn in a background thread on 127.0.0.1 and a free port; yields
-    the base URL and stops the server on exit."""
-    import uvicorn
+    """Serves `app` as `ktbert serve` does (`build_server`: its deadlines, its drain) in a
+    background thread on 127.0.0.1 and a free port; yields the base URL and stops the server on
+    exit."""
+    from ktbert.serve.server import build_server
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    server = build_server(app, log_level="warning")
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     try:

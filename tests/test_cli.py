@@ -449,6 +449,29 @@ def test_serve_passes_only_the_limits_given(cli_model, monkeypatch, capsys):
     assert calls[1] == (cli_model[0], {"host": "127.0.0.1", "port": 8000, "micro_batching": False, "max_queue": 8})
 
 
+def test_serve_passes_the_deadlines_the_drain_the_key_file_and_the_origins_given(cli_model, monkeypatch, capsys):
+    import ktbert.serve.service
+
+    calls = []
+    monkeypatch.setattr(ktbert.serve.service, "serve", lambda model_dir, **kw: calls.append((model_dir, kw)))
+    code, _, err = run(["serve", cli_model[0], "--header-timeout", 5, "--body-timeout", 12.5, "--drain-timeout", 25,
+                        "--drain-delay", 3, "--api-key-file", "key.txt", "--cors-origin", "https://a.example",
+                        "--cors-origin", "http://localhost:3000"], capsys)
+    assert code == 0, err
+    assert calls == [(cli_model[0], {"host": "127.0.0.1", "port": 8000, "micro_batching": True,
+                                     "header_timeout": 5.0, "body_timeout": 12.5, "drain_timeout": 25.0,
+                                     "drain_delay": 3.0, "api_key_file": "key.txt",
+                                     "cors_origins": ["https://a.example", "http://localhost:3000"]})]
+
+
+def test_serve_refuses_a_missing_key_file_before_loading_the_model(cli_model, tmp_path, capsys):
+    code, _, err = run(["serve", cli_model[0], "--api-key-file", tmp_path / "nope.txt"], capsys)
+    assert code == 2
+    assert err.rstrip().splitlines()[-1] == (
+        f"ktbert serve: error: `api_key_file` names no file. Received: api_key_file='{tmp_path / 'nope.txt'}'. "
+        "Write the key in a file, e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))' > key.txt")
+
+
 def test_export_refuses_to_write_over_the_model_it_reads(cli_model, capsys):
     code, _, err = run(["export", cli_model[0], cli_model[0]], capsys)
     assert code == 2

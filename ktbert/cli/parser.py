@@ -74,11 +74,15 @@ example:
 """
 
 SERVE_EXAMPLE = """\
-example:
+examples:
   ktbert serve sentiment --port 8000
   curl -s localhost:8000/predict -H 'content-type: application/json' -d '{"texts": ["great film"]}'
+  ktbert serve sentiment --host 0.0.0.0 --api-key-file /run/secrets/ktbert_key --drain-delay 5
+  curl -s host:8000/predict -H "Authorization: Bearer $(cat key.txt)" -d '{"texts": ["great film"]}'
 
-Needs the serve extra: pip install 'ktbert[serve]'.
+Without --api-key-file the key is read from KTBERT_API_KEY; with neither, no key is needed.
+/health (liveness) and /ready (503 once SIGTERM came) stay open. Needs the serve extra:
+pip install 'ktbert[serve]'.
 """
 
 
@@ -250,7 +254,24 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-texts", type=int, default=None, metavar="N", help="texts per request at most")
     serve.add_argument("--max-bytes", type=int, default=None, metavar="N", help="bytes per request at most")
     serve.add_argument("--max-queue", type=int, default=None, metavar="N",
-                       help="requests waiting at most; beyond them the service answers 503 at once")
+                       help="texts a new request may wait behind at most, counted fairly between clients; "
+                            "beyond them the service answers 503 at once (default: 256)")
     serve.add_argument("--no-micro-batching", dest="micro_batching", action="store_false",
-                       help="one model call per request instead of merging concurrent ones")
+                       help="one model call per request, in arrival order, instead of merging concurrent ones fairly")
+    serve.add_argument("--header-timeout", type=float, default=None, metavar="S",
+                       help="seconds for a request's headers to arrive whole, else 408 and the connection "
+                            "closed (default: 10)")
+    serve.add_argument("--body-timeout", type=float, default=None, metavar="S",
+                       help="seconds from the headers for the body to arrive whole, else 408 (default: 30)")
+    serve.add_argument("--drain-timeout", type=float, default=None, metavar="S",
+                       help="on SIGTERM, seconds the requests taken have to be answered (default: 20)")
+    serve.add_argument("--drain-delay", type=float, default=None, metavar="S",
+                       help="on SIGTERM, seconds to go on serving with /ready answering 503, so that a load "
+                            "balancer stops sending first (default: 0)")
+    serve.add_argument("--api-key-file", default=None, metavar="FILE",
+                       help="a file holding the API key every request must send (Authorization: Bearer KEY or "
+                            "X-API-Key: KEY); default: the KTBERT_API_KEY variable, else no key")
+    serve.add_argument("--cors-origin", dest="cors_origins", action="append", default=None, metavar="ORIGIN",
+                       help="an origin whose pages may call the service, like https://example.com (repeat for "
+                            "more; default: none, no CORS headers)")
     return parser

@@ -11,7 +11,9 @@ import os
 from ktbert.serve.factories import load_predictor
 from ktbert.saving.manifest import read_manifest
 
-SERVE_EXTRA = ("fastapi", "uvicorn", "starlette", "pydantic")
+SERVE_EXTRA = ("fastapi", "uvicorn", "starlette", "pydantic", "h11")
+SERVE_OPTIONS = ("max_batch", "max_wait_ms", "max_texts", "max_bytes", "max_queue", "header_timeout", "body_timeout",
+                 "drain_timeout", "drain_delay", "api_key_file", "cors_origins")
 
 
 def export(args) -> int:
@@ -26,14 +28,14 @@ def export(args) -> int:
 
 
 def serve(args) -> int:
-    """`ktbert serve`: runs the HTTP service until interrupted."""
+    """`ktbert serve`: runs the HTTP service until SIGTERM or Ctrl-C."""
     read_manifest(args.model_dir)  # a wrong folder is told now, not after the web stack loads
-    limits = {name: getattr(args, name) for name in ("max_batch", "max_wait_ms", "max_texts", "max_bytes", "max_queue")
-              if getattr(args, name) is not None}  # the service's own defaults for the rest
+    # Only the options given: the service's own defaults for the rest.
+    options = {name: getattr(args, name) for name in SERVE_OPTIONS if getattr(args, name, None) is not None}
     try:
         from ktbert.serve.service import serve as run_service
 
-        run_service(args.model_dir, host=args.host, port=args.port, micro_batching=args.micro_batching, **limits)
+        run_service(args.model_dir, host=args.host, port=args.port, micro_batching=args.micro_batching, **options)
     except ImportError as err:
         missing = _missing_extra(err)
         if missing is None:

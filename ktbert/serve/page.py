@@ -19,7 +19,8 @@ CONTENT_SECURITY_POLICY = ("default-src 'none'; script-src 'unsafe-inline'; styl
 _STYLE = """
 body { font: 15px/1.45 system-ui, sans-serif; max-width: 52rem; margin: 2rem auto; padding: 0 1rem; color: #222; }
 h1 { font-size: 1.4rem; margin-bottom: .2rem; } .muted { color: #666; font-size: .9rem; }
-textarea, input[type=text] { width: 100%; box-sizing: border-box; font: inherit; padding: .5rem; }
+textarea, input[type=text], input[type=password] {
+  width: 100%; box-sizing: border-box; font: inherit; padding: .5rem; }
 textarea { min-height: 7rem; } button { font: inherit; padding: .35rem .9rem; margin: .5rem .5rem .5rem 0; }
 .card { border: 1px solid #ddd; border-radius: 6px; padding: .7rem .9rem; margin: .8rem 0; }
 .text { white-space: pre-wrap; overflow-wrap: anywhere; margin-bottom: .4rem; }
@@ -35,8 +36,9 @@ const CONFIG = JSON.parse(document.getElementById("config").textContent);
 const el = (tag, cls, text) => { const e = document.createElement(tag);
   if (cls) e.className = cls; if (text !== undefined) e.textContent = text; return e; };
 async function call(path, body) {
-  const answer = await fetch(path, {method: "POST", headers: {"Content-Type": "application/json"},
-                                    body: JSON.stringify(body)});
+  const headers = {"Content-Type": "application/json"}, key = document.getElementById("api-key");
+  if (key && key.value) headers["Authorization"] = "Bearer " + key.value.trim();
+  const answer = await fetch(path, {method: "POST", headers: headers, body: JSON.stringify(body)});
   const data = await answer.json();
   if (!answer.ok) throw new Error(data.detail || answer.statusText);
   return data;
@@ -94,8 +96,9 @@ document.getElementById("classify").onclick = classify;
 """
 
 
-def page_html(name: str, classes: list, pairs: bool, max_texts: int) -> str:
-    """The page for a model called `name` with `classes` (pairs: two text boxes)."""
+def page_html(name: str, classes: list, pairs: bool, max_texts: int, needs_key: bool = False) -> str:
+    """The page for a model called `name` with `classes` (pairs: two text boxes; `needs_key`: a
+    field for the API key, which the page's calls send and nothing stores)."""
     config = json.dumps({"pairs": bool(pairs), "classes": list(classes)}).replace("<", "\\u003c")
     if pairs:
         inputs = ('<label>First text<input type="text" id="text-a"></label>'
@@ -103,6 +106,9 @@ def page_html(name: str, classes: list, pairs: bool, max_texts: int) -> str:
     else:
         inputs = (f'<label for="texts">Texts, one a line (at most {max_texts})</label>'
                   '<textarea id="texts" placeholder="what a film!"></textarea>')
+    if needs_key:
+        inputs = ('<label for="api-key">API key (this service needs one)</label>'
+                  '<input type="password" id="api-key" autocomplete="off">' + inputs)
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'

@@ -46,7 +46,10 @@ def _echo(value) -> str:
 
 async def read_body(request, max_bytes: int) -> bytes:
     """The request's body, refused with 413 once it is larger than `max_bytes` (by its declared
-    Content-Length, before reading, or while reading a body sent without one)."""
+    Content-Length, before reading, or while reading a body sent without one), and with 400
+    when the connection closes before it has all come."""
+    from starlette.requests import ClientDisconnect
+
     fix = ("Send fewer or shorter texts per request, or start the service with a larger "
            "`max_bytes` (`ktbert serve --max-bytes`).")
     declared = request.headers.get("content-length")
@@ -56,11 +59,14 @@ async def read_body(request, max_bytes: int) -> bytes:
         if int(declared) > max_bytes:
             raise Refused(413, f"the request body has {int(declared)} bytes, more than max_bytes={max_bytes}. {fix}")
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > max_bytes:
-            raise Refused(413, f"the request body has more than max_bytes={max_bytes} bytes. {fix}")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > max_bytes:
+                raise Refused(413, f"the request body has more than max_bytes={max_bytes} bytes. {fix}")
+            chunks.append(chunk)
+    except ClientDisconnect:  # gone, or cut off by the body's deadline: nobody reads this answer
+        raise Refused(400, "the connection closed before the request body had all arrived.") from None
     return b"".join(chunks)
 
 

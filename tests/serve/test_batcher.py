@@ -62,7 +62,7 @@ def test_concurrent_requests_share_calls_up_to_max_batch():
     assert (stats.requests, stats.model_calls, stats.texts, stats.largest_call) == (5, 2, 10, 6)
 
 
-def test_a_request_larger_than_max_batch_runs_alone():
+def test_a_request_larger_than_max_batch_is_cut_across_calls():
     recorder = Recorder()
     big, small = [f"t{i}" for i in range(10)], ["s"]
 
@@ -70,8 +70,9 @@ def test_a_request_larger_than_max_batch_runs_alone():
         return await asyncio.gather(batcher.submit(big), batcher.submit(small))
 
     answers = run_async(lambda: with_batcher(recorder, body, max_batch=4, max_wait_ms=50))
-    assert recorder.calls == [big, small]
-    assert list(answers[0][1]) == [2] * 10 and list(answers[1][0]) == ["S"]
+    assert recorder.calls == [big[:4], big[4:8], big[8:] + small]  # one client: its texts in order
+    assert list(answers[0][0]) == [t.upper() for t in big] and list(answers[0][1]) == [2] * 10
+    assert list(answers[1][0]) == ["S"]
 
 
 def test_a_call_waits_at_most_max_wait_ms_for_others():
@@ -115,7 +116,7 @@ def test_beyond_max_queue_requests_are_refused_at_once():
         await asyncio.sleep(0)
         assert batcher.waiting == 1
         with pytest.raises(QueueFull, match=re.escape(
-                "the service is busy: 1 requests are waiting (max_queue=1). Retry shortly.")):
+                "the service is busy: 1 texts are waiting ahead of this request (max_queue=1). Retry shortly.")):
             await batcher.submit(["c"])
         recorder.gate.set()
         return await asyncio.gather(first, second), batcher.stats

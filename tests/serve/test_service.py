@@ -287,8 +287,8 @@ def test_a_full_queue_answers_503_at_once():
         stub.gate.set()
         answers = [first.result(30), second.result(30)]
     assert full.status_code == 503 and full.headers["retry-after"] == "1"
-    assert full.json() == {"detail": "the service is busy: 1 requests are waiting (max_queue=1). Retry shortly. "
-                                     "Or start the service with a larger `max_queue`."}
+    assert full.json() == {"detail": "the service is busy: 1 texts are waiting ahead of this request (max_queue=1). "
+                                     "Retry shortly. Or start the service with a larger `max_queue`."}
     assert [a.json()["labels"] for a in answers] == [["pos"], ["pos"]]
     assert app.state.stats.rejected == 1
 

@@ -72,3 +72,22 @@ def test_docs_render_with_no_network(site):
     requested = requested_urls(driver)
     assert f"{url}/openapi.json" in requested
     assert [u for u in requested if not (u.startswith(url) or u.startswith("data:"))] == []
+
+
+def test_a_service_with_a_key_is_used_from_its_page_with_the_key_typed(site, predictor):
+    from selenium.webdriver.common.by import By
+
+    driver, _ = site
+    key = "browser-test-key_0123456789abcdef"
+    with running(create_app(predictor, name="sentiment", api_key=key)) as url:
+        driver.get(url)
+        driver.find_element(By.ID, "texts").send_keys("the film was great")
+        driver.find_element(By.ID, "classify").click()
+        wait_for(driver, "#error:not(:empty)")
+        assert driver.find_element(By.ID, "error").text.startswith("this service needs an API key:")
+        driver.find_element(By.ID, "api-key").send_keys(key)
+        driver.find_element(By.ID, "classify").click()
+        cards = wait_for(driver, "#results .card")
+        assert [c.find_element(By.CLASS_NAME, "label").text for c in cards] == predictor.predict(["the film was great"])
+        cards[0].find_element(By.CLASS_NAME, "explain").click()
+        assert [w.text for w in wait_for(driver, "#results .card .words span")] == "the film was great".split()

@@ -1,7 +1,7 @@
 """The service after faults: each bad request (malformed JSON, a wrong field or type, an empty
 list, 10 MB in one request, 100,000 texts) gets its 4xx and a short message, never reaches the
 model, and leaves the service answering the next request right; a full queue refuses at once
-with 503, holds no more than `max_queue` requests, and serves correctly again once it drains."""
+with 503, holds no more than `max_queue` texts, and serves correctly again once it drains."""
 
 import asyncio
 import json
@@ -233,8 +233,9 @@ def test_a_full_queue_refuses_fast_stays_bounded_and_recovers():
         health = httpx.get(f"{url}/health", timeout=10).json()
 
     assert {a.status_code for a in answers} == {503} and all(a.headers["retry-after"] == "1" for a in answers)
-    assert answers[0].json() == {"detail": "the service is busy: 3 requests are waiting (max_queue=3). Retry "
-                                           "shortly. Or start the service with a larger `max_queue`."}
+    assert answers[0].json() == {"detail": "the service is busy: 3 texts are waiting ahead of this request "
+                                           "(max_queue=3). Retry shortly. Or start the service with a larger "
+                                           "`max_queue`."}
     assert max(seconds) < 2.0, seconds  # answered at once, not after the model call under way
     assert stalled.startswith(b"HTTP/1.1 503 ") and b"retry-after: 1" in stalled.lower()
     for texts, answer in zip(admitted, served):
@@ -252,7 +253,7 @@ def test_a_request_refused_after_its_body_was_read_is_not_queued():
     app = create_app(model, max_batch=1, max_wait_ms=0, max_queue=1)
     runner, checks = app.state.runner, []
     check_room = runner.check_room
-    runner.check_room = lambda: checks.append(1) or check_room()  # counts the checks, on arrival and on queueing
+    runner.check_room = lambda client=None: checks.append(1) or check_room(client)  # on arrival and on queueing
     with running(app) as url, ThreadPoolExecutor(3) as pool, httpx.Client(base_url=url, timeout=60) as other:
         first = pool.submit(httpx.post, f"{url}/predict", json={"texts": ["a"]}, timeout=60)
         assert model.entered.wait(20)

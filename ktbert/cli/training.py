@@ -11,7 +11,7 @@ import os
 
 from ktbert.cli.parser import DEFAULT_LABEL_SEP
 from ktbert.cli.reports import print_report
-from ktbert.cli.schedule_options import SCHEDULE_DEFAULTS
+from ktbert.cli.schedule_options import SCHEDULE_DEFAULTS, checkpoint_folder_for
 from ktbert.data.reading import read_data
 from ktbert.evaluate.report import check_report_path
 from ktbert.saving.manifest import MANIFEST
@@ -63,6 +63,8 @@ def check_output_folder(folder: str) -> None:
 
 def train(args) -> int:
     """`ktbert train`: trains with the recipe, prints the report, saves the predictor."""
+    if args.checkpoint_every is not None and args.checkpoint_folder is None:
+        args.checkpoint_folder = args.resume if args.resume is not None else checkpoint_folder_for(args.output)
     settings = settings_from(
         args, epochs=args.epochs, lr=args.lr, class_weight=args.class_weight, calibrate=args.calibrate,
         tune_thresholds=args.tune_thresholds, precision=args.precision, output=args.output,
@@ -72,6 +74,9 @@ def train(args) -> int:
     if args.report is not None:  # refused now, not after training
         check_report_path(args.report, "--report")
     train_df, val_df, test_df = read_frames(args, settings)
+    if settings.checkpoint_every is not None:
+        print(f"writing the training state every {settings.checkpoint_every} steps to {settings.checkpoint_folder}; "
+              f"if the run is killed, run the same command with --resume {settings.checkpoint_folder}")
     run = train_classifier(settings, train_df, val_df, test_df)
     trained = len(run.learner.history.epoch)
     if trained < settings.epochs:

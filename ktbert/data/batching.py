@@ -146,6 +146,12 @@ def ragged_batch(x: TokenizedTexts, indices) -> tuple:
     return (part.values, part.lengths) if part.firsts is None else (part.values, part.lengths, part.firsts)
 
 
+def draw_seed() -> int:
+    """A shuffling seed drawn from NumPy's global generator (as `keras.utils.set_random_seed`
+    seeds it), for datasets made with `seed=None`."""
+    return int(np.random.randint(2**31 - 1))
+
+
 def make_dataset(x: TokenizedTexts, y=None, batch_size: int = BATCH_SIZE, shuffle: bool = False, seed=None,
                  bucketing: bool = True):
     """A `tf.data.Dataset` of `(inputs, y)` batches, or of `inputs` when `y` is None.
@@ -160,16 +166,31 @@ def make_dataset(x: TokenizedTexts, y=None, batch_size: int = BATCH_SIZE, shuffl
             the module's docstring; without shuffling, batches come longest first, so use
             `predict_in_order` to predict); False pads every batch to `maxlen` in input order.
     """
+    batch_size = check_count(batch_size, "batch_size")
+    if shuffle and seed is None:
+        seed = draw_seed()
+    rng = np.random.default_rng(seed) if shuffle else None  # one stream: a new plan per epoch
+    return plan_dataset(x, y, lambda: batch_plan(x.lengths, batch_size, rng, bucketing), -(-len(x) // batch_size),
+                        bucketing)
+
+
+def plan_dataset(x: TokenizedTexts, y, next_plan, steps: int, bucketing: bool = True):
+    """A `tf.data.Dataset` whose every pass yields the batches of one plan: `next_plan()` is
+    called once at the start of each pass and returns its index arrays, `steps` of them.
+
+    Args:
+        x: TokenizedTexts. the texts.
+        y: numpy array or None. the labels, one row per text.
+        next_plan: callable. returns the next pass's list of index arrays.
+        steps: int. the batches of every pass (the dataset's cardinality).
+        bucketing: bool. pad each batch to its longest text (rounded up); False: to `maxlen`.
+    """
     import tensorflow as tf
 
-    batch_size = check_count(batch_size, "batch_size")
-    if shuffle and seed is None:  # follows NumPy's global seed, as `keras.utils.set_random_seed` sets it
-        seed = int(np.random.randint(2**31 - 1))
-    rng = np.random.default_rng(seed) if shuffle else None  # one stream: a new plan per epoch
     labels = None if y is None else np.asarray(y)
 
     def batches():
-        for indices in batch_plan(x.lengths, batch_size, rng, bucketing):
+        for indices in next_plan():
             rows = ragged_batch(x, indices)
             yield rows if labels is None else (rows, labels[indices])
 
@@ -181,7 +202,6 @@ def make_dataset(x: TokenizedTexts, y=None, batch_size: int = BATCH_SIZE, shuffl
         spec = (spec, tf.TensorSpec((None,) + labels.shape[1:], tf.as_dtype(labels.dtype)))
     ds = tf.data.Dataset.from_generator(batches, output_signature=spec)
     ds = ds.map(pad if labels is None else (lambda rows, y: (pad(*rows), y)))
-    steps = -(-len(x) // batch_size)  # every plan has this many batches
     return prefetched(ds.apply(tf.data.experimental.assert_cardinality(steps)))
 
 

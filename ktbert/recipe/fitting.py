@@ -19,14 +19,16 @@ def fit_learner(learner, settings, lr: float):
     Args:
         learner: Learner. the recipe's learner.
         settings: TrainingSettings. `schedule`, `epochs`, `early_stopping`, `monitor`,
-            `reduce_on_plateau`, `class_weight` and `verbose` are read.
+            `reduce_on_plateau`, `class_weight`, `verbose`, `checkpoint_folder`,
+            `checkpoint_every` and `resume` are read.
         lr: float. the peak learning rate.
 
     Returns:
         keras.callbacks.History, as the fit method returns it.
     """
     s = settings
-    common = {"class_weight": s.class_weight, "verbose": s.verbose}
+    common = {"class_weight": s.class_weight, "verbose": s.verbose, "checkpoint_folder": s.checkpoint_folder,
+              "checkpoint_every": s.checkpoint_every, "resume": s.resume}
     if s.schedule == "onecycle":
         return learner.fit_onecycle(lr, s.epochs, **common)
     stopping = {"early_stopping": s.early_stopping, "monitor": s.monitor}

@@ -6,7 +6,7 @@ import dataclasses
 import numbers
 
 from ktbert.checks import (check_choice, check_count, check_dropout, check_fraction, check_maxlen, check_non_negative,
-                           check_rate, check_seed, echo)
+                           check_path, check_rate, check_seed, echo)
 from ktbert.data.pipeline import check_truncation
 from ktbert.defaults import BATCH_SIZE, DROPOUT, ENCODER, LR, MAXLEN, TRAIN_BATCH_SIZE, TRUNCATION, VAL_PCT
 from ktbert.model.classifier import check_pooling
@@ -65,6 +65,12 @@ class TrainingSettings:
             the scores use the pooled probabilities.
         window_stride: int or None. tokens between window starts; None: half a window.
         window_pooling: str. "mean" or "max" of the windows' probabilities.
+        checkpoint_folder: str or None. write each epoch's weights there (the fit's
+            `checkpoint_folder`), and with `checkpoint_every` the whole training state.
+        checkpoint_every: int or None. write the training state every this many steps, so a
+            killed run can go on with `resume`.
+        resume: str or None. a checkpoint folder of this run: go on from its newest checkpoint
+            (with the same settings and data; others are refused).
 
     Examples:
     ```python
@@ -104,6 +110,9 @@ class TrainingSettings:
     long_texts: str = "truncate"
     window_stride: int | None = None
     window_pooling: str = "mean"
+    checkpoint_folder: str | None = None
+    checkpoint_every: int | None = None
+    resume: str | None = None
 
     def __post_init__(self):
         def set_(name, value):  # frozen: the validating constructor is the one place that sets
@@ -151,6 +160,15 @@ class TrainingSettings:
             if self.schedule != "autofit":
                 raise ValueError("`reduce_on_plateau` lowers autofit's peak rate: it needs schedule='autofit'. "
                                  f"Received: reduce_on_plateau={self.reduce_on_plateau}, schedule={self.schedule!r}")
+        for name in ("checkpoint_folder", "resume"):
+            if getattr(self, name) is not None:
+                set_(name, check_path(getattr(self, name), name, "folder"))
+        if self.checkpoint_every is not None:
+            set_("checkpoint_every", check_count(self.checkpoint_every, "checkpoint_every"))
+            if self.checkpoint_folder is None:
+                raise ValueError("`checkpoint_every` writes the training state into `checkpoint_folder`: pass that "
+                                 f"folder too. Received: checkpoint_every={self.checkpoint_every}, "
+                                 "checkpoint_folder=None")
         long_texts = check_long_texts(self.long_texts, self.window_stride, self.window_pooling, self.maxlen)
         for name, value in zip(("long_texts", "window_stride", "window_pooling"), long_texts):
             set_(name, value)

@@ -49,6 +49,17 @@ class StepSchedule(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         self._write(logs)
 
+    # === State, for training checkpoints ===
+    def get_state(self) -> dict:
+        """The position in the schedule and every value used so far, as plain JSON."""
+        return {"step": self.step, "lrs": list(self.lrs), "moms": list(self.moms)}
+
+    def set_state(self, state: dict) -> None:
+        """Goes on from `get_state()`'s position, as if every step before it had run here."""
+        self.step = int(state["step"])
+        self.lrs[:] = state["lrs"]
+        self.moms[:] = state["moms"]
+
     def _write(self, logs):
         if logs is None or self._lr is None:
             return
@@ -81,6 +92,13 @@ class TriangularSchedule(StepSchedule):
         self.verbose = verbose
         self._best = None
         self._wait = 0
+
+    def get_state(self) -> dict:
+        return {**super().get_state(), "peak": self.peak, "best": self._best, "wait": self._wait}
+
+    def set_state(self, state: dict) -> None:
+        super().set_state(state)
+        self.peak, self._best, self._wait = state["peak"], state["best"], state["wait"]
 
     def on_epoch_end(self, epoch, logs=None):
         super().on_epoch_end(epoch, logs)

@@ -100,6 +100,10 @@ class NonFiniteGuard(keras.callbacks.Callback):
         self.good = self._take()
         self.good_step = 0
 
+    def start_at(self, step: int) -> None:
+        """Numbers the steps of a resumed fit as the whole run's: `step` were trained before it."""
+        self._steps = self.good_step = step
+
     def on_train_batch_end(self, batch, logs=None):
         self._steps += 1
         if not _finite_loss(logs):

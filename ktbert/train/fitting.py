@@ -28,7 +28,8 @@ class FitMixin(LearnerParts):
 
     def fit(self, lr: float, n_cycles: int = 1, cycle_len: int | None = None, cycle_mult: int = 1,
             lr_decay: float = 1.0, checkpoint_folder: str | None = None, early_stopping: int | None = None,
-            monitor: str = "val_loss", callbacks=None, verbose: int = 1, class_weight=None):
+            monitor: str = "val_loss", callbacks=None, verbose: int = 1, class_weight=None,
+            checkpoint_every: int | None = None, resume: str | None = None):
         """Trains at a constant rate, or with SGDR (cosine with warm restarts) given `cycle_len`.
 
         Without `cycle_len`, trains `n_cycles` epochs at `lr`. With it, runs `n_cycles` cycles;
@@ -49,10 +50,23 @@ class FitMixin(LearnerParts):
             verbose: int. 0 quiet, 1 progress bar, 2 one line per epoch.
             class_weight: "balanced", dict or None. weight per class index; "balanced" weighs
                 each class by n / (classes x its count), as scikit-learn does.
+            checkpoint_every: int or None. also write the whole training state (weights, optimizer,
+                schedule, position in the shuffled data, history, early stopping, dropout seeds,
+                metrics) into `checkpoint_folder` every this many steps and when training ends.
+            resume: str or None. a `checkpoint_folder` written with `checkpoint_every`: go on from
+                its newest complete checkpoint, as if the run had not stopped (docs/reliability.md).
+                The model, data and fit arguments must be the run's; others are refused.
 
         Returns:
             keras.callbacks.History: `lr`, `momentum` and `iterations` per step (ktrain's
             layout), losses, metrics, `epoch_lr` and `epoch_momentum` per epoch.
+
+        Examples:
+        ```python
+        learner.fit(1e-4, 3, checkpoint_folder="ckpt", checkpoint_every=200)
+        # the process was killed: a new one builds the same learner and goes on
+        learner.fit(1e-4, 3, checkpoint_folder="ckpt", checkpoint_every=200, resume="ckpt")
+        ```
         """
         lr = check_rate(lr)
         n_cycles = check_count(n_cycles, "n_cycles")
@@ -64,14 +78,18 @@ class FitMixin(LearnerParts):
             cycle_mult = check_count(cycle_mult, "cycle_mult")
             lr_decay = check_rate(lr_decay, "lr_decay")
             schedule, epochs = sgdr_schedule(lr, steps, n_cycles, cycle_len, cycle_mult, lr_decay)
+        arguments = {"fit": "fit", "lr": lr, "n_cycles": n_cycles, "cycle_len": cycle_len, "cycle_mult": cycle_mult,
+                     "lr_decay": lr_decay}
         return self._run(dataset, StepSchedule(schedule), epochs, callbacks=callbacks, verbose=verbose,
                          class_weight=class_weight, checkpoint_folder=checkpoint_folder,
-                         early_stopping=early_stopping, monitor=monitor)
+                         early_stopping=early_stopping, monitor=monitor, checkpoint_every=checkpoint_every,
+                         resume=resume, fit_arguments=arguments)
 
     def fit_onecycle(self, lr: float, epochs: int, pct_start: float = 0.25, div: float = 25.0,
                      div_final: float = 1e5, moms=(0.95, 0.85, 0.95), cycle_momentum: bool = True,
                      checkpoint_folder: str | None = None, callbacks=None, verbose: int = 1, class_weight=None,
-                     max_momentum: float | None = None, min_momentum: float | None = None):
+                     max_momentum: float | None = None, min_momentum: float | None = None,
+                     checkpoint_every: int | None = None, resume: str | None = None):
         """Trains with the one-cycle policy peaking at `lr`, momentum cycled against it.
 
         For step `i` of `n` (`pos = i / (n - 1)`; `w = floor(pct_start * (n - 1) + 0.5) / (n - 1)`,
@@ -96,7 +114,7 @@ class FitMixin(LearnerParts):
             max_momentum, min_momentum: float or None. ktrain's names: `moms` becomes
                 `(max_momentum, min_momentum, max_momentum)`.
             cycle_momentum: bool. cycle momentum (Adam-family optimizers only).
-            checkpoint_folder, callbacks, verbose, class_weight: as in `fit`.
+            checkpoint_folder, callbacks, verbose, class_weight, checkpoint_every, resume: as in `fit`.
 
         Returns:
             keras.callbacks.History: `lr`, `momentum` and `iterations` per step, as in `fit`.
@@ -117,14 +135,18 @@ class FitMixin(LearnerParts):
         momentum = None
         if cycle_momentum and hyperparameters.get_momentum(self.model.optimizer) is not None:
             momentum = one_cycle_momentum(total, pct_start, moms)
+        arguments = {"fit": "fit_onecycle", "lr": lr, "pct_start": pct_start, "div": div, "div_final": div_final,
+                     "moms": moms if momentum is not None else None}
         return self._run(dataset, StepSchedule(schedule, momentum), epochs, callbacks=callbacks, verbose=verbose,
-                         class_weight=class_weight, checkpoint_folder=checkpoint_folder)
+                         class_weight=class_weight, checkpoint_folder=checkpoint_folder,
+                         checkpoint_every=checkpoint_every, resume=resume, fit_arguments=arguments)
 
     def autofit(self, lr: float, epochs: int | None = None, early_stopping: int | None = None,
                 reduce_on_plateau: int | None = None, reduce_factor: float = 2.0,
                 cycle_momentum: bool = True, monitor: str = "val_loss",
                 checkpoint_folder: str | None = None, callbacks=None, verbose: int = 1, class_weight=None,
-                max_momentum: float = 0.95, min_momentum: float = 0.85):
+                max_momentum: float = 0.95, min_momentum: float = 0.85,
+                checkpoint_every: int | None = None, resume: str | None = None):
         """Trains with ktrain's triangular policy; with `epochs=None`, until early stopping.
 
         Each triangular cycle lasts about an epoch: the rate climbs from `lr / 10` to `lr` over
@@ -134,7 +156,7 @@ class FitMixin(LearnerParts):
         improvement of `monitor`; with `early_stopping=k` training stops after `k` such epochs
         and the best epoch's weights are restored. `epochs=None` turns both on (patience 5
         and 2 unless given) and trains until it stops. `max_momentum` and `min_momentum`
-        (ktrain's names) bound the momentum.
+        (ktrain's names) bound the momentum. `checkpoint_every` and `resume` are `fit`'s.
 
         Returns:
             keras.callbacks.History: `lr`, `momentum` and `iterations` per step, as in `fit`.
@@ -160,8 +182,11 @@ class FitMixin(LearnerParts):
         stepper = TriangularSchedule(lr, steps, moms=moms, monitor=monitor,
                                      reduce_on_plateau=reduce_on_plateau, reduce_factor=reduce_factor,
                                      verbose=verbose)
+        arguments = {"fit": "autofit", "lr": lr, "reduce_on_plateau": reduce_on_plateau,
+                     "reduce_factor": reduce_factor, "moms": moms}
         return self._run(dataset, stepper, epochs, callbacks=callbacks, verbose=verbose, class_weight=class_weight,
-                         checkpoint_folder=checkpoint_folder, early_stopping=early_stopping, monitor=monitor)
+                         checkpoint_folder=checkpoint_folder, early_stopping=early_stopping, monitor=monitor,
+                         checkpoint_every=checkpoint_every, resume=resume, fit_arguments=arguments)
 
     # === Learning-rate finder ===
     def lr_find(self, start_lr: float = 1e-7, end_lr: float = 10.0, num_it: int = 100,

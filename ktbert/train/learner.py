@@ -42,6 +42,9 @@ def check_data(data, what: str):
             f"`{what}` must be an `(x, y)` pair, as the ktbert loaders return. Received: {echo(data)}"
         )
     x, y = data
+    if y is None:
+        raise ValueError(f"`{what}` has no labels (its y is None): pass labelled `(x, y)` data, as the ktbert "
+                         "loaders return, or predict unlabelled texts with a predictor.")
     y = np.asarray(y)
     if num_examples(x) != len(y):
         raise ValueError(f"`{what}` has {num_examples(x)} examples but {len(y)} labels.")

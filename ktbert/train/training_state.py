@@ -18,13 +18,24 @@ def ensure_optimizer_built(model) -> None:
 
 
 def _state_variables(model) -> list:
-    seen, variables = set(), []
-    for v in list(model.variables) + list(model.optimizer.variables):
-        key = id(v)
-        if key not in seen:
-            seen.add(key)
-            variables.append(v)
-    return variables
+    return _unique(list(model.variables) + list(model.optimizer.variables))
+
+
+def run_variables(model) -> list:
+    """Every variable a resumed run needs, each once: the model's (weights and dropout's seed
+    generators), the optimizer's (moments, step counter, rate, momentum, weight decay) and the
+    metrics' running totals (`model.metrics_variables`, which `model.variables` leaves out)."""
+    ensure_optimizer_built(model)
+    return _unique(_state_variables(model) + list(model.metrics_variables))
+
+
+def _unique(variables) -> list:
+    seen, unique = set(), []
+    for v in variables:
+        if id(v) not in seen:
+            seen.add(id(v))
+            unique.append(v)
+    return unique
 
 
 class TrainingState:

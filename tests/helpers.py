@@ -292,3 +292,37 @@ sys.meta_path.insert(0, NoKtbert())
 import tensorflow as tf
 import tensorflow_text  # noqa: F401  (registers the tokenizer's ops)
 """
+
+
+class ConstantPredictor:
+    """A predictor answering [0.25, 0.75] for every text, at once: a service under test whose
+    model costs nothing (deadlines, keys, queues)."""
+
+    def __init__(self):
+        from ktbert.evaluate.decisions import Decisions
+
+        self.decisions = Decisions(2)
+
+    def get_classes(self):
+        return ["neg", "pos"]
+
+    def predict(self, texts, return_proba=False):
+        import numpy as np
+
+        return np.tile(np.float32([0.25, 0.75]), (len(texts), 1))
+
+
+def report_learner(tiny_encoder, script: str):
+    """A learner trained one epoch on the toy task with lr_find run, whose first validation text
+    holds `script`: `(learner, trn, val, preproc)` (the report's tests)."""
+    import ktbert
+
+    val_df = sentiment_frame(24, seed=5)
+    val_df.loc[0, "text"] = f"the film was {script} good"
+    trn, val, preproc = ktbert.texts_from_df(sentiment_frame(64, seed=4), "text", "label", val_df=val_df, maxlen=16,
+                                             encoder=tiny_encoder, verbose=0)
+    model = ktbert.text_classifier("bert", trn, preproc, seed=0, verbose=0)
+    learner = ktbert.get_learner(model, train_data=trn, val_data=val, batch_size=16, seed=0)
+    learner.lr_find(num_it=6, verbose=0)
+    learner.fit_onecycle(5e-3, 1, verbose=0)
+    return learner, trn, val, preproc

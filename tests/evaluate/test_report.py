@@ -7,11 +7,10 @@ import re
 
 import matplotlib.pyplot as plt
 import numpy as np
-import pandas as pd
 import pytest
 
 import ktbert
-from helpers import sentiment_frame
+from helpers import report_learner, sentiment_frame
 from ktbert.cli import main
 from ktbert.evaluate import metrics
 from ktbert.evaluate.calibration import fit_temperature
@@ -71,15 +70,7 @@ def close_figures():
 def binary(tiny_encoder):
     """A learner trained one epoch on the toy task, lr_find run; its validation rows hold
     `SCRIPT` in a text. `(learner, trn, val, preproc)`."""
-    val_df = sentiment_frame(24, seed=5)
-    val_df.loc[0, "text"] = f"the film was {SCRIPT} good"
-    trn, val, preproc = ktbert.texts_from_df(sentiment_frame(64, seed=4), "text", "label", val_df=val_df, maxlen=16,
-                                             encoder=tiny_encoder, verbose=0)
-    model = ktbert.text_classifier("bert", trn, preproc, seed=0, verbose=0)
-    learner = ktbert.get_learner(model, train_data=trn, val_data=val, batch_size=16, seed=0)
-    learner.lr_find(num_it=6, verbose=0)
-    learner.fit_onecycle(5e-3, 1, verbose=0)
-    return learner, trn, val, preproc
+    return report_learner(tiny_encoder, SCRIPT)
 
 
 @pytest.fixture(scope="module")

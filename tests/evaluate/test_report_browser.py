@@ -11,7 +11,7 @@ import pytest
 
 import ktbert
 from browser import console_problems, requested_urls, start_chromium
-from helpers import sentiment_frame
+from helpers import report_learner
 
 pytestmark = pytest.mark.browser
 
@@ -29,14 +29,7 @@ def driver():
 def report(driver, tiny_encoder, tmp_path_factory):
     """A report of a trained tiny model (lr_find run, a baseline compared) opened in `driver`;
     `(learner, preproc)`."""
-    val_df = sentiment_frame(24, seed=5)
-    val_df.loc[0, "text"] = f"the film was {SCRIPT} good"
-    trn, val, preproc = ktbert.texts_from_df(sentiment_frame(64, seed=4), "text", "label", val_df=val_df, maxlen=16,
-                                             encoder=tiny_encoder, verbose=0)
-    model = ktbert.text_classifier("bert", trn, preproc, seed=0, verbose=0)
-    learner = ktbert.get_learner(model, train_data=trn, val_data=val, batch_size=16, seed=0)
-    learner.lr_find(num_it=6, verbose=0)
-    learner.fit_onecycle(5e-3, 1, verbose=0)
+    learner, trn, val, preproc = report_learner(tiny_encoder, SCRIPT)
     comparison = ktbert.compare(trn, val, preproc, learner=learner, baselines=("tfidf",))
     path = tmp_path_factory.mktemp("browser") / "report.html"
     learner.report(str(path), preproc=preproc, comparison=comparison, max_texts=30, max_explained=2)

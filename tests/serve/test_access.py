@@ -6,12 +6,10 @@ import hashlib
 import re
 
 import httpx
-import numpy as np
 import pytest
 
 import ktbert.serve.access as access
-from helpers import running
-from ktbert.evaluate.decisions import Decisions
+from helpers import ConstantPredictor, running
 from ktbert.serve.access import read_api_key
 from ktbert.serve.service import create_app
 
@@ -25,27 +23,15 @@ ORIGIN = "https://app.example.com"
 INVALID = 'Bearer realm="ktbert", error="invalid_token"'
 
 
-class Stub:
-    """A predictor answering [0.25, 0.75] for every text, at once."""
-
-    decisions = Decisions(2)
-
-    def get_classes(self):
-        return ["neg", "pos"]
-
-    def predict(self, texts, return_proba=False):
-        return np.tile(np.float32([0.25, 0.75]), (len(texts), 1))
-
-
 @pytest.fixture(scope="module")
 def guarded():
-    with running(create_app(Stub(), api_key=KEY, cors_origins=[ORIGIN])) as url:
+    with running(create_app(ConstantPredictor(), api_key=KEY, cors_origins=[ORIGIN])) as url:
         yield url
 
 
 @pytest.fixture(scope="module")
 def open_service():
-    with running(create_app(Stub())) as url:
+    with running(create_app(ConstantPredictor())) as url:
         yield url
 
 
@@ -169,4 +155,4 @@ def test_a_missing_empty_or_weak_key_is_refused_without_echoing_it(tmp_path, con
 ])
 def test_create_app_refuses_a_weak_key_and_a_wrong_origin(options, message):
     with pytest.raises(ValueError, match=re.escape(message)):
-        create_app(Stub(), **options)
+        create_app(ConstantPredictor(), **options)

@@ -11,11 +11,9 @@ import socket
 import time
 
 import httpx
-import numpy as np
 import pytest
 
-from helpers import running
-from ktbert.evaluate.decisions import Decisions
+from helpers import ConstantPredictor, running
 from ktbert.serve.service import create_app
 
 HEAD = (b"POST /predict HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
@@ -29,21 +27,9 @@ BODY_408 = ("the request's body did not arrive within body_timeout=1.5 s of its 
             "--body-timeout`).")
 
 
-class Stub:
-    """A predictor answering [0.25, 0.75] for every text, at once."""
-
-    decisions = Decisions(2)
-
-    def get_classes(self):
-        return ["neg", "pos"]
-
-    def predict(self, texts, return_proba=False):
-        return np.tile(np.float32([0.25, 0.75]), (len(texts), 1))
-
-
 @pytest.fixture(scope="module")
 def server():
-    with running(create_app(Stub(), header_timeout=1.0, body_timeout=1.5)) as url:
+    with running(create_app(ConstantPredictor(), header_timeout=1.0, body_timeout=1.5)) as url:
         yield ("127.0.0.1", int(url.rsplit(":", 1)[1]))
 
 
@@ -170,7 +156,7 @@ async def normal_client(url: str, requests: int) -> list:
 
 
 def test_under_300_stalled_connections_normal_clients_are_served_and_the_stalled_are_cut_off():
-    app = create_app(Stub(), header_timeout=2.0, body_timeout=3.0)
+    app = create_app(ConstantPredictor(), header_timeout=2.0, body_timeout=3.0)
 
     async def scenario(url, port):
         stalled = [asyncio.ensure_future(stalled_connection(port, i % 2 == 0, every=0.5)) for i in range(300)]
@@ -200,4 +186,4 @@ def test_under_300_stalled_connections_normal_clients_are_served_and_the_stalled
 ])
 def test_bad_deadlines_are_refused(option, value, message):
     with pytest.raises(ValueError, match=re.escape(message)):
-        create_app(Stub(), **{option: value})
+        create_app(ConstantPredictor(), **{option: value})

@@ -14,7 +14,7 @@ from ktbert.checks import check_choice, check_dropout, check_seed, echo
 from ktbert.model.compiling import compile_classifier, validation_metrics_paused
 from ktbert.defaults import DROPOUT
 from ktbert.model.encoders import load_backbone
-from ktbert.model.feedforward import use_fused_gelu
+from ktbert.model.fast_layers import use_fast_layers
 from ktbert.model.frozen import mark_weights_changed
 from ktbert.model.precision import resolve_precision
 from ktbert.model.training_record import TrainingRecord
@@ -100,8 +100,8 @@ class TextClassifier(keras.Model):
     """A BERT encoder with a classification head.
 
     Args:
-        backbone: keras_hub.models.BertBackbone. the encoder; its feed-forward GELU layers are
-            switched in place to `GeluDense` (same weights and config, fused when predicting).
+        backbone: keras_hub.models.BertBackbone. the encoder; its attention, dense and layer-norm
+            layers are switched in place to faster forms (`ktbert.model.fast_layers`).
         num_classes: int. the number of outputs.
         multilabel: bool. sigmoid outputs (several classes per text) instead of softmax.
         pooling: str. "mean" (masked mean of token vectors) or "cls" (the encoder's pooled
@@ -130,7 +130,7 @@ class TextClassifier(keras.Model):
         if not isinstance(num_classes, int) or num_classes < 2:
             raise ValueError(f"`num_classes` must be an integer >= 2. Received: num_classes={num_classes!r}")
         # === Layers ===
-        use_fused_gelu(backbone)  # inference only; training computes as Keras does
+        use_fast_layers(backbone)  # same weights and config, faster kernels (ktbert.model.fast_layers)
         self.backbone = backbone
         self.pooling_layer = MaskedMeanPooling(name="pooling") if pooling == "mean" else None
         self.output_dropout = keras.layers.Dropout(dropout, name="output_dropout")

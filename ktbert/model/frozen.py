@@ -1,11 +1,18 @@
-"""A model's inference with the weights of its fused feed-forward layers as constants of the
-traced graph: faster to predict with, and a snapshot, so only for a model nobody trains any more
-(a predictor loaded from a folder).
+"""A model's inference with the weights of its encoder blocks' dense products and layer norms as
+constants of the traced graph: faster to predict with, and a snapshot, so only for a model
+nobody trains any more (a predictor loaded from a folder). The embeddings and the head still
+read their variables.
 
-Why it is faster: oneDNN runs the fused feed-forward product (`ktbert.model.feedforward`,
-matmul + bias + GELU in one kernel) on its plain `gemm` when the weights come from variables,
-and on AMX `brgemm` when they are constants. With constants it reorders them once into the
-layout that kernel wants and keeps them, and the graph optimizer folds their bfloat16 casts.
+Why it is faster:
+- oneDNN runs a 2-D dense product (`ktbert.model.feedforward`, `ktbert.model.projections`:
+  matmul + bias, with GELU where the layer has it, in one kernel) on its plain `gemm` when the
+  weights come from variables, and on AMX `brgemm` when they are constants. With constants it
+  reorders them once into the layout that kernel wants and keeps them, and the graph optimizer
+  folds their bfloat16 casts.
+- a layer norm with constant weights is one oneDNN kernel (`ktbert.model.layer_norm`).
+
+The projections and layer norms were added later; `docs/benchmarks/fast_layers.md` measures
+them. The figures below are the feed-forward GELU layers' alone.
 
 Measured on SST-2's dev set (Xeon with AMX, mixed bfloat16, one process, best of five):
 - the model's pass took 1.05 s with variables and 0.89 s with these constants, with identical
@@ -28,6 +35,8 @@ import numpy as np
 
 from ktbert.model.feedforward import GeluDense
 from ktbert.model.keras_internals import nested_layers
+from ktbert.model.layer_norm import FusableLayerNorm, frozen_norms
+from ktbert.model.projections import FlatEinsumDense
 
 
 _VERSIONS = weakref.WeakKeyDictionary()  # model -> how many times its weights were replaced
@@ -45,8 +54,9 @@ def mark_weights_changed(model) -> None:
 
 def frozen_call(model):
     """A function `call(inputs)` returning `model(inputs, training=False)`, computed with the
-    weights of its `GeluDense` layers as they are now, held as constants of the graph `call` is
-    traced in; every other weight is read from its variable.
+    weights of its `GeluDense`, `FlatEinsumDense` and `FusableLayerNorm` layers as they are now,
+    held as constants of the graph `call` is traced in (the layer norms traced in their fusable
+    form); every other weight is read from its variable.
 
     Meant to be traced once (a `tf.function` with an input signature): the weights are copied
     when this is made and released once traced, and a second trace is refused.
@@ -54,7 +64,8 @@ def frozen_call(model):
     import tensorflow as tf
 
     ref = weakref.ref(model)
-    fused = {id(w) for layer in nested_layers(model) if isinstance(layer, GeluDense) for w in layer.weights}
+    fused = {id(w) for layer in nested_layers(model) if isinstance(layer, (GeluDense, FlatEinsumDense, FusableLayerNorm))
+             for w in layer.weights}
     kept = lambda v: np.array(v.numpy(), copy=True) if id(v) in fused else v  # noqa: E731
     snapshot = {"trainable": [kept(v) for v in model.trainable_variables],
                 "non_trainable": [kept(v) for v in model.non_trainable_variables]}
@@ -65,7 +76,8 @@ def frozen_call(model):
         value = lambda v: tf.constant(v) if isinstance(v, np.ndarray) else v.value  # noqa: E731
         trainable = [value(v) for v in snapshot.pop("trainable")]
         non_trainable = [value(v) for v in snapshot.pop("non_trainable")]
-        outputs, _ = ref().stateless_call(trainable, non_trainable, inputs, training=False)
+        with frozen_norms():
+            outputs, _ = ref().stateless_call(trainable, non_trainable, inputs, training=False)
         return outputs
 
     return call

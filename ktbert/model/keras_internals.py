@@ -4,7 +4,7 @@ Keras 3 exposes neither a model's compile arguments, an optimizer's weight-decay
 (nor which variables they spare), a way to build the optimizer and metrics before the first
 step, a way to keep `fit` from drawing a batch under a strategy, its optimizers' weight-decay
 step as a public method, a walk over every layer nested in a layer, nor a way to create an F1
-metric's counters before its first update.
+metric's counters before its first update, nor a hook to compute attention differently.
 These functions reach for the private attributes that do; tests/train/test_keras_internals.py
 checks each one against the installed Keras, so an upgrade that renames one fails there first,
 naming what to mend. The model room holds it, the lowest that needs it (the optimizer), so
@@ -64,6 +64,15 @@ def keras_weight_decay(optimizer, variables) -> None:
     the hook `apply` calls before the update; under a tf.distribute strategy it is the
     cross-replica update)."""
     keras.optimizers.AdamW._apply_weight_decay(optimizer, variables)
+
+
+def keras_attention(layer, query, key, value, attention_mask, training, return_attention_scores,
+                    use_causal_mask=False):
+    """Keras' own attention of a `MultiHeadAttention` layer on projected query, key and value
+    (`MultiHeadAttention._compute_attention`, the hook its `call` computes attention with, which
+    `ktbert.model.attention.FastAttention` overrides and falls back to)."""
+    return keras.layers.MultiHeadAttention._compute_attention(
+        layer, query, key, value, attention_mask, training, return_attention_scores, use_causal_mask=use_causal_mask)
 
 
 def nested_layers(layer) -> list:

@@ -47,7 +47,8 @@ def test_no_module_but_keras_internals_reads_a_private_attribute():
     assert list(reads) == [os.path.join("model", "keras_internals.py")]
     names = {name for _, name in reads[os.path.join("model", "keras_internals.py")]}
     assert names == {"_compile_config", "_distribute_strategy", "_exclude_from_weight_decay_pattern", "_symbolic_build",
-                     "_apply_weight_decay", "_flatten_layers", "_built", "_build", "_use_weight_decay"}
+                     "_apply_weight_decay", "_flatten_layers", "_built", "_build", "_use_weight_decay",
+                     "_compute_attention"}
 
 
 def test_keras_keeps_the_weight_decay_hook_ktbert_extends():

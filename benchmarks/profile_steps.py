@@ -45,8 +45,8 @@ from ktbert.model.compiling import NO_DECAY  # noqa: E402
 from speed import SIZES, load_dataset  # noqa: E402
 
 # What a TensorFlow op does, from its name scope and type; the first rule that matches wins.
-MATMUL_TYPES = {"MatMul", "_MklMatMul", "_FusedMatMul", "_MklFusedMatMul", "_MklNativeFusedMatMul", "BatchMatMulV2", "_MklBatchMatMulV2",
-                "BatchMatMulV3", "_MklBatchMatMulV3", "Einsum", "_MklEinsum", "_MklFusedBatchMatMulV2"}
+MATMUL_TYPES = {"MatMul", "_MklMatMul", "_FusedMatMul", "_MklFusedMatMul", "_MklNativeFusedMatMul",
+                "BatchMatMulV2", "_MklBatchMatMulV2", "BatchMatMulV3", "_MklBatchMatMulV3", "Einsum", "_MklEinsum", "_MklFusedBatchMatMulV2"}
 SOFTMAX_TYPES = {"Softmax", "_MklSoftmax"}
 
 

@@ -64,8 +64,8 @@ def frozen_call(model):
     import tensorflow as tf
 
     ref = weakref.ref(model)
-    fused = {id(w) for layer in nested_layers(model) if isinstance(layer, (GeluDense, FlatEinsumDense, FusableLayerNorm))
-             for w in layer.weights}
+    frozen_kinds = (GeluDense, FlatEinsumDense, FusableLayerNorm)
+    fused = {id(w) for layer in nested_layers(model) if isinstance(layer, frozen_kinds) for w in layer.weights}
     kept = lambda v: np.array(v.numpy(), copy=True) if id(v) in fused else v  # noqa: E731
     snapshot = {"trainable": [kept(v) for v in model.trainable_variables],
                 "non_trainable": [kept(v) for v in model.non_trainable_variables]}

@@ -62,7 +62,10 @@ def test_every_attention_projection_and_layer_norm_is_switched_and_the_config_ke
 @pytest.mark.parametrize("traced", [False, True])
 def test_inference_equals_keras_layers(traced):
     plain, fast = tiny_backbone(), switched(tiny_backbone())[0]
-    call = (lambda m: tf.function(lambda x: m(x, training=False))) if traced else (lambda m: lambda x: m(x, training=False))
+    def call(model):
+        infer = lambda x: model(x, training=False)  # noqa: E731
+        return tf.function(infer) if traced else infer
+
     expected, actual = call(plain)(inputs()), call(fast)(inputs())
     for key in ("sequence_output", "pooled_output"):
         np.testing.assert_allclose(actual[key].numpy(), expected[key].numpy(), rtol=0, atol=1e-5)

@@ -57,16 +57,11 @@ def keras_classes(model, variant: str) -> None:
 
 def measure(name: str, data: str) -> dict:
     import numpy as np
-    import pandas as pd
 
     import ktbert
 
-    _, predict_n, maxlen = speed.SIZES[name]
-    _, _, texts, labels = speed.load_dataset(name, data, 8, predict_n)
-    frame = pd.DataFrame({"text": texts, "label": labels})
-    trn, _, preproc = ktbert.texts_from_df(frame, "text", label_columns="label", val_df=frame, maxlen=maxlen,
-                                           verbose=0)
-    model = ktbert.text_classifier("bert", trn, preproc, seed=0, verbose=0)
+    texts, preproc, model = speed.untrained_classifier(name, data)
+    maxlen = preproc.maxlen
     predictors, grew_mib, proba = {}, {}, {}
     with tempfile.TemporaryDirectory() as folder:
         ktbert.get_predictor(model, preproc).save(os.path.join(folder, "p"))

@@ -34,16 +34,11 @@ def timed(predictor, texts):
 
 def measure(name: str, data: str) -> dict:
     import numpy as np
-    import pandas as pd
 
     import ktbert
 
-    _, predict_n, maxlen = speed.SIZES[name]
-    _, _, texts, labels = speed.load_dataset(name, data, 8, predict_n)
-    frame = pd.DataFrame({"text": texts, "label": labels})
-    trn, _, preproc = ktbert.texts_from_df(frame, "text", label_columns="label", val_df=frame, maxlen=maxlen,
-                                           verbose=0)
-    model = ktbert.text_classifier("bert", trn, preproc, seed=0, verbose=0)
+    texts, preproc, model = speed.untrained_classifier(name, data)
+    maxlen = preproc.maxlen
     shared = ktbert.get_predictor(model, preproc, batch_size=speed.PREDICT_BATCH)
     with tempfile.TemporaryDirectory() as folder:
         shared.save(os.path.join(folder, "p"))

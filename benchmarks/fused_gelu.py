@@ -22,19 +22,14 @@ ROUNDS = 3
 def measure(name: str, data: str) -> dict:
     import keras
     import numpy as np
-    import pandas as pd
 
     import ktbert
     from ktbert.data import prediction
     from ktbert.model.feedforward import GeluDense
     from ktbert.model.keras_internals import nested_layers
 
-    _, predict_n, maxlen = speed.SIZES[name]
-    _, _, texts, labels = speed.load_dataset(name, data, 8, predict_n)
-    frame = pd.DataFrame({"text": texts, "label": labels})
-    trn, _, preproc = ktbert.texts_from_df(frame, "text", label_columns="label", val_df=frame, maxlen=maxlen,
-                                           verbose=0)
-    model = ktbert.text_classifier("bert", trn, preproc, seed=0, verbose=0)
+    texts, preproc, model = speed.untrained_classifier(name, data)
+    maxlen = preproc.maxlen
     predictor = ktbert.get_predictor(model, preproc, batch_size=speed.PREDICT_BATCH)
     layers = [layer for layer in nested_layers(model) if type(layer) is GeluDense]
     seconds, proba = {"fused": [], "keras": []}, {}

@@ -199,6 +199,22 @@ def cpu_info() -> dict:
             "amx": bool({"amx_tile", "amx_bf16", "amx_int8"} & flags)}
 
 
+def untrained_classifier(name: str, data: str):
+    """`(texts, preproc, model)`: the dataset's prediction texts and a classifier on the default
+    encoder with an untrained head, for the same-process prediction A/B benchmarks (speed does
+    not depend on training)."""
+    import pandas as pd
+
+    import ktbert
+
+    _, predict_n, maxlen = SIZES[name]
+    _, _, texts, labels = load_dataset(name, data, 8, predict_n)
+    frame = pd.DataFrame({"text": texts, "label": labels})
+    trn, _, preproc = ktbert.texts_from_df(frame, "text", label_columns="label", val_df=frame, maxlen=maxlen,
+                                           verbose=0)
+    return texts, preproc, ktbert.text_classifier("bert", trn, preproc, seed=0, verbose=0)
+
+
 def per_dataset_main(argv, doc: str, stem: str, measure, markdown) -> int:
     """The command line of a benchmark that measures each of speed's datasets in turn
     (`--datasets`, `--data`, `--out`): checks the data, runs `measure(name, data)` per dataset

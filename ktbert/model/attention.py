@@ -6,16 +6,19 @@ padding mask, and applies a Softmax layer: `where` alone reads and writes every 
 and the `einsum`s reorder their operands on every call. `FastAttention` computes the same thing
 as PyTorch's and ONNX Runtime's BERT do:
 - the heads moved ahead of the positions,
-- `matmul(q, k^T) * scale + bias`, with the padding mask as a bias of -1e9 (-3e4 in float16) on the padded keys
-  (the pattern TensorFlow's oneDNN remapper runs as one fused batched product),
+- `matmul(q, k^T) * scale + bias`, with the padding mask as a bias of -1e9 (-3e4 in float16)
+  on the padded keys (the pattern TensorFlow's oneDNN remapper runs as one fused batched
+  product),
 - a softmax,
 - `matmul(p, v)`, then the heads moved back.
 
 The padded keys get -1e9 added instead of being replaced by -1e9: either way their weight
 underflows to exactly 0, so the probabilities agree to float32 rounding (1e-6). Measured on
 32 x 256 tokens, 12 heads, bfloat16: 27 ms against 66 ms per layer
-(docs/benchmarks/attention.md has the whole-model figures). Dropout on the attention weights,
-attention scores asked for, causal masks and attention over other axes keep Keras' own path.
+(docs/benchmarks/fast_layers.md has the whole-model figures). Dropout on the attention weights
+is the layer's own Keras Dropout, applied where Keras applies it, so training draws the same
+masks; attention scores asked for, causal masks and attention over other axes keep Keras' own
+path.
 
 keras-hub builds these layers inside its encoder blocks; `use_fast_attention` switches the
 instances of a built backbone in place (same weights, same config: saves and exports are

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import keras
 
-from ktbert.model.keras_internals import keras_attention, nested_layers
+from ktbert.model.keras_internals import keras_attention, switch_layers
 
 MASKED = {"float16": -3e4}  # added to the scores of padded keys, as Keras' Softmax puts in
 MASKED_DEFAULT = -1e9        # their place: float16 holds no -1e9 (it would be -inf, and 0 * -inf NaN)
@@ -65,9 +65,4 @@ class FastAttention(keras.layers.MultiHeadAttention):
 def use_fast_attention(backbone) -> int:
     """Switches every plain `MultiHeadAttention` inside `backbone` to `FastAttention`; returns
     how many."""
-    count = 0
-    for layer in nested_layers(backbone):
-        if type(layer) is keras.layers.MultiHeadAttention:
-            layer.__class__ = FastAttention
-            count += 1
-    return count
+    return switch_layers(backbone, keras.layers.MultiHeadAttention, FastAttention)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from ktbert.model.keras_internals import nested_layers
+from ktbert.model.keras_internals import switch_layers
 
 
 @keras.saving.register_keras_serializable(package="ktbert")
@@ -50,9 +50,4 @@ def is_gelu(activation) -> bool:
 def use_fused_gelu(backbone) -> int:
     """Switches every plain `Dense` with a GELU activation inside `backbone` to `GeluDense`;
     returns how many."""
-    count = 0
-    for layer in nested_layers(backbone):
-        if type(layer) is keras.layers.Dense and is_gelu(layer.activation):
-            layer.__class__ = GeluDense
-            count += 1
-    return count
+    return switch_layers(backbone, keras.layers.Dense, GeluDense, when=lambda layer: is_gelu(layer.activation))

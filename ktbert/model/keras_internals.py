@@ -80,6 +80,18 @@ def nested_layers(layer) -> list:
     return list(layer._flatten_layers(include_self=False, recursive=True))
 
 
+def switch_layers(layer, keras_class, new_class, when=None) -> int:
+    """Switches every layer inside `layer` whose class is exactly `keras_class` (and for which
+    `when(layer)` holds, if given) to `new_class`, a subclass computing the same with the same
+    weights and config, in place; returns how many."""
+    count = 0
+    for inner in nested_layers(layer):
+        if type(inner) is keras_class and (when is None or when(inner)):
+            inner.__class__ = new_class
+            count += 1
+    return count
+
+
 def build_f1_counters(metric, num_classes: int) -> None:
     """Creates a `keras.metrics.F1Score`'s counters (`FBetaScore._build`) unless it has them:
     Keras makes them in the first `update_state`, and reads them in every `result()`."""

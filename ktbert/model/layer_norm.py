@@ -25,7 +25,7 @@ import threading
 import keras
 import numpy as np
 
-from ktbert.model.keras_internals import nested_layers
+from ktbert.model.keras_internals import switch_layers
 
 _STATE = threading.local()  # .on: a frozen step is being traced
 _SCALES: dict = {}  # epsilon -> the input scale that makes the fused kernel use it, or None
@@ -111,9 +111,4 @@ class FusableLayerNorm(keras.layers.LayerNormalization):
 def use_fusable_norms(backbone) -> int:
     """Switches every plain `LayerNormalization` inside `backbone` to `FusableLayerNorm`;
     returns how many."""
-    count = 0
-    for layer in nested_layers(backbone):
-        if type(layer) is keras.layers.LayerNormalization:
-            layer.__class__ = FusableLayerNorm
-            count += 1
-    return count
+    return switch_layers(backbone, keras.layers.LayerNormalization, FusableLayerNorm)

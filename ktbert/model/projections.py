@@ -18,7 +18,7 @@ import keras
 from keras import ops
 
 from ktbert.model.feedforward import GeluDense, is_gelu
-from ktbert.model.keras_internals import nested_layers
+from ktbert.model.keras_internals import switch_layers
 
 # equation -> how many trailing axes of the input, and of the output, the product joins
 _FLAT_EQUATIONS = {
@@ -66,13 +66,5 @@ def use_flat_projections(backbone) -> int:
     """Switches every plain `EinsumDense` inside `backbone` to `FlatEinsumDense`, and every
     plain `Dense` without GELU (those have `ktbert.model.feedforward.use_fused_gelu`) to
     `FlatDense`; returns how many."""
-    count = 0
-    for layer in nested_layers(backbone):
-        if type(layer) is keras.layers.EinsumDense:
-            layer.__class__ = FlatEinsumDense
-        elif type(layer) is keras.layers.Dense and not is_gelu(layer.activation):
-            layer.__class__ = FlatDense
-        else:
-            continue
-        count += 1
-    return count
+    return (switch_layers(backbone, keras.layers.EinsumDense, FlatEinsumDense)
+            + switch_layers(backbone, keras.layers.Dense, FlatDense, when=lambda layer: not is_gelu(layer.activation)))

@@ -16,14 +16,16 @@ text (the Trainer's `group_by_length`), in float32 and under bf16 autocast (the 
 in float32; `torch_best_*` is the faster PyTorch setting, and prediction ratios are against the
 best of PyTorch and ONNX Runtime. `--padded-peers` adds PyTorch with every batch padded to
 maxlen. Each measurement is its own process, one after the other, so each peak memory is its
-own; the peers run in their own environment (benchmarks/.venv-torch, made on the first run:
-torch==2.13.0 CPU build, then transformers, onnx and onnxruntime; never ktbert's
-dependencies). The float32 matmul peak of this CPU is measured in the same run. Writes
+own. `--rounds` (3) repeats them all, ktbert and its peers in adjacent processes; a ratio is
+the median of the rounds' own ratios, since this machine's speed swings over minutes. The
+peers run in their own environment (benchmarks/.venv-torch, made on the first run: torch==2.13.0
+CPU build, then transformers, onnx and onnxruntime; never ktbert's dependencies). The float32 matmul peak of this CPU is measured in the same run. Writes
 docs/benchmarks/speed.json and speed.md.
 Run it alone: another busy process on the machine falsifies every timing.
 
     python benchmarks/speed.py [--datasets sst2,agnews,imdb] [--data ../shared/data]
-                               [--warmup-batches N] [--ktbert-padded] [--padded-peers] [--smoke] [--out DIR]
+                               [--rounds 3] [--warmup-batches N] [--ktbert-padded] [--padded-peers]
+                               [--smoke] [--out DIR]
 """
 
 import argparse
@@ -64,10 +66,23 @@ RUNS = [
     ("torch_grouped_bf16_predict", "torch", "predict", ["--padding", "dynamic", "--bf16"]),
     ("ort_predict", "torch", "predict", ["--padding", "dynamic", "--runtime", "ort"]),
 ]
+# The peers' measurements in a round, around ktbert's of the same kind.
+PEERS = {what: [run for run in RUNS if run[2] == what and run[1] != "ktbert"] for what in ("train", "predict")}
 PADDED_RUNS = [
     ("torch_padded_train", "torch", "train", ["--padding", "max"]),
     ("torch_padded_predict", "torch", "predict", ["--padding", "max"]),
 ]
+
+
+def round_order(number: int, padded_peers: bool = False) -> list:
+    """The measurements of round `number`: training, then prediction, each ktbert's run next to
+    its peers' (before them in even rounds, after them in odd ones, so a drift of the machine's
+    speed within a round does not always favour one side); the padded peers come last."""
+    order = []
+    for what in ("train", "predict"):
+        ktbert = [run for run in RUNS if run[1] == "ktbert" and run[2] == what]
+        order += ktbert + PEERS[what] if number % 2 == 0 else PEERS[what] + ktbert
+    return order + (PADDED_RUNS if padded_peers else [])
 
 
 def load_dataset(name: str, data: str, n_train: int, n_predict: int):
@@ -254,9 +269,9 @@ def main(argv=None):
     parser.add_argument("--smoke", action="store_true",
                         help="tiny sizes (64 texts, 1 warm-up batch) to check the pipeline; writes to runs/speed_smoke")
     parser.add_argument("--out", default=None, help="folder for speed.json/speed.md (default docs/benchmarks)")
-    parser.add_argument("--rounds", type=int, default=1,
-                        help="run every measurement this many times, round-robin, and keep each one's fastest "
-                             "(a machine whose speed drifts over minutes slows some runs, never speeds them up)")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="rounds of every measurement, ktbert and its peers in adjacent processes; the ratios "
+                             "are the median of the rounds' own ratios (this machine's speed swings over minutes)")
     args = parser.parse_args(argv)
     datasets = [d.strip() for d in args.datasets.split(",") if d.strip()]
     unknown = [d for d in datasets if d not in SIZES]
@@ -291,9 +306,10 @@ def main(argv=None):
             print(name, flush=True)
             task_path = os.path.join(workdir, f"{name}.task.json")
             task = write_task(task_path, name, args.data, sizes[name])
-            measured, each_round = {}, {}
-            for _ in range(max(1, args.rounds)):
-                for key, framework, what, extra in RUNS + (PADDED_RUNS if args.padded_peers else []):
+            rounds = []
+            for number in range(max(1, args.rounds)):
+                measured = {}
+                for key, framework, what, extra in round_order(number, args.padded_peers):
                     extra = ["--task", task_path, *extra]
                     if what == "train":
                         extra += ["--warmup-batches", str(warmup)]
@@ -301,15 +317,15 @@ def main(argv=None):
                         extra += ["--encoder", encoder]
                     elif args.ktbert_padded:
                         extra += ["--padded"]
-                    result = run_worker(framework, what, extra, workdir, f"{name}_{key}", torch_python)
-                    each_round.setdefault(key, []).append(round(result["seconds"], 2))
-                    if key not in measured or result["seconds"] < measured[key]["seconds"]:
-                        measured[key] = result
+                    measured[key] = run_worker(framework, what, extra, workdir, f"{name}_{key}", torch_python)
+                rounds.append(measured)
+                ratios = speed_report.round_ratios(measured)
+                print(f"  round {number + 1}: ktbert / best peer, training {ratios['train_vs_torch_best']}, "
+                      f"prediction {ratios['predict_vs_peer_best']}", flush=True)
             report["datasets"][name] = speed_report.dataset_entry(
-                task, measured, warmup, encoder, report["cpu"]["matmul_peak_gflops"],
+                task, rounds, warmup, encoder, report["cpu"]["matmul_peak_gflops"],
                 datetime.datetime.now().isoformat(timespec="seconds"),
             )
-            report["datasets"][name].update(rounds=max(1, args.rounds), seconds_each_round=each_round)
             speed_report.write(report, out)  # after each dataset: a later failure keeps it
     print(f"Wrote {os.path.join(out, 'speed.json')} and speed.md")
     print(json.dumps(report["datasets"], indent=2))

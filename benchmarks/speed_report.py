@@ -70,18 +70,57 @@ def _ratio(a, b):
     return round(a / b, 3) if a is not None and b else None
 
 
-def dataset_entry(task: dict, measured: dict, warmup: int, encoder: str, peak_gflops: float, when: str) -> dict:
-    """One dataset's figures; the keys before `ratios` are the ones programs read.
+def median_runs(rounds: list) -> dict:
+    """Per measurement, its median run over the rounds (by seconds; of an even count, the
+    faster middle one), so every rate in the report is a run that happened."""
+    measured = {}
+    for key in rounds[0]:
+        runs = sorted((r[key] for r in rounds if key in r), key=lambda m: m["seconds"])
+        measured[key] = runs[(len(runs) - 1) // 2]
+    return measured
 
-    `torch_best_*` is the faster of PyTorch's grouped settings (float32 and bf16 autocast);
-    `peer_best_predict_tps` the fastest of those and ONNX Runtime. The padded peers are there
-    only when they ran (`--padded-peers`).
+
+def round_ratios(run: dict) -> dict:
+    """ktbert's rate over each peer's, from the measurements of one round (adjacent processes)."""
+    train = {key: _rate(run, f"{key}_train", "examples") for key in ("ktbert", "torch_grouped", "torch_grouped_bf16")}
+    predict = {key: _rate(run, f"{key}_predict", "texts")
+               for key in ("ktbert", "torch_grouped", "torch_grouped_bf16", "ort")}
+    return {
+        "train_vs_torch_best": _ratio(train["ktbert"], _best(train["torch_grouped"], train["torch_grouped_bf16"])),
+        "train_vs_torch_grouped_fp32": _ratio(train["ktbert"], train["torch_grouped"]),
+        "train_vs_torch_grouped_bf16": _ratio(train["ktbert"], train["torch_grouped_bf16"]),
+        "predict_vs_peer_best": _ratio(predict["ktbert"], _best(predict["torch_grouped"], predict["torch_grouped_bf16"],
+                                                                predict["ort"])),
+        "predict_vs_torch_best": _ratio(predict["ktbert"], _best(predict["torch_grouped"],
+                                                                 predict["torch_grouped_bf16"])),
+        "predict_vs_ort": _ratio(predict["ktbert"], predict["ort"]),
+    }
+
+
+def _median(values: list):
+    known = sorted(v for v in values if v is not None)
+    if not known:
+        return None
+    middle = len(known) // 2
+    return round(known[middle] if len(known) % 2 else (known[middle - 1] + known[middle]) / 2, 3)
+
+
+def dataset_entry(task: dict, rounds: list, warmup: int, encoder: str, peak_gflops: float, when: str) -> dict:
+    """One dataset's figures from its rounds (each a dict of measurements run in adjacent
+    processes); the keys before `ratios` are the ones programs read.
+
+    Rates are each measurement's median run over the rounds. Ratios are the median of the
+    per-round ratios, so a slow spell of this machine that hits one side of a round does not
+    decide the result; `ratios_each_round` has them all. `torch_best_*` is the faster of
+    PyTorch's grouped settings (float32 and bf16 autocast); `peer_best_predict_tps` the fastest
+    of those and ONNX Runtime. The padded peers are there only when they ran (`--padded-peers`).
     """
+    measured = median_runs(rounds)
     train = {key: _rate(measured, f"{key}_train", "examples")
              for key in ("ktbert", "torch_grouped", "torch_grouped_bf16", "torch_padded")}
     predict = {key: _rate(measured, f"{key}_predict", "texts")
                for key in ("ktbert", "torch_grouped", "torch_grouped_bf16", "ort", "torch_padded")}
-    first = measured["ktbert_train"].get("first_epoch_seconds")
+    first = _median([r["ktbert_train"].get("first_epoch_seconds") for r in rounds])
     entry = {
         "ktbert_train_eps": train["ktbert"],
         "torch_best_train_eps": _best(train["torch_grouped"], train["torch_grouped_bf16"]),
@@ -94,21 +133,18 @@ def dataset_entry(task: dict, measured: dict, warmup: int, encoder: str, peak_gf
         "ort_predict_tps": predict["ort"],
         "peer_best_predict_tps": _best(predict["torch_grouped"], predict["torch_grouped_bf16"], predict["ort"]),
         "first_epoch_s": round(first, 2) if first is not None else None,
-        "steady_epoch_s": round(measured["ktbert_train"]["epoch_seconds"], 2),
+        "steady_epoch_s": _median([r["ktbert_train"]["epoch_seconds"] for r in rounds]),
     }
     if train["torch_padded"] is not None:
         entry["torch_padded_train_eps"] = train["torch_padded"]
     if predict["torch_padded"] is not None:
         entry["torch_padded_predict_tps"] = predict["torch_padded"]
-    entry["ratios"] = {
-        "train_vs_torch_best": _ratio(entry["ktbert_train_eps"], entry["torch_best_train_eps"]),
-        "train_vs_torch_grouped_fp32": _ratio(entry["ktbert_train_eps"], train["torch_grouped"]),
-        "train_vs_torch_grouped_bf16": _ratio(entry["ktbert_train_eps"], train["torch_grouped_bf16"]),
-        "predict_vs_peer_best": _ratio(entry["ktbert_predict_tps"], entry["peer_best_predict_tps"]),
-        "predict_vs_torch_best": _ratio(entry["ktbert_predict_tps"], entry["torch_best_predict_tps"]),
-        "predict_vs_ort": _ratio(entry["ktbert_predict_tps"], predict["ort"]),
-        "first_minus_steady_epoch_s": round(first - entry["steady_epoch_s"], 2) if first is not None else None,
-    }
+    each = [round_ratios(r) for r in rounds]
+    entry["ratios"] = {key: _median([r[key] for r in each]) for key in each[0]}
+    entry["ratios"]["first_minus_steady_epoch_s"] = _median(
+        [r["ktbert_train"]["first_epoch_seconds"] - r["ktbert_train"]["epoch_seconds"] for r in rounds
+         if r["ktbert_train"].get("first_epoch_seconds") is not None])
+    entry["ratios_each_round"] = {key: [r[key] for r in each] for key in each[0]}
     shape = encoder_shape(encoder)
     train_keys = [k for k in ("ktbert_train", "torch_grouped_train", "torch_grouped_bf16_train", "torch_padded_train")
                   if k in measured]
@@ -123,8 +159,10 @@ def dataset_entry(task: dict, measured: dict, warmup: int, encoder: str, peak_gf
         warmup_batches=warmup, warmup="one full epoch" if warmup < 0 else f"{warmup} batch" + ("" if warmup == 1 else "es"),
         seconds={key: round(m["seconds"], 2) for key, m in measured.items()},
         ktbert_fit_call_seconds=round(measured["ktbert_train"]["seconds"], 2),
-        peak_rss_mib={key: m["peak_rss_mib"] for key, m in measured.items()},
-        other_cpu_cores={key: m["other_cpu_cores"] for key, m in measured.items()},
+        peak_rss_mib={key: max(r[key]["peak_rss_mib"] for r in rounds if key in r) for key in measured},
+        other_cpu_cores={key: max(r[key]["other_cpu_cores"] for r in rounds if key in r) for key in measured},
+        rounds=len(rounds),
+        seconds_each_round={key: [round(r[key]["seconds"], 2) for r in rounds if key in r] for key in measured},
         training_flops={key.removesuffix("_train"): training_flops(measured[key], shape, peak_gflops)
                         for key in train_keys},
         encoder=shape, measured_at=when,
@@ -154,8 +192,12 @@ def _num(value, digits: int = 1) -> str:
     return "n/a" if value is None else f"{value:.{digits}f}"
 
 
-def _bold(value) -> str:
-    return "n/a" if value is None else f"**{value:.2f}**"
+def _bold(value, each=None) -> str:
+    if value is None:
+        return "n/a"
+    known = [v for v in each or [] if v is not None]
+    spread = f" ({min(known):.2f}-{max(known):.2f})" if len(known) > 1 else ""
+    return f"**{value:.2f}**{spread}"
 
 
 def markdown(report: dict) -> list:
@@ -171,9 +213,12 @@ def markdown(report: dict) -> list:
     ]
     rounds = {r.get("rounds", 1) for r in rows.values()}
     if rounds != {1}:
-        lines += [f"Every measurement ran {'/'.join(map(str, sorted(rounds)))} times, round-robin, and the table "
-                  "keeps each one's fastest run (`seconds_each_round` in speed.json has them all): this machine's "
-                  "speed drifts over minutes, which slows some runs and never speeds one up.", ""]
+        lines += [f"Every measurement ran {'/'.join(map(str, sorted(rounds)))} times. Each round runs ktbert and its "
+                  "peers in adjacent processes (ktbert first in one round, last in the next). A rate is the "
+                  "measurement's median run; **ktbert / best is the median of the rounds' own ratios** (the range "
+                  "after it), so a slow spell of this machine, which can slow one process threefold, weighs on one "
+                  "round's ratio and not on the result. `seconds_each_round` and `ratios_each_round` in speed.json "
+                  "have every run.", ""]
     lines += [
         "## Training: examples/s over a whole one-epoch fit() call after the warm-up (PyTorch: its epoch loop)",
         "",
@@ -182,10 +227,10 @@ def markdown(report: dict) -> list:
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for name, r in rows.items():
-        q = r["ratios"]
+        q, e = r["ratios"], r.get("ratios_each_round", {})
         lines.append(f"| {name} | {r['train_texts']} | {r['maxlen']} | {_num(r['ktbert_train_eps'])} | "
                      f"{_num(r.get('torch_grouped_train_eps'))} | {_num(r.get('torch_grouped_bf16_train_eps'))} | "
-                     f"{_bold(q.get('train_vs_torch_best'))} | "
+                     f"{_bold(q.get('train_vs_torch_best'), e.get('train_vs_torch_best'))} | "
                      f"{r['ktbert_fit_call_seconds']:.1f} ({r['steady_epoch_s']:.1f}) | "
                      f"{_num(r.get('first_epoch_s'))} |")
     lines += [
@@ -196,10 +241,11 @@ def markdown(report: dict) -> list:
         "|---|---|---|---|---|---|---|",
     ]
     for name, r in rows.items():
-        q = r["ratios"]
+        q, e = r["ratios"], r.get("ratios_each_round", {})
         lines.append(f"| {name} | {r['predict_texts']} | {_num(r['ktbert_predict_tps'])} | "
                      f"{_num(r.get('torch_grouped_predict_tps'))} | {_num(r.get('torch_grouped_bf16_predict_tps'))} | "
-                     f"{_num(r.get('ort_predict_tps'))} | {_bold(q.get('predict_vs_peer_best'))} |")
+                     f"{_num(r.get('ort_predict_tps'))} | "
+                     f"{_bold(q.get('predict_vs_peer_best'), e.get('predict_vs_peer_best'))} |")
     lines += [
         "",
         f"## Training GFLOP/s and share of the matmul peak ({cpu['matmul_peak_gflops']:.0f} GFLOP/s)",

@@ -9,6 +9,7 @@ import pytest
 import tensorflow as tf
 
 from ktbert.model.attention import FastAttention
+from ktbert.model.dropout import FastDropout, use_fast_dropout
 from ktbert.model.fast_layers import use_fast_layers
 from ktbert.model.keras_internals import nested_layers
 from ktbert.model.layer_norm import FusableLayerNorm, frozen_norms, fusable_norm, input_scale
@@ -35,7 +36,7 @@ def tiny_backbone(dropout=0.0):
 
 def switched(backbone):
     counts = use_fast_layers(backbone)
-    return backbone, (counts["gelu"], counts["attention"], counts["projections"], counts["norms"])
+    return backbone, (counts["gelu"], counts["attention"], counts["projections"], counts["norms"], counts["dropout"])
 
 
 def inputs(width=12):
@@ -50,13 +51,15 @@ def test_every_attention_projection_and_layer_norm_is_switched_and_the_config_ke
     config = backbone.get_config()
     _, counts = switched(backbone)
     # 3 GELU layers; 3 attention layers; 3 x (q, k, v, output) projections, 3 feed-forward outputs
-    # and the pooler; 3 x 2 layer norms and the embeddings'
-    assert counts == (3, 3, 16, 7)
-    assert switched(backbone)[1] == (0, 0, 0, 0)  # already switched
+    # and the pooler; 3 x 2 layer norms and the embeddings'; 3 x 3 dropouts (attention weights,
+    # attention output, feed-forward output) and the embeddings'
+    assert counts == (3, 3, 16, 7, 10)
+    assert switched(backbone)[1] == (0, 0, 0, 0, 0)  # already switched
     assert backbone.get_config() == config  # saves are unchanged
     kinds = {type(layer) for layer in nested_layers(backbone)}
-    assert {FastAttention, FlatEinsumDense, FlatDense, FusableLayerNorm} <= kinds
-    assert not kinds & {keras.layers.MultiHeadAttention, keras.layers.EinsumDense, keras.layers.LayerNormalization}
+    assert {FastAttention, FlatEinsumDense, FlatDense, FusableLayerNorm, FastDropout} <= kinds
+    assert not kinds & {keras.layers.MultiHeadAttention, keras.layers.EinsumDense, keras.layers.LayerNormalization,
+                        keras.layers.Dropout}
 
 
 @pytest.mark.parametrize("traced", [False, True])
@@ -82,6 +85,7 @@ def test_padded_keys_get_no_attention():
 
 def test_training_outputs_and_gradients_equal_keras_layers_dropout_included():
     plain, fast = tiny_backbone(dropout=0.1), switched(tiny_backbone(dropout=0.1))[0]
+    assert use_fast_dropout(plain) == 10  # both draw the same masks: the other forms are what is compared
     results = []
     for model in (plain, fast):
         with tf.GradientTape() as tape:

@@ -5,7 +5,8 @@ in the input's dtype: in a bfloat16 training step of the default encoder on AG N
 draws took 23 ms of a 230 ms step, most of them over the attention weights, and a bfloat16
 draw costs 1.5x a float32 one. `FastDropout` draws half as many 32-bit random integers,
 splits each into two 16-bit ones, and drops a value when its 16 bits fall below
-`round(rate * 65536)`: about 2x less time per dropout (docs/benchmarks/dropout.md).
+`round(rate * 65536)`: about 2x less time per dropout (docs/benchmarks/training_forms.md has
+whole epochs).
 
 The rate is then exact to 1/65536 (0.1 drops with probability 6554/65536 = 0.1000061), and the
 kept values are scaled by 1 / (1 - that probability), so each value's expectation is kept

@@ -1,0 +1,100 @@
+"""What the encoder's training forms save, one by one, side by side in one process: dropout
+from 16 random bits (`ktbert.model.dropout.FastDropout`) and the approximate GELU as one
+compiled pass each way (`ktbert.model.gelu`).
+
+For each dataset (speed.py's training texts, the first `TEXTS` of its fixed-seed sample, at its
+maxlen), one learner per variant on the default encoder with the same seed:
+- `before`: Keras' `Dropout` and Keras' GELU (the feed-forward layers as plain `Dense`);
+- `+ 16-bit dropout`: `FastDropout`;
+- `+ compiled GELU` (the default): and `GeluDense`'s compiled GELU.
+Each runs one warm-up `fit(2e-5, 1)` (traces and compiles), then all run `ROUNDS` whole
+one-epoch `fit` calls, in turn (the order reverses every round); the table keeps each one's
+median call, and each speed-up over `before` is the median of the rounds' own ratios. The
+training loss of the last epoch is shown: the masks differ (the rate does not: 0.1 becomes
+6554/65536) and the GELU rounds once instead of at each op. Writes
+docs/benchmarks/training_forms.md and .json. Run it alone.
+
+    python benchmarks/training_forms.py [--datasets sst2,agnews,imdb] [--data ../shared/data]
+"""
+
+import statistics
+import sys
+import time
+
+import speed
+
+ROUNDS = 3
+TEXTS = {"sst2": 2000, "agnews": 1000, "imdb": 300}
+VARIANTS = ("before", "+ 16-bit dropout", "+ compiled GELU")
+
+
+def measure(name: str, data: str) -> dict:
+    import keras
+    import pandas as pd
+
+    import ktbert
+    from ktbert.model.dropout import FastDropout
+    from ktbert.model.feedforward import GeluDense
+    from ktbert.model.keras_internals import nested_layers
+
+    _, _, maxlen = speed.SIZES[name]
+    texts, labels, val_texts, val_labels = speed.load_dataset(name, data, TEXTS[name], 64)
+    trn, _, preproc = ktbert.texts_from_df(pd.DataFrame({"text": texts, "label": labels}), "text",
+                                           label_columns="label", maxlen=maxlen, verbose=0,
+                                           val_df=pd.DataFrame({"text": val_texts, "label": val_labels}))
+    learners = {}
+    for variant in VARIANTS:
+        model = ktbert.text_classifier("bert", trn, preproc, verbose=0, seed=0)
+        for layer in nested_layers(model.backbone):  # back to Keras' classes where the variant says so
+            if type(layer) is FastDropout and variant == "before":
+                layer.__class__ = keras.layers.Dropout
+            if type(layer) is GeluDense and variant != "+ compiled GELU":
+                layer.__class__ = keras.layers.Dense
+        learners[variant] = ktbert.get_learner(model, train_data=trn, batch_size=speed.TRAIN_BATCH, seed=0)
+        learners[variant].fit(2e-5, 1, verbose=0)
+    seconds, losses = {v: [] for v in VARIANTS}, {}
+    for number in range(ROUNDS):
+        for variant in (VARIANTS if number % 2 == 0 else VARIANTS[::-1]):
+            start = time.perf_counter()
+            history = learners[variant].fit(2e-5, 1, verbose=0)
+            seconds[variant].append(round(time.perf_counter() - start, 2))
+            losses[variant] = round(float(history.history["loss"][-1]), 4)
+    ratios = {v: [round(b / s, 3) for b, s in zip(seconds["before"], seconds[v])] for v in VARIANTS}
+    return {"texts": len(texts), "maxlen": maxlen, "precision": learners[VARIANTS[-1]].model.backbone.dtype_policy.name,
+            "seconds": seconds, "median_s": {v: statistics.median(s) for v, s in seconds.items()},
+            "examples_per_s": {v: round(len(texts) / statistics.median(s), 1) for v, s in seconds.items()},
+            "speedup_each_round": ratios, "speedup": {v: round(statistics.median(r), 3) for v, r in ratios.items()},
+            "last_epoch_loss": losses}
+
+
+def markdown(result: dict) -> str:
+    lines = [
+        "# The encoder's training forms, one by one: training speed",
+        "",
+        f"Produced by `{result['command']}` on {result['cpu']['model']} ({result['cpu']['cores']} cores), in one "
+        f"process: one learner per variant on the default encoder, one warm-up epoch each, then {ROUNDS} whole "
+        "one-epoch `fit(2e-5, 1)` calls each, in turn. Each row adds one form to the row above it. Rates from each "
+        "one's median call; a speed-up is the median of the rounds' own ratios over `before` (the range after it).",
+        "",
+        "| data | variant | examples/s | speed-up over before | last epoch's loss |",
+        "|---|---|---|---|---|",
+    ]
+    for name, r in result["datasets"].items():
+        for v in VARIANTS:
+            each = r["speedup_each_round"][v]
+            lines.append(f"| {name} ({r['texts']:,} texts, maxlen {r['maxlen']}) | {v} | {r['examples_per_s'][v]} | "
+                         f"**{r['speedup'][v]:.2f}x** ({min(each):.2f}-{max(each):.2f}) | {r['last_epoch_loss'][v]} |")
+    precision = {r["precision"] for r in result["datasets"].values()}
+    lines += ["", f"Precision: {', '.join(sorted(precision))} (the default on this CPU). The dropout variants draw "
+              "different masks at the same rate (exact to 1/65536); tests/model/test_dropout.py checks the rate, the "
+              "scale, the independence of values sharing a 32-bit draw and the gradient, and tests/model/test_gelu.py "
+              "the GELU's values and gradient against float64."]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    return speed.per_dataset_main(argv, __doc__, "training_forms", measure, markdown)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,66 @@
+"""The tanh-approximated GELU of keras-hub's encoders, as one compiled pass each way in training.
+
+keras-hub's BERT blocks apply `keras.activations.gelu(x, approximate=True)`:
+`0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))`. TensorFlow runs that as eight element-wise
+ops over the encoder's largest activations (four times its hidden size), and its gradient as a
+dozen more, each a pass over memory: about 8 ms per layer and step on AG News in bfloat16.
+`gelu_approximate` computes the same function, as `x / (1 + exp(-2 z))` (z the tanh's
+argument above), in one XLA-compiled pass, and its gradient
+`s + 2 x s (1 - s) sqrt(2/pi) (1 + 3 * 0.044715 x^2)` (s = 1 / (1 + exp(-2 z))) in another,
+from the layer's input: 3 ms for both (docs/benchmarks/training_forms.md has whole epochs).
+Both compute in float32 whatever the input's dtype and round once to it; in float32 they agree
+with Keras' GELU and its gradient within 1e-5.
+
+XLA compiles each pass once per input shape (a bucketed training run has a dozen widths).
+`ktbert.model.feedforward.GeluDense` uses it in training steps only; prediction keeps
+TensorFlow's own fused matmul-bias-GELU kernel.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+CUBIC = 0.044715
+
+
+def is_gelu_approximate(activation) -> bool:
+    """Whether `activation` is keras-hub's tanh-approximated GELU, by name."""
+    return getattr(activation, "__name__", "") == "gelu_approximate"
+
+
+@functools.cache
+def _passes():
+    """The compiled forward and backward passes (made on first use: importing TensorFlow)."""
+    import tensorflow as tf
+
+    # 0.5 (1 + tanh(z)) is 1 / (1 + exp(-2 z)): the same function, without the cancellation of
+    # 1 + tanh(z) for negative z (XLA's tanh, and its sigmoid, which it computes from tanh, are
+    # rational approximations off by 1e-5 near -1 and 0).
+    def sigmoid(u):
+        return tf.math.reciprocal(1.0 + tf.exp(-u))  # exp overflows to inf for u < -88: 1 / inf = 0
+
+    @tf.function(jit_compile=True, autograph=False)
+    def forward(x):
+        x32 = tf.cast(x, tf.float32)
+        return tf.cast(x32 * sigmoid(2.0 * SQRT_2_OVER_PI * x32 * (1.0 + CUBIC * x32 * x32)), x.dtype)
+
+    @tf.function(jit_compile=True, autograph=False)
+    def backward(x, upstream):
+        x32 = tf.cast(x, tf.float32)
+        square = x32 * x32
+        s = sigmoid(2.0 * SQRT_2_OVER_PI * x32 * (1.0 + CUBIC * square))
+        slope = s + 2.0 * SQRT_2_OVER_PI * x32 * s * (1.0 - s) * (1.0 + 3.0 * CUBIC * square)
+        return tf.cast(tf.cast(upstream, tf.float32) * slope, x.dtype)
+
+    @tf.custom_gradient
+    def gelu(x):
+        return forward(x), lambda upstream: backward(x, upstream)
+
+    return gelu
+
+
+def gelu_approximate(x):
+    """keras-hub's `gelu_approximate(x)`, forward and gradient each one compiled pass."""
+    return _passes()(x)

@@ -120,7 +120,8 @@ class InterruptAt(keras.callbacks.Callback):
             raise KeyboardInterrupt
 
 
-AUTOFIT = dict(epochs=8, early_stopping=2, reduce_on_plateau=1, verbose=0)  # stops after epoch 6 of 4 steps
+AUTOFIT = dict(epochs=8, early_stopping=3, reduce_on_plateau=1, verbose=0)  # stops after epoch 7 of 4 steps
+LR = 0.2
 
 
 @pytest.fixture(scope="module")
@@ -128,7 +129,7 @@ def autofit_run(toy_split, make_learner, tmp_path_factory):
     """The uninterrupted autofit run, checkpointed every 5 steps: its learner and its folder."""
     folder = str(tmp_path_factory.mktemp("autofit"))
     learner = make_learner(toy_split, batch_size=16)
-    learner.autofit(0.5, checkpoint_folder=folder, checkpoint_every=5, **AUTOFIT)
+    learner.autofit(LR, checkpoint_folder=folder, checkpoint_every=5, **AUTOFIT)
     return learner, folder
 
 
@@ -142,34 +143,34 @@ def test_autofit_resumed_after_an_epoch_keeps_its_early_stopping_and_reduced_pea
                                                                                   make_learner, tmp_path):
     expected, _ = autofit_run
     history = expected.history.history
-    assert len(history["loss"]) == 6 and history["epoch_lr"][-1] < history["epoch_lr"][0]  # stopped, peak cut
+    assert len(history["loss"]) == 7 and history["epoch_lr"][-1] < history["epoch_lr"][0]  # stopped, peak cut
     folder = str(tmp_path)
     with pytest.raises(KeyboardInterrupt):
-        make_learner(toy_split, batch_size=16).autofit(0.5, checkpoint_folder=folder, checkpoint_every=5,
+        make_learner(toy_split, batch_size=16).autofit(LR, checkpoint_folder=folder, checkpoint_every=5,
                                                         callbacks=[InterruptAt(22)], **AUTOFIT)
     assert steps_in(folder)[-1] == "step-000000020"  # written after epoch 5's validation and early stopping
 
     learner = make_learner(toy_split, batch_size=16)
-    learner.autofit(0.5, checkpoint_folder=folder, checkpoint_every=5, resume=folder, **AUTOFIT)
+    learner.autofit(LR, checkpoint_folder=folder, checkpoint_every=5, resume=folder, **AUTOFIT)
 
     assert_same_run(learner, expected)
-    assert steps_in(folder) == ["step-000000020", "step-000000024"]
+    assert steps_in(folder) == ["step-000000025", "step-000000028"]
 
 
 def test_a_finished_run_resumes_to_its_end_without_training(autofit_run, toy_split, make_learner):
     expected, folder = autofit_run
     learner = make_learner(toy_split, batch_size=16)
-    learner.autofit(0.5, resume=folder, **AUTOFIT)
-    assert int(learner.model.optimizer.iterations.numpy()) == 24  # restored, not one step more
+    learner.autofit(LR, resume=folder, **AUTOFIT)
+    assert int(learner.model.optimizer.iterations.numpy()) == 28  # restored, not one step more
     assert_same_run(learner, expected)
 
 
 def test_a_damaged_newest_checkpoint_is_passed_over_with_a_warning(autofit_run, toy_split, make_learner, tmp_path):
-    """Resumed mid-epoch (step 10 of 24, early stopping and the plateau count under way)."""
+    """Resumed mid-epoch (step 10 of 28, early stopping and the plateau count under way)."""
     expected, _ = autofit_run
     folder = tmp_path / "run"
     with pytest.raises(KeyboardInterrupt):
-        make_learner(toy_split, batch_size=16).autofit(0.5, checkpoint_folder=str(folder), checkpoint_every=5,
+        make_learner(toy_split, batch_size=16).autofit(LR, checkpoint_folder=str(folder), checkpoint_every=5,
                                                         callbacks=[InterruptAt(17)], **AUTOFIT)
     state = folder / "step-000000015" / "state.safetensors"
     state.write_bytes(state.read_bytes()[:-8] + b"damaged!")
@@ -178,5 +179,5 @@ def test_a_damaged_newest_checkpoint_is_passed_over_with_a_warning(autofit_run, 
     with pytest.warns(UserWarning, match=r"^`resume`: passed over step-000000015, which could not be read \(.*"
                                          r"state\.safetensors does not match the checksum .*\); resuming from "
                                          r"step-000000010\.$"):
-        learner.autofit(0.5, checkpoint_folder=str(folder), checkpoint_every=5, resume=str(folder), **AUTOFIT)
+        learner.autofit(LR, checkpoint_folder=str(folder), checkpoint_every=5, resume=str(folder), **AUTOFIT)
     assert_same_run(learner, expected)

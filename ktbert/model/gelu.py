@@ -3,13 +3,15 @@
 keras-hub's BERT blocks apply `keras.activations.gelu(x, approximate=True)`:
 `0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))`. TensorFlow runs that as eight element-wise
 ops over the encoder's largest activations (four times its hidden size), and its gradient as a
-dozen more, each a pass over memory: about 8 ms per layer and step on AG News in bfloat16.
+dozen more, each a pass over memory.
 `gelu_approximate` computes the same function, as `x / (1 + exp(-2 z))` (z the tanh's
 argument above), in one XLA-compiled pass, and its gradient
 `s + 2 x s (1 - s) sqrt(2/pi) (1 + 3 * 0.044715 x^2)` (s = 1 / (1 + exp(-2 z))) in another,
-from the layer's input: 3 ms for both (docs/benchmarks/training_forms.md has whole epochs).
-Both compute in float32 whatever the input's dtype and round once to it; in float32 they agree
-with Keras' GELU and its gradient within 1e-5.
+from the layer's input. On one (16, 48, 1536) bfloat16 activation, an AG News batch's, both
+passes took 3.2 ms against Keras' 8.2 ms (docs/benchmarks/training_forms.md has whole epochs).
+Both compute in float32 whatever the input's dtype and round once to it. On float32 inputs the
+values agree with a float64 computation within 1e-6 and the gradient within 1e-5; with Keras',
+within 1e-6 and 2e-5 (Keras' float32 gradient is 0 where its tanh rounds to -1).
 
 XLA compiles each pass once per input shape (a bucketed training run has a dozen widths).
 `ktbert.model.feedforward.GeluDense` uses it in training steps only; prediction keeps

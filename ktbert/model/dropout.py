@@ -2,8 +2,8 @@
 
 Keras' `Dropout` (TensorFlow's `stateless_dropout`) draws one uniform random number per value
 in the input's dtype: in a bfloat16 training step of the default encoder on AG News, those
-draws took 23 ms of a 230 ms step, most of them over the attention weights, and a bfloat16
-draw costs 1.5x a float32 one. `FastDropout` draws half as many 32-bit random integers,
+draws took 21-23 ms of a 230-260 ms step (two profiles), most of them over the attention
+weights, and a bfloat16 draw costs 1.5x a float32 one. `FastDropout` draws half as many 32-bit random integers,
 splits each into two 16-bit ones, and drops a value when its 16 bits fall below
 `round(rate * 65536)`: about 2x less time per dropout (docs/benchmarks/training_forms.md has
 whole epochs).

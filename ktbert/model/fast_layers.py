@@ -14,7 +14,7 @@ def use_fast_layers(backbone) -> dict:
     """Switches `backbone`'s layers in place (same weights, same config) and returns how many
     of each kind:
     - feed-forward GELU layers to `GeluDense` (fused matmul, bias and GELU when predicting,
-      keras-hub's approximate GELU compiled when training);
+      the approximate and exact GELUs compiled when training);
     - attention to `FastAttention` (batched products and an additive mask, training included);
     - other projections to `FlatEinsumDense` and `FlatDense` (2-D products when predicting);
     - layer norms to `FusableLayerNorm` (one oneDNN kernel in a frozen prediction step);

@@ -7,9 +7,9 @@ over the largest activations of the encoder (four times its hidden size). `GeluD
 same arithmetic as a 2-D matrix product, `bias_add` and GELU, the pattern TensorFlow's oneDNN
 remapper turns into one fused matmul with the GELU applied as it writes
 (docs/benchmarks/fused_gelu.md has what it saves). That fusion is for inference only: a
-training step needs GELU's input for its gradient. There, keras-hub's tanh-approximated GELU is
-applied by `ktbert.model.gelu.gelu_approximate` (one compiled pass each way); other GELUs and
-LoRA-enabled layers keep Keras' own path.
+training step needs GELU's input for its gradient. There, keras-hub's tanh-approximated GELU and
+Keras' exact one are applied by `ktbert.model.gelu.compiled_gelu` (one compiled pass each way);
+other activations and LoRA-enabled layers keep Keras' own path.
 Keras' `quantize` refuses subclasses of `Dense` (a model's `quantize` skips them with a
 warning): quantizing these layers needs them switched back to `keras.layers.Dense` first.
 
@@ -23,7 +23,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from ktbert.model.gelu import gelu_approximate, is_gelu_approximate
+from ktbert.model.gelu import compiled_gelu
 from ktbert.model.keras_internals import switch_layers
 
 
@@ -35,11 +35,12 @@ class GeluDense(keras.layers.Dense):
 
     def call(self, inputs, training=None):
         rank = inputs.shape.rank if hasattr(inputs.shape, "rank") else len(inputs.shape)
-        if training and not self.lora_enabled and is_gelu_approximate(self.activation):
+        gelu = compiled_gelu(self.activation) if training and not self.lora_enabled else None
+        if gelu is not None:
             x = ops.matmul(inputs, self.kernel)  # Keras' Dense, then the activation
             if self.bias is not None:
                 x = ops.add(x, self.bias)
-            return gelu_approximate(x)
+            return gelu(x)
         if training or self.bias is None or rank is None or rank < 3 or self.lora_enabled:
             return super().call(inputs, training=training)
         import tensorflow as tf

@@ -1,21 +1,28 @@
-"""The tanh-approximated GELU of keras-hub's encoders, as one compiled pass each way in training.
+"""The encoders' GELUs, as one compiled pass each way in training.
 
-keras-hub's BERT blocks apply `keras.activations.gelu(x, approximate=True)`:
-`0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))`. TensorFlow runs that as eight element-wise
-ops over the encoder's largest activations (four times its hidden size), and its gradient as a
-dozen more, each a pass over memory.
-`gelu_approximate` computes the same function, as `x / (1 + exp(-2 z))` (z the tanh's
-argument above), in one XLA-compiled pass, and its gradient
+keras-hub's BERT, ALBERT and ELECTRA blocks apply the tanh-approximated GELU,
+`keras.activations.gelu(x, approximate=True)`: `0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))`.
+DistilBERT, RoBERTa, XLM-RoBERTa and DeBERTaV3 apply the exact one, `keras.activations.gelu`:
+`0.5 x erfc(-x / sqrt(2))`. TensorFlow runs either as a chain of element-wise ops over the
+encoder's largest activations (four times its hidden size), and its gradient as a dozen more,
+each a pass over memory; the exact one in the activation's own dtype (bfloat16 in mixed
+precision), rounding after each op.
+
+`gelu_approximate` computes the first as `x / (1 + exp(-2 z))` (z the tanh's argument above), in
+one XLA-compiled pass, and its gradient
 `s + 2 x s (1 - s) sqrt(2/pi) (1 + 3 * 0.044715 x^2)` (s = 1 / (1 + exp(-2 z))) in another,
 from the layer's input. On one (16, 48, 1536) bfloat16 activation, an AG News batch's, both
 passes took 3.2 ms against Keras' 8.2 ms (docs/benchmarks/training_forms.md has whole epochs).
+`gelu_exact` computes the second as `0.5 x erfc(-x / sqrt(2))` and its gradient
+`0.5 erfc(-x / sqrt(2)) + x exp(-x^2 / 2) / sqrt(2 pi)`, the same way.
 Both compute in float32 whatever the input's dtype and round once to it. On float32 inputs the
-values agree with a float64 computation within 1e-6 and the gradient within 1e-5; with Keras',
-within 1e-6 and 2e-5 (Keras' float32 gradient is 0 where its tanh rounds to -1).
+values agree with a float64 computation within 1e-6 and the gradients within 1e-5; with
+Keras', within 1e-6 and 2e-5 (Keras' float32 gradient of the approximate GELU is 0 where its
+tanh rounds to -1).
 
 XLA compiles each pass once per input shape (a bucketed training run has a dozen widths).
-`ktbert.model.feedforward.GeluDense` uses it in training steps only; prediction keeps
-TensorFlow's own fused matmul-bias-GELU kernel.
+`ktbert.model.feedforward.GeluDense` uses them in training steps only (`compiled_gelu`);
+prediction keeps TensorFlow's own fused matmul-bias-GELU kernel.
 """
 
 from __future__ import annotations
@@ -25,11 +32,30 @@ import math
 
 SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 CUBIC = 0.044715
+SQRT_HALF = math.sqrt(0.5)
+INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 
 def is_gelu_approximate(activation) -> bool:
     """Whether `activation` is keras-hub's tanh-approximated GELU, by name."""
     return getattr(activation, "__name__", "") == "gelu_approximate"
+
+
+def is_gelu_exact(activation) -> bool:
+    """Whether `activation` is Keras' exact GELU (`"gelu"`, `keras.activations.gelu`)."""
+    import keras
+
+    return activation is keras.activations.gelu
+
+
+def compiled_gelu(activation):
+    """The compiled form of `activation` (`gelu_approximate` or `gelu_exact`), or None for
+    any other activation."""
+    if is_gelu_approximate(activation):
+        return gelu_approximate
+    if is_gelu_exact(activation):
+        return gelu_exact
+    return None
 
 
 @functools.cache
@@ -66,3 +92,31 @@ def _passes():
 def gelu_approximate(x):
     """keras-hub's `gelu_approximate(x)`, forward and gradient each one compiled pass."""
     return _passes()(x)
+
+
+@functools.cache
+def _exact_passes():
+    """The exact GELU's compiled forward and backward passes (made on first use)."""
+    import tensorflow as tf
+
+    @tf.function(jit_compile=True, autograph=False)
+    def forward(x):
+        x32 = tf.cast(x, tf.float32)
+        return tf.cast(0.5 * x32 * tf.math.erfc(-SQRT_HALF * x32), x.dtype)
+
+    @tf.function(jit_compile=True, autograph=False)
+    def backward(x, upstream):
+        x32 = tf.cast(x, tf.float32)
+        slope = 0.5 * tf.math.erfc(-SQRT_HALF * x32) + INV_SQRT_2PI * x32 * tf.exp(-0.5 * x32 * x32)
+        return tf.cast(tf.cast(upstream, tf.float32) * slope, x.dtype)
+
+    @tf.custom_gradient
+    def gelu(x):
+        return forward(x), lambda upstream: backward(x, upstream)
+
+    return gelu
+
+
+def gelu_exact(x):
+    """Keras' exact `gelu(x)`, forward and gradient each one compiled pass."""
+    return _exact_passes()(x)

@@ -11,8 +11,10 @@ training sentences, maxlen 128, batch 16; the 872 dev sentences predicted in bat
   compiled metrics and Keras' bookkeeping) and tf.data's threads, against the wall time;
 - A/B timings over the same window: as a user trains (`learner.fit`); without the compiled
   metrics; Keras' own `fit` without ktbert's per-step callbacks; with the progress bar;
-- prediction: tokenization timed alone, then the model's pass under the profiler, and the
-  batch plan A/B (32 texts per batch against a token budget);
+- prediction, with a predictor saved and loaded as it ships (its weights frozen into the step),
+  on SST-2's dev sentences and on IMDB's 200 test reviews at maxlen 256 (the speed benchmark's):
+  the whole call (median of three), tokenization alone, the model's pass under the profiler,
+  and the batch plan A/B (32 texts per batch against a token budget);
 - whole epochs with batch widths rounded up to each of `--multiples`.
 
     python benchmarks/profile_steps.py [--steps 60] [--multiples 8,4] [--data ../shared/data] [--out docs/benchmarks]
@@ -42,7 +44,7 @@ import numpy as np  # noqa: E402
 
 from bench_common import DOCS, ROOT, cpu  # noqa: E402
 from ktbert.model.compiling import NO_DECAY  # noqa: E402
-from speed import SIZES, load_dataset  # noqa: E402
+from speed import SIZES, load_dataset, untrained_classifier  # noqa: E402
 
 # What a TensorFlow op does, from its name scope and type; the first rule that matches wins.
 MATMUL_TYPES = {"MatMul", "_MklMatMul", "_FusedMatMul", "_MklFusedMatMul", "_MklNativeFusedMatMul",
@@ -229,30 +231,39 @@ def granularity(learner, multiples) -> dict:
     return out
 
 
-def prediction(learner, preproc, texts: list) -> dict:
+def prediction(model, preproc, texts: list) -> dict:
+    """A predictor saved and loaded as it ships (its encoder's weights frozen into the step, as
+    `ktbert serve` and `ktbert predict` run it): the whole call, tokenization alone, the model's
+    pass alone and under the profiler, and the batch plan A/B."""
     from ktbert.data.batching import bucketed_batches, token_budget_batches
-    from ktbert.data.prediction import _predict_step, predict_in_order
     from ktbert.data.pipeline import PAD_MULTIPLE
+    from ktbert.data.prediction import _predict_step, predict_in_order
 
-    predictor = ktbert.get_predictor(learner.model, preproc, batch_size=32)
+    with tempfile.TemporaryDirectory() as folder:
+        ktbert.get_predictor(model, preproc, batch_size=32).save(os.path.join(folder, "predictor"))
+        predictor = ktbert.Predictor.load(os.path.join(folder, "predictor"), batch_size=32)
+    predictor.warm_up()
     predictor.predict(texts[:48])
+    calls = []
+    for _ in range(3):
+        start = time.perf_counter()
+        predictor.predict(texts)
+        calls.append(time.perf_counter() - start)
     start = time.perf_counter()
-    predictor.predict(texts)
-    whole = time.perf_counter() - start
-    start = time.perf_counter()
-    x = preproc.preprocess(texts, keep_texts=False)
+    x = predictor.preproc.preprocess(texts, keep_texts=False)
     tokenize = time.perf_counter() - start
+    loaded = predictor.model
     start = time.perf_counter()
-    predict_in_order(learner.model, x, 32)
+    predict_in_order(loaded, x, 32, frozen=True)
     model_s = time.perf_counter() - start
     trace = {}
     with profiled(trace):
-        predict_in_order(learner.model, x, 32)
+        predict_in_order(loaded, x, 32, frozen=True)
     # A/B of the batch plan: 32 texts per batch (sorted by length) against the token budget
     # (at most 32 x maxlen padded tokens per batch), best of three passes each.
     plans = {"texts_32": bucketed_batches(x.lengths, 32),
              "token_budget": token_budget_batches(x.lengths, 32, x.maxlen)}
-    step = _predict_step(learner.model)
+    step = _predict_step(loaded, frozen=True)
     plan_s = {}
     for name, plan in plans.items():
         runs = []
@@ -263,8 +274,9 @@ def prediction(learner, preproc, texts: list) -> dict:
                 np.asarray(step(part.values, part.lengths, x.maxlen, x.pad_id, PAD_MULTIPLE))
             runs.append(time.perf_counter() - start)
         plan_s[name] = {"seconds": min(runs), "batches": len(plan)}
-    return {"texts": len(texts), "predict_call_s": whole, "tokenize_s": tokenize, "model_s": model_s,
-            "profile": trace, "plans": plan_s}
+    return {"texts": len(texts), "maxlen": x.maxlen, "predict_call_s": float(np.median(calls)),
+            "predict_calls_s": calls, "tokenize_s": tokenize, "model_s": model_s, "profile": trace,
+            "plans": plan_s}
 
 
 def main(argv=None) -> int:
@@ -278,8 +290,12 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     learner, preproc, texts = prepare(args.data, args.smoke)
     multiples = [int(m) for m in args.multiples.split(",") if m.strip()]
+    predictions = {"sst2": prediction(learner.model, preproc, texts)}
+    if not args.smoke:  # IMDB's long reviews, where attention weighs most
+        imdb_texts, imdb_preproc, imdb_model = untrained_classifier("imdb", args.data)
+        predictions["imdb"] = prediction(imdb_model, imdb_preproc, imdb_texts)
     result = {"cpu": cpu(), "precision": learner.model.backbone.dtype_policy.name,
-              "training": training(learner, args.steps), "prediction": prediction(learner, preproc, texts),
+              "training": training(learner, args.steps), "prediction": predictions,
               "granularity": granularity(learner, multiples),
               "command": "python benchmarks/profile_steps.py " + " ".join(argv or sys.argv[1:])}
     with open(os.path.join(args.out, "profile.json"), "w", encoding="utf-8") as f:
@@ -299,6 +315,37 @@ def breakdown_table(profile: dict, steps: int, unit: str) -> list:
     rows.append(f"| **all TensorFlow ops** (both cores' threads summed) | {1000 * total / steps:.1f} | 100% |")
     rows.append(f"| tf.data's threads (batches made beside the steps) | {1000 * profile['tf_data_s'] / steps:.1f} | |")
     return rows
+
+
+def prediction_lines(name: str, predict: dict) -> list:
+    """The markdown section of one dataset's prediction profile."""
+    ms = lambda seconds: f"{1000 * seconds:.1f}"  # noqa: E731
+    return [
+        f"## Prediction, {PREDICT_NAMES.get(name, name)}: {predict['texts']} texts, maxlen {predict['maxlen']}, "
+        "a saved predictor loaded (weights frozen into the step)",
+        "",
+        f"`predictor.predict` took {ms(predict['predict_call_s'])} ms (median of "
+        f"{len(predict['predict_calls_s'])} calls): tokenizing alone {ms(predict['tokenize_s'])} ms, the "
+        f"model's pass alone {ms(predict['model_s'])} ms.",
+        "",
+        *breakdown_table(predict["profile"], 1, "call"),
+        "",
+        "### Op types with the most time",
+        "",
+        "| op type | ms per call |",
+        "|---|---|",
+        *[f"| {op} | {1000 * seconds:.1f} |" for op, seconds in list(predict["profile"]["op_types_s"].items())[:8]],
+        "",
+        "### Batch plan (the model's pass alone, best of three)",
+        "",
+        "| plan | batches | ms |",
+        "|---|---|---|",
+        *[f"| {plan.replace('_', ' ')} | {p['batches']} | {ms(p['seconds'])} |" for plan, p in predict["plans"].items()],
+        "",
+    ]
+
+
+PREDICT_NAMES = {"sst2": "SST-2 dev", "imdb": "IMDB test reviews"}
 
 
 def markdown(result: dict) -> str:
@@ -343,19 +390,7 @@ def markdown(result: dict) -> str:
         f"{ms(first['median_step_s'])} ms. Over all steps, {first['extra_over_median_s']:.1f} s more than "
         f"{first['steps']} median steps, across {first['distinct_widths']} batch widths.",
         "",
-        f"## Prediction: {predict['texts']} texts, one call",
-        "",
-        f"`predictor.predict` took {ms(predict['predict_call_s'])} ms: tokenizing alone "
-        f"{ms(predict['tokenize_s'])} ms, the model's pass alone {ms(predict['model_s'])} ms.",
-        "",
-        *breakdown_table(predict["profile"], 1, "call"),
-        "",
-        "### Batch plan (the model's pass alone, best of three)",
-        "",
-        "| plan | batches | ms |",
-        "|---|---|---|",
-        *[f"| {name.replace('_', ' ')} | {p['batches']} | {ms(p['seconds'])} |" for name, p in predict["plans"].items()],
-        "",
+        *[line for name, p in predict.items() for line in prediction_lines(name, p)],
         "## Batch-width granularity (whole training epochs, after a warm-up epoch per setting)",
         "",
         "| widths rounded up to a multiple of | padded tokens per epoch | whole `fit` call s |",

@@ -9,7 +9,8 @@ same batch sizes (16 to train, 32 to predict), AdamW at a constant 2e-5 on both 
 - IMDB: 500 reviews (fixed-seed sample of imdb_train.csv.gz), maxlen 256; prediction on 200
   test reviews (fixed-seed sample of imdb_test.csv.gz).
 Training examples/s over one epoch after a warm-up epoch (or `--warmup-batches N`); prediction
-texts/s over one call after a warm-up call on 48 texts, tokenization included. The peers are
+texts/s of the median of 5 calls on all the texts, in the same process after a warm-up call on
+48 texts, tokenization included. The peers are
 the settings a user would pick: PyTorch with length-grouped batches padded to their longest
 text (the Trainer's `group_by_length`), in float32 and under bf16 autocast (the Trainer's
 `bf16=True`), and for prediction also the same model exported to ONNX and run by ONNX Runtime

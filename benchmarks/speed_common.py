@@ -16,8 +16,22 @@ FULL_EPOCH = -1
 # Prediction is warmed up on this many texts before it is timed: a full batch of 32 and a
 # partial one, so both batch shapes have run once (as the last batch of the timed call).
 PREDICT_WARMUP_TEXTS = 48
+# The timed prediction call is repeated this many times in the same process, and its median
+# counts: one call takes 1 to 3 s, and on a shared 2-core VM a single call swung by 1.5x
+# between runs of the same code (measured 2026-12-06).
+PREDICT_CALLS = 5
 MATMUL_SIZE = 2048
 MATMUL_SECONDS = 3.0
+
+
+def timed_calls(call, times: int = PREDICT_CALLS) -> dict:
+    """Runs `call()` `times` times; `seconds` is the median call's, `seconds_each_call` all."""
+    each = []
+    for _ in range(times):
+        start = time.perf_counter()
+        call()
+        each.append(time.perf_counter() - start)
+    return {"seconds": sorted(each)[(len(each) - 1) // 2], "seconds_each_call": [round(t, 3) for t in each]}
 
 
 def read_task(path: str) -> dict:

@@ -141,9 +141,7 @@ def predict(task: dict, args) -> dict:
     texts = task["predict_texts"]
     predictor.warm_up()  # as `ktbert serve` does at start-up: traces the step, freezes the weights
     predictor.predict(texts[: common.PREDICT_WARMUP_TEXTS])
-    start = time.perf_counter()
-    predictor.predict(texts)
-    return {"seconds": time.perf_counter() - start, "texts": len(texts),
+    return {**common.timed_calls(lambda: predictor.predict(texts)), "texts": len(texts),
             "bucketing": bool(getattr(predictor, "bucketing", False)),
             "long_texts": getattr(predictor, "long_texts", "truncate"),  # PyTorch truncates
             "precision": predictor.model.backbone.dtype_policy.name}

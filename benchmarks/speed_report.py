@@ -306,7 +306,8 @@ def markdown(report: dict) -> list:
         "thread per core, the same sorted batches; the export is not timed.",
         f"- Other processes' CPU use during the measurements: at most {others:.2f} cores (from /proc/stat, "
         "less the measuring process's own CPU time; above 0.2 a timing is not to be trusted).",
-        "- Prediction is timed over one call after a warm-up call on 48 texts; training texts are tokenized "
+        "- Prediction is timed as the median of 5 calls on all the texts, in the same process after a warm-up "
+        "call on 48 texts (`seconds_each_call` in speed.json holds each); training texts are tokenized "
         "before the clock starts on both sides.",
         f"- Data: {settings}. SST-2 predicts its dev sentences; AG News the descriptions of test.csv; IMDB test "
         "reviews; training texts are fixed-seed samples (seed 0).",

@@ -119,9 +119,7 @@ def predict(task: dict, args) -> dict:
 
     texts = task["predict_texts"]
     classify(texts[: common.PREDICT_WARMUP_TEXTS])
-    start = time.perf_counter()
-    classify(texts)
-    return {"seconds": time.perf_counter() - start, "texts": len(texts)}
+    return {**common.timed_calls(lambda: classify(texts)), "texts": len(texts)}
 
 
 def ort_runner(model, tokenizer, args):

@@ -20,13 +20,14 @@ def run(code, **env):
 
 
 def test_import_ktbert_turns_the_fast_kernels_on_without_loading_tensorflow():
-    assert run(PROBE) == "1 1 False"
+    # The inter-op pool is TensorFlow's own (one thread per core): it trained faster than one thread.
+    assert run(PROBE) == "1 None False"
 
 
 @pytest.mark.parametrize("choice", ["0", "1"])
 def test_a_users_choice_is_kept(choice):
-    assert run(PROBE, TF_ENABLE_ONEDNN_OPTS=choice) == f"{choice} 1 False"
-    assert run(PROBE, TF_NUM_INTEROP_THREADS="2") == "1 2 False"
+    assert run(PROBE, TF_ENABLE_ONEDNN_OPTS=choice) == f"{choice} None False"
+    assert run(PROBE, TF_NUM_INTEROP_THREADS="1") == "1 1 False"
 
 
 def test_nothing_is_set_once_tensorflow_has_loaded():

@@ -21,7 +21,7 @@ import sys
 import tempfile
 
 import speed
-from training_forms import ROUNDS, TEXTS, timed_rounds
+from training_forms import ROUNDS, TEXTS, timed_rounds, variant_rows
 
 VARIANTS = ("Keras' exact GELU", "compiled exact GELU")
 SIZES = dict(num_layers=6, num_heads=12, hidden_dim=384, intermediate_dim=1536, max_sequence_length=512)
@@ -84,11 +84,7 @@ def markdown(result: dict) -> str:
         "| data | variant | examples/s | speed-up | last epoch's loss |",
         "|---|---|---|---|---|",
     ]
-    for name, r in result["datasets"].items():
-        for v in VARIANTS:
-            each = r["speedup_each_round"][v]
-            lines.append(f"| {name} ({r['texts']:,} texts, maxlen {r['maxlen']}) | {v} | {r['examples_per_s'][v]} | "
-                         f"**{r['speedup'][v]:.2f}x** ({min(each):.2f}-{max(each):.2f}) | {r['last_epoch_loss'][v]} |")
+    lines += variant_rows(result, VARIANTS)
     precision = {r["precision"] for r in result["datasets"].values()}
     lines += ["", f"Precision: {', '.join(sorted(precision))} (the default on this CPU). Both variants draw the same "
               "dropout masks; the compiled GELU rounds once instead of at each op, so the losses may differ in the "

@@ -76,6 +76,18 @@ def timed_rounds(learners: dict, examples: int) -> dict:
             "last_epoch_loss": losses}
 
 
+def variant_rows(result: dict, variants) -> list:
+    """The table rows of `timed_rounds` results: per dataset and variant, examples/s, the
+    speed-up (its range) and the last epoch's loss."""
+    rows = []
+    for name, r in result["datasets"].items():
+        for v in variants:
+            each = r["speedup_each_round"][v]
+            rows.append(f"| {name} ({r['texts']:,} texts, maxlen {r['maxlen']}) | {v} | {r['examples_per_s'][v]} | "
+                        f"**{r['speedup'][v]:.2f}x** ({min(each):.2f}-{max(each):.2f}) | {r['last_epoch_loss'][v]} |")
+    return rows
+
+
 def markdown(result: dict) -> str:
     lines = [
         "# The encoder's training forms, one by one: training speed",
@@ -88,11 +100,7 @@ def markdown(result: dict) -> str:
         "| data | variant | examples/s | speed-up over before | last epoch's loss |",
         "|---|---|---|---|---|",
     ]
-    for name, r in result["datasets"].items():
-        for v in VARIANTS:
-            each = r["speedup_each_round"][v]
-            lines.append(f"| {name} ({r['texts']:,} texts, maxlen {r['maxlen']}) | {v} | {r['examples_per_s'][v]} | "
-                         f"**{r['speedup'][v]:.2f}x** ({min(each):.2f}-{max(each):.2f}) | {r['last_epoch_loss'][v]} |")
+    lines += variant_rows(result, VARIANTS)
     precision = {r["precision"] for r in result["datasets"].values()}
     lines += ["", f"Precision: {', '.join(sorted(precision))} (the default on this CPU). The dropout variants draw "
               "different masks at the same rate (exact to 1/65536); tests/model/test_dropout.py checks the rate, the "

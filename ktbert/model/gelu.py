@@ -58,9 +58,29 @@ def compiled_gelu(activation):
     return None
 
 
+def _compiled(value, slope):
+    """A function with `value(x)` as its output and `slope(x)` times the upstream gradient as
+    its gradient, each one XLA-compiled pass computed in float32 and rounded once to `x`'s dtype."""
+    import tensorflow as tf
+
+    @tf.function(jit_compile=True, autograph=False)
+    def forward(x):
+        return tf.cast(value(tf.cast(x, tf.float32)), x.dtype)
+
+    @tf.function(jit_compile=True, autograph=False)
+    def backward(x, upstream):
+        return tf.cast(tf.cast(upstream, tf.float32) * slope(tf.cast(x, tf.float32)), x.dtype)
+
+    @tf.custom_gradient
+    def function(x):
+        return forward(x), lambda upstream: backward(x, upstream)
+
+    return function
+
+
 @functools.cache
 def _passes():
-    """The compiled forward and backward passes (made on first use: importing TensorFlow)."""
+    """The compiled approximate GELU (made on first use: importing TensorFlow)."""
     import tensorflow as tf
 
     # 0.5 (1 + tanh(z)) is 1 / (1 + exp(-2 z)): the same function, without the cancellation of
@@ -69,24 +89,15 @@ def _passes():
     def sigmoid(u):
         return tf.math.reciprocal(1.0 + tf.exp(-u))  # exp overflows to inf for u < -88: 1 / inf = 0
 
-    @tf.function(jit_compile=True, autograph=False)
-    def forward(x):
-        x32 = tf.cast(x, tf.float32)
-        return tf.cast(x32 * sigmoid(2.0 * SQRT_2_OVER_PI * x32 * (1.0 + CUBIC * x32 * x32)), x.dtype)
+    def value(x):
+        return x * sigmoid(2.0 * SQRT_2_OVER_PI * x * (1.0 + CUBIC * x * x))
 
-    @tf.function(jit_compile=True, autograph=False)
-    def backward(x, upstream):
-        x32 = tf.cast(x, tf.float32)
-        square = x32 * x32
-        s = sigmoid(2.0 * SQRT_2_OVER_PI * x32 * (1.0 + CUBIC * square))
-        slope = s + 2.0 * SQRT_2_OVER_PI * x32 * s * (1.0 - s) * (1.0 + 3.0 * CUBIC * square)
-        return tf.cast(tf.cast(upstream, tf.float32) * slope, x.dtype)
+    def slope(x):
+        square = x * x
+        s = sigmoid(2.0 * SQRT_2_OVER_PI * x * (1.0 + CUBIC * square))
+        return s + 2.0 * SQRT_2_OVER_PI * x * s * (1.0 - s) * (1.0 + 3.0 * CUBIC * square)
 
-    @tf.custom_gradient
-    def gelu(x):
-        return forward(x), lambda upstream: backward(x, upstream)
-
-    return gelu
+    return _compiled(value, slope)
 
 
 def gelu_approximate(x):
@@ -96,25 +107,16 @@ def gelu_approximate(x):
 
 @functools.cache
 def _exact_passes():
-    """The exact GELU's compiled forward and backward passes (made on first use)."""
+    """The compiled exact GELU (made on first use)."""
     import tensorflow as tf
 
-    @tf.function(jit_compile=True, autograph=False)
-    def forward(x):
-        x32 = tf.cast(x, tf.float32)
-        return tf.cast(0.5 * x32 * tf.math.erfc(-SQRT_HALF * x32), x.dtype)
+    def value(x):
+        return 0.5 * x * tf.math.erfc(-SQRT_HALF * x)
 
-    @tf.function(jit_compile=True, autograph=False)
-    def backward(x, upstream):
-        x32 = tf.cast(x, tf.float32)
-        slope = 0.5 * tf.math.erfc(-SQRT_HALF * x32) + INV_SQRT_2PI * x32 * tf.exp(-0.5 * x32 * x32)
-        return tf.cast(tf.cast(upstream, tf.float32) * slope, x.dtype)
+    def slope(x):
+        return 0.5 * tf.math.erfc(-SQRT_HALF * x) + INV_SQRT_2PI * x * tf.exp(-0.5 * x * x)
 
-    @tf.custom_gradient
-    def gelu(x):
-        return forward(x), lambda upstream: backward(x, upstream)
-
-    return gelu
+    return _compiled(value, slope)
 
 
 def gelu_exact(x):

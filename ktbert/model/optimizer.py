@@ -16,10 +16,16 @@ summed per row before it is squared, where Keras squares each slice and sums the
 
 from __future__ import annotations
 
+import weakref
+
 import keras
 from keras import ops
 
 from ktbert.model import keras_internals
+
+
+# optimizer -> (its traced step's graph, weakly; the rate; {dtype: the update's scalars})
+_SCALARS = weakref.WeakKeyDictionary()
 
 
 def _handle(variable):
@@ -46,14 +52,34 @@ class AdamW(keras.optimizers.AdamW):
         import tensorflow as tf
 
         dtype = variable.dtype
-        step = ops.cast(self.iterations + 1, dtype)
-        beta_1, beta_2 = ops.cast(self.beta_1, dtype), ops.cast(self.beta_2, dtype)
         index = self._get_variable_index(variable)
         tf.raw_ops.ResourceApplyAdam(
             var=_handle(variable), m=_handle(self._momentums[index]), v=_handle(self._velocities[index]),
-            beta1_power=ops.power(beta_1, step), beta2_power=ops.power(beta_2, step),
-            lr=ops.cast(learning_rate, dtype), beta1=beta_1, beta2=beta_2, epsilon=ops.cast(self.epsilon, dtype),
+            **self._step_scalars(dtype, learning_rate),
             grad=tf.convert_to_tensor(ops.cast(gradient, dtype)), use_locking=False)
+
+    def _step_scalars(self, dtype, learning_rate) -> dict:
+        """The kernel's scalar arguments in `dtype`: the betas, their powers at this step, the
+        rate and epsilon. In a traced step (outside tf.distribute) they are made once per dtype
+        and shared by every variable's update: made per variable, they were eight ops each for
+        the default encoder's 100 weights, traced and then merged again by Grappler in the first
+        step of every new model."""
+        import tensorflow as tf
+
+        graph = None if tf.executing_eagerly() or tf.distribute.has_strategy() else tf.compat.v1.get_default_graph()
+        cached = _SCALARS.get(self)
+        if graph is None or cached is None or cached[0]() is not graph or cached[1] is not learning_rate:
+            cached = (weakref.ref(graph) if graph is not None else None, learning_rate, {})
+            if graph is not None:
+                _SCALARS[self] = cached
+        scalars = cached[2]
+        if dtype not in scalars:
+            step = ops.cast(self.iterations + 1, dtype)
+            beta_1, beta_2 = ops.cast(self.beta_1, dtype), ops.cast(self.beta_2, dtype)
+            scalars[dtype] = {"beta1_power": ops.power(beta_1, step), "beta2_power": ops.power(beta_2, step),
+                              "lr": ops.cast(learning_rate, dtype), "beta1": beta_1, "beta2": beta_2,
+                              "epsilon": ops.cast(self.epsilon, dtype)}
+        return scalars[dtype]
 
     def _apply_weight_decay(self, variables):
         """Keras' decay (its hook, through `keras_internals`), skipped in the graph while the

@@ -86,3 +86,40 @@ def test_config_round_trip_keeps_the_class():
     again = keras.optimizers.deserialize(keras.optimizers.serialize(optimizer))
     assert type(again) is AdamW
     assert again.get_config() == optimizer.get_config()
+
+
+def traced_step(optimizer, variables):
+    """A traced `optimizer.apply` of one gradient per variable, and its graph's op types."""
+    optimizer.build(variables)
+    step = tf.function(lambda grads: optimizer.apply(grads, variables))
+    grads = [tf.constant(g) for g in GRADIENTS[:len(variables)]]
+    graph = step.get_concrete_function(grads).graph
+    return step, grads, [op.type for op in graph.get_operations()]
+
+
+def test_a_traced_step_shares_its_scalars_among_the_variables():
+    """The betas' powers, the rate and epsilon are made once per step, not once per variable,
+    and every variable still gets its own fused update with Keras' numbers."""
+    variables = [keras.Variable(START.copy() * (k + 1), name=f"kernel_{k}") for k in range(3)]
+    step, grads, types = traced_step(AdamW(0.1, weight_decay=0.0), variables)
+    assert types.count("ResourceApplyAdam") == 3
+    assert types.count("Pow") == 2  # beta_1 and beta_2 to the step's power: 6 when made per variable
+    step(grads)
+    betas = {"beta_1": float(np.float32(0.9)), "beta_2": float(np.float32(0.999))}
+    reference = [keras.Variable(START.copy() * (k + 1), name=f"kernel_{k}") for k in range(3)]
+    keras_adamw = keras.optimizers.AdamW(0.1, weight_decay=0.0, **betas)
+    keras_adamw.build(reference)
+    tf.function(lambda g: keras_adamw.apply(g, reference))(grads)
+    for got, expected, k in zip(variables, reference, range(3)):
+        np.testing.assert_allclose(got.numpy() - START * (k + 1), expected.numpy() - START * (k + 1), rtol=2e-6)
+
+
+def test_a_new_trace_makes_its_own_scalars():
+    """A second traced step (another graph) does not reuse the first one's tensors."""
+    variables = [keras.Variable(START.copy(), name="kernel")]
+    optimizer = AdamW(0.1, weight_decay=0.0)
+    first, grads, _ = traced_step(optimizer, variables)
+    first(grads)
+    second = tf.function(lambda g: optimizer.apply(g, variables))
+    second(grads)  # would fail with tensors of the first graph
+    assert int(optimizer.iterations.numpy()) == 2

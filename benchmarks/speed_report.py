@@ -304,6 +304,10 @@ def markdown(report: dict) -> list:
         "`torch.set_num_threads` = the cores. ONNX Runtime: the same model exported by `torch.onnx.export` "
         "(opset 17, dynamic batch and width), float32, CPU execution provider, all graph optimizations, one "
         "thread per core, the same sorted batches; the export is not timed.",
+        *([] if report.get("bf16_peers", True) else [
+            "- PyTorch bf16 autocast: not measured (`--bf16-peers auto`): this CPU has no bf16 instructions, so "
+            "autocast is emulated and slower than float32, and no user would pick it; the best PyTorch setting "
+            "is float32."]),
         f"- Other processes' CPU use during the measurements: at most {others:.2f} cores (from /proc/stat, "
         "less the measuring process's own CPU time; above 0.2 a timing is not to be trusted).",
         "- Prediction is timed as the median of 5 calls on all the texts, in the same process after a warm-up "

@@ -61,25 +61,27 @@ class AdamW(keras.optimizers.AdamW):
     def _step_scalars(self, dtype, learning_rate) -> dict:
         """The kernel's scalar arguments in `dtype`: the betas, their powers at this step, the
         rate and epsilon. In a traced step (outside tf.distribute) they are made once per dtype
-        and shared by every variable's update: made per variable, they were eight ops each for
-        the default encoder's 100 weights, traced and then merged again by Grappler in the first
-        step of every new model."""
+        and shared by every variable's update: made per variable, they were eight ops for each
+        of the default encoder's ~100 weights, traced and then merged again by Grappler in the
+        first step of every new model."""
         import tensorflow as tf
 
-        graph = None if tf.executing_eagerly() or tf.distribute.has_strategy() else tf.compat.v1.get_default_graph()
+        if tf.executing_eagerly() or tf.distribute.has_strategy():
+            return self._new_step_scalars(dtype, learning_rate)
+        graph = tf.compat.v1.get_default_graph()
         cached = _SCALARS.get(self)
-        if graph is None or cached is None or cached[0]() is not graph or cached[1] is not learning_rate:
-            cached = (weakref.ref(graph) if graph is not None else None, learning_rate, {})
-            if graph is not None:
-                _SCALARS[self] = cached
-        scalars = cached[2]
-        if dtype not in scalars:
-            step = ops.cast(self.iterations + 1, dtype)
-            beta_1, beta_2 = ops.cast(self.beta_1, dtype), ops.cast(self.beta_2, dtype)
-            scalars[dtype] = {"beta1_power": ops.power(beta_1, step), "beta2_power": ops.power(beta_2, step),
-                              "lr": ops.cast(learning_rate, dtype), "beta1": beta_1, "beta2": beta_2,
-                              "epsilon": ops.cast(self.epsilon, dtype)}
-        return scalars[dtype]
+        if cached is None or cached[0]() is not graph or cached[1] is not learning_rate:
+            cached = _SCALARS[self] = (weakref.ref(graph), learning_rate, {})
+        if dtype not in cached[2]:
+            cached[2][dtype] = self._new_step_scalars(dtype, learning_rate)
+        return cached[2][dtype]
+
+    def _new_step_scalars(self, dtype, learning_rate) -> dict:
+        step = ops.cast(self.iterations + 1, dtype)
+        beta_1, beta_2 = ops.cast(self.beta_1, dtype), ops.cast(self.beta_2, dtype)
+        return {"beta1_power": ops.power(beta_1, step), "beta2_power": ops.power(beta_2, step),
+                "lr": ops.cast(learning_rate, dtype), "beta1": beta_1, "beta2": beta_2,
+                "epsilon": ops.cast(self.epsilon, dtype)}
 
     def _apply_weight_decay(self, variables):
         """Keras' decay (its hook, through `keras_internals`), skipped in the graph while the

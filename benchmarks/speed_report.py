@@ -200,6 +200,18 @@ def _bold(value, each=None) -> str:
     return f"**{value:.2f}**{spread}"
 
 
+def bf16_peers_note(report: dict) -> list:
+    """The method line saying why PyTorch's bf16 autocast was not measured, if it was not."""
+    if report.get("bf16_peers", True):
+        return []
+    if report["cpu"].get("avx512_bf16") or report["cpu"].get("amx"):
+        return ["- PyTorch bf16 autocast: not measured (`--bf16-peers no`), although this CPU has bf16 "
+                "instructions; the best PyTorch setting is the best of what was measured."]
+    return ["- PyTorch bf16 autocast: not measured (`--bf16-peers auto`): this CPU has no bf16 instructions, so "
+            "autocast is emulated and slower than float32, and no user would pick it; the best PyTorch setting "
+            "is float32."]
+
+
 def markdown(report: dict) -> list:
     cpu, v, rows = report["cpu"], report["versions"], report["datasets"]
     flags = ", ".join(f"{k} {'yes' if cpu[k] else 'no'}" for k in ("avx2", "avx512f", "avx512_bf16", "amx"))
@@ -304,10 +316,7 @@ def markdown(report: dict) -> list:
         "`torch.set_num_threads` = the cores. ONNX Runtime: the same model exported by `torch.onnx.export` "
         "(opset 17, dynamic batch and width), float32, CPU execution provider, all graph optimizations, one "
         "thread per core, the same sorted batches; the export is not timed.",
-        *([] if report.get("bf16_peers", True) else [
-            "- PyTorch bf16 autocast: not measured (`--bf16-peers auto`): this CPU has no bf16 instructions, so "
-            "autocast is emulated and slower than float32, and no user would pick it; the best PyTorch setting "
-            "is float32."]),
+        *bf16_peers_note(report),
         f"- Other processes' CPU use during the measurements: at most {others:.2f} cores (from /proc/stat, "
         "less the measuring process's own CPU time; above 0.2 a timing is not to be trusted).",
         "- Prediction is timed as the median of 5 calls on all the texts, in the same process after a warm-up "

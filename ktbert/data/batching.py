@@ -17,7 +17,8 @@ every example is visited exactly once; and predictions can be put back in the ca
   cut into batches of `batch_size`;
 - prediction (`ktbert.data.prediction.predict_in_order`, which puts the rows back in the caller's order): the texts
   sorted by length, then cut into batches of at most `batch_size * maxlen` padded tokens
-  (`token_budget_batches`: `batch_size` texts at full length, more of shorter ones).
+  (`token_budget_batches`: `batch_size` texts at full length, more of shorter ones; for a
+  float32 model, `ktbert.data.prediction.cheapest_batches`, with widths not rounded).
 The dataset's `element_spec` leaves the width `None`, so Keras traces its step once for all
 widths.
 """

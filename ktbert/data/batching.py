@@ -1,7 +1,9 @@
 """Turns tokenized texts into `tf.data` batches of model inputs.
 
-All batching decisions live here; the padding itself is the text pipeline's last stage
-(`ktbert.data.pipeline.pad_batch`), run in tf.data's `map` and inside the prediction step. By
+The batching decisions live here, but for prediction's choice between them and its cost-based
+cut (`ktbert.data.prediction.prediction_plan`, `cheapest_batches`); the padding itself is the
+text pipeline's last stage (`ktbert.data.pipeline.pad_batch`), run in tf.data's `map` and
+inside the prediction step. By
 default batches are length-bucketed: texts of similar token length go together and each batch
 is padded only to its own longest text (rounded up to a multiple of `PAD_MULTIPLE`), so short
 texts cost short steps. `bucketing=False` pads every batch to `maxlen`, as ktrain did.

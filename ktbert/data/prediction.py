@@ -72,13 +72,19 @@ STEP_OVERHEAD = 175  # a float32 prediction step's fixed cost, in padded tokens 
 ATTENTION_SHARE = 8.5e-4  # a padded token's extra cost per token of its batch's width, in tokens
 
 
+HALF_PRECISIONS = ("bfloat16", "float16")
+
+
 def prediction_multiple(model, x: TokenizedTexts, bucketing: bool = True) -> int:
-    """What a prediction batch's width is rounded up to: 1 for a model computing in float32
-    (no padding beyond the longest text), `PAD_MULTIPLE` in bfloat16 or float16, and `maxlen`
-    without bucketing."""
+    """What a prediction batch's width is rounded up to: `PAD_MULTIPLE` when the model or one of
+    its layers computes in bfloat16 or float16 (a mixed-precision classifier's encoder does, the
+    classifier's own policy stays float32), 1 when all compute in float32 (no padding beyond the
+    longest text), and `maxlen` without bucketing."""
     if not bucketing:
         return width_multiple(x, bucketing)
-    return 1 if getattr(model, "compute_dtype", "float32") == "float32" else PAD_MULTIPLE
+    layers = [model, *getattr(model, "layers", ())]
+    half = any(getattr(layer, "compute_dtype", None) in HALF_PRECISIONS for layer in layers)
+    return PAD_MULTIPLE if half else 1
 
 
 def prediction_plan(x: TokenizedTexts, batch_size: int, bucketing: bool = True,

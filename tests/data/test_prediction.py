@@ -73,6 +73,16 @@ def test_float32_models_predict_without_rounding_widths_and_others_round_them_to
     assert prediction_multiple(keras.layers.Dense(1), x, bucketing=False) == 40
 
 
+@pytest.mark.parametrize("precision, multiple", [("float32", 1), ("mixed_bfloat16", 8)])
+def test_a_classifier_predicts_at_the_multiple_of_its_encoders_precision(toy_split, precision, multiple):
+    import ktbert
+
+    trn, _, preproc = toy_split
+    model = ktbert.text_classifier("bert", trn, preproc, seed=0, verbose=0, precision=precision)
+    assert model.compute_dtype == "float32"  # the classifier's own policy, whatever its encoder's
+    assert prediction_multiple(model, trn[0]) == multiple
+
+
 class WidthModel:
     """Outputs each row's index (the token after [CLS]) and the width of its batch."""
 

@@ -32,7 +32,8 @@ def predict(args) -> int:
     chunk_size = check_count(args.chunk_size, "chunk_size")
     batch_size = check_count(args.batch_size, "batch_size")
     chunks = text_chunks(args.input, args.text_column, chunk_size, args.sep, args.encoding)
-    predictor = load_predictor(args.model_dir, batch_size=batch_size)  # after the input is checked: fails fast
+    # after the input is checked: fails fast
+    predictor = load_predictor(args.model_dir, batch_size=batch_size, quantize=args.quantize)
     classes = predictor.get_classes()
     progress = Progress(sys.stderr.isatty() if args.progress is None else args.progress)
     with output_stream(args.output) as out:

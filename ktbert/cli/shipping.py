@@ -13,7 +13,7 @@ from ktbert.saving.manifest import read_manifest
 
 SERVE_EXTRA = ("fastapi", "uvicorn", "starlette", "pydantic", "h11")
 SERVE_OPTIONS = ("max_batch", "max_wait_ms", "max_texts", "max_bytes", "max_queue", "header_timeout", "body_timeout",
-                 "drain_timeout", "drain_delay", "api_key_file", "cors_origins")
+                 "drain_timeout", "drain_delay", "api_key_file", "cors_origins", "quantize")
 
 
 def export(args) -> int:

@@ -32,7 +32,7 @@ from ktbert.model.frozen import frozen_call, weights_version
 
 
 def predict_in_order(model, x, batch_size: int = BATCH_SIZE, bucketing: bool = True,
-                     frozen: bool = False) -> np.ndarray:
+                     frozen: bool = False, int8: bool = False) -> np.ndarray:
     """The model's outputs for texts or arrays `x`, rows in the caller's order whatever the batching.
 
     Tokenized texts are predicted by a step traced once for every batch width (Keras' own
@@ -50,6 +50,7 @@ def predict_in_order(model, x, batch_size: int = BATCH_SIZE, bucketing: bool = T
         frozen: bool. predict tokenized texts with the weights as constants of the step's graph
             (`ktbert.model.frozen`: faster, and a snapshot, rebuilt when `set_weights` or
             `load_weights` change them); only for a model that is no longer trained.
+        int8: bool. with `frozen`, the step multiplies in 8-bit integers (`ktbert.model.int8`).
     """
     if not isinstance(x, TokenizedTexts):
         return model.predict(make_array_dataset(x, batch_size=batch_size), verbose=0)
@@ -60,7 +61,9 @@ def predict_in_order(model, x, batch_size: int = BATCH_SIZE, bucketing: bool = T
     plan = prediction_plan(x, batch_size, bucketing, multiple)
     # Batches are fed straight to the step, not through tf.data: a pipeline takes a noticeable time to
     # build, which a service predicting a few texts per call would pay on every call.
-    step = _predict_step(model, pairs=x.firsts is not None, frozen=frozen)
+    if int8 and not frozen:
+        raise ValueError("int8 products exist only in a frozen prediction step: pass `frozen=True` with `int8=True`.")
+    step = _predict_step(model, pairs=x.firsts is not None, frozen=frozen, int8=int8)
     out = np.concatenate([np.asarray(step(*ragged_batch(x, indices), x.maxlen, x.pad_id, multiple))
                           for indices in plan])
     restored = np.empty_like(out)
@@ -143,24 +146,24 @@ def cheapest_batches(lengths, batch_size: int, maxlen: int, overhead: float = ST
 _PREDICT_STEPS = weakref.WeakKeyDictionary()  # model -> its traced prediction steps, by pairs or not
 
 
-def _predict_step(model, pairs: bool = False, frozen: bool = False):
+def _predict_step(model, pairs: bool = False, frozen: bool = False, int8: bool = False):
     """Pads a batch and runs `model` on it, as a `tf.function` traced once per model: the
     width, `maxlen`, the padding id and the width multiple are all tensors. A `frozen` step
-    holds the weights as constants (`ktbert.model.frozen`) and is made again when the model's
-    `weights_version` moves on.
+    holds the weights as constants (`ktbert.model.frozen`, in int8 products with `int8`) and is
+    made again when the model's `weights_version` moves on.
 
     Kept beside the model, not on it (a `tf.function` attribute would be exported with it),
     and holding it weakly, so a model that is dropped is freed.
     """
     steps = _PREDICT_STEPS.setdefault(model, {})
-    key = (pairs, weights_version(model)) if frozen else (pairs, None)
+    key = (pairs, weights_version(model), int8) if frozen else (pairs, None, False)
     if key not in steps:
         import tensorflow as tf
 
         if frozen:  # an older snapshot is dropped with its constants
-            for old in [k for k in steps if k[0] == pairs and k[1] is not None]:
+            for old in [k for k in steps if k[0] == pairs and k[1] not in (None, key[1])]:
                 del steps[old]
-            call = frozen_call(model)
+            call = frozen_call(model, int8)
         else:
             ref = weakref.ref(model)
             call = lambda inputs: ref()(inputs, training=False)  # noqa: E731

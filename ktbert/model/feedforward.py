@@ -24,6 +24,7 @@ import keras
 from keras import ops
 
 from ktbert.model.gelu import compiled_gelu
+from ktbert.model.int8 import int8_active, int8_product
 from ktbert.model.keras_internals import switch_layers
 
 
@@ -47,8 +48,11 @@ class GeluDense(keras.layers.Dense):
 
         x = ops.cast(inputs, self.compute_dtype)
         flat = tf.reshape(x, [-1, self.kernel.shape[0]])
-        y = tf.matmul(flat, ops.cast(self.kernel, self.compute_dtype))
-        y = self.activation(tf.nn.bias_add(y, ops.cast(self.bias, self.compute_dtype)))
+        if int8_active() and is_gelu(self.activation):  # not the feed-forward output (`ktbert.model.int8`)
+            y = self.activation(ops.cast(int8_product(flat, self.kernel, self.bias), self.compute_dtype))
+        else:
+            y = tf.matmul(flat, ops.cast(self.kernel, self.compute_dtype))
+            y = self.activation(tf.nn.bias_add(y, ops.cast(self.bias, self.compute_dtype)))
         return tf.reshape(y, tf.concat([tf.shape(x)[:-1], [self.units]], axis=0))
 
 

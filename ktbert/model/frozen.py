@@ -29,11 +29,13 @@ not counted: only a model that is no longer trained may be frozen.
 
 from __future__ import annotations
 
+import contextlib
 import weakref
 
 import numpy as np
 
 from ktbert.model.feedforward import GeluDense
+from ktbert.model.int8 import int8_products
 from ktbert.model.keras_internals import nested_layers
 from ktbert.model.layer_norm import FusableLayerNorm, frozen_norms
 from ktbert.model.projections import FlatEinsumDense
@@ -52,11 +54,12 @@ def mark_weights_changed(model) -> None:
     _VERSIONS[model] = weights_version(model) + 1
 
 
-def frozen_call(model):
+def frozen_call(model, int8: bool = False):
     """A function `call(inputs)` returning `model(inputs, training=False)`, computed with the
     weights of its `GeluDense`, `FlatEinsumDense` and `FusableLayerNorm` layers as they are now,
     held as constants of the graph `call` is traced in (the layer norms traced in their fusable
-    form); every other weight is read from its variable.
+    form); every other weight is read from its variable. With `int8`, the attention projections
+    and feed-forward GELU layers multiply in 8-bit integers (`ktbert.model.int8`).
 
     Meant to be traced once (a `tf.function` with an input signature): the weights are copied
     when this is made and released once traced, and a second trace is refused.
@@ -76,7 +79,7 @@ def frozen_call(model):
         value = lambda v: tf.constant(v) if isinstance(v, np.ndarray) else v.value  # noqa: E731
         trainable = [value(v) for v in snapshot.pop("trainable")]
         non_trainable = [value(v) for v in snapshot.pop("non_trainable")]
-        with frozen_norms():
+        with frozen_norms(), (int8_products() if int8 else contextlib.nullcontext()):
             outputs, _ = ref().stateless_call(trainable, non_trainable, inputs, training=False)
         return outputs
 

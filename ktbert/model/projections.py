@@ -18,6 +18,7 @@ import keras
 from keras import ops
 
 from ktbert.model.feedforward import GeluDense, is_gelu
+from ktbert.model.int8 import int8_active, int8_product
 from ktbert.model.keras_internals import switch_layers
 
 # equation -> how many trailing axes of the input, and of the output, the product joins
@@ -54,8 +55,12 @@ class FlatEinsumDense(keras.layers.EinsumDense):
             size_in *= dim
         x = ops.cast(inputs, self.compute_dtype)
         flat = tf.reshape(x, [-1, size_in])
-        y = tf.matmul(flat, tf.reshape(kernel, [size_in, -1]))
-        y = tf.nn.bias_add(y, tf.reshape(ops.cast(self.bias, self.compute_dtype), [-1]))
+        if int8_active():  # a frozen step's int8 product (`ktbert.model.int8`)
+            y = ops.cast(int8_product(flat, tf.reshape(kernel, [size_in, -1]), tf.reshape(self.bias, [-1])),
+                         self.compute_dtype)
+        else:
+            y = tf.matmul(flat, tf.reshape(kernel, [size_in, -1]))
+            y = tf.nn.bias_add(y, tf.reshape(ops.cast(self.bias, self.compute_dtype), [-1]))
         if self.activation is not None:
             y = self.activation(y)
         leading = tf.shape(x)[:len(inputs.shape) - joined_in]

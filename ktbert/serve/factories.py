@@ -21,7 +21,7 @@ def get_predictor(model, preproc: TextPreprocessor, batch_size: int = BATCH_SIZE
         batch_size: int. texts per prediction step at `maxlen` tokens; with bucketing,
             shorter texts share larger steps (at most `batch_size * maxlen` padded tokens).
         **options: `long_texts`, `window_stride`, `window_pooling`, `bucketing`,
-            `freeze_weights` (once training is over), and
+            `freeze_weights` (once training is over), `quantize`, and
             `temperature`, `thresholds`, `threshold` (which replace the learner's), as
             `Predictor` takes them.
 
@@ -41,7 +41,8 @@ def get_predictor(model, preproc: TextPreprocessor, batch_size: int = BATCH_SIZE
 
 
 def load_predictor(folder: str, batch_size: int = BATCH_SIZE, bucketing: bool = True,
-                   precision: str | None = None, freeze_weights: bool = True) -> Predictor:
+                   precision: str | None = None, freeze_weights: bool = True,
+                   quantize: str | None = None) -> Predictor:
     """Restores a saved predictor; ktrain's `load_predictor` (see `Predictor.load`)."""
     return Predictor.load(folder, batch_size=batch_size, bucketing=bucketing, precision=precision,
-                          freeze_weights=freeze_weights)
+                          freeze_weights=freeze_weights, quantize=quantize)

@@ -16,12 +16,13 @@ from ktbert.defaults import BATCH_SIZE
 from ktbert.evaluate.calibration import tune_binary_threshold
 from ktbert.evaluate.decisions import Decisions, DecisionsMixin
 from ktbert.model.classifier import TextClassifier
+from ktbert.model.int8 import check_quantize
 from ktbert.model.precision import check_precision
 from ktbert.saving.predictor_folder import read_predictor, unusable_settings, write_predictor
 from ktbert.serve.embeddings import embed
 from ktbert.serve.explaining import explain
 from ktbert.serve.export import export_predictor
-from ktbert.serve.freezing import FreezePolicy
+from ktbert.serve.freezing import FreezePolicy, check_freezing
 from ktbert.serve.long_texts import LONG_TEXTS, WINDOW_POOLINGS, check_long_texts, pool_windows  # noqa: F401
 
 
@@ -52,6 +53,8 @@ class Predictor(DecisionsMixin):
             (`ktbert.model.frozen`: faster, identical probabilities). Only for a model nothing
             trains any more: `Predictor.load` sets it; `get_predictor` leaves it off, so a
             predictor sharing a learner's model follows its further training.
+        quantize: str or None. "int8": `predict` multiplies in 8-bit integers from the first
+            call, with `freeze_weights` (`ktbert.model.int8`); None (default): float. Not saved.
 
     Attributes:
         seed: int or None. the seed the classifier was trained with, saved in the manifest's
@@ -70,7 +73,7 @@ class Predictor(DecisionsMixin):
     def __init__(self, model, preproc: TextPreprocessor, batch_size: int = BATCH_SIZE, temperature: float = 1.0,
                  thresholds=None, threshold: float | None = None, long_texts: str = "truncate",
                  window_stride: int | None = None, window_pooling: str = "mean", bucketing: bool = True,
-                 freeze_weights: bool = False):
+                 freeze_weights: bool = False, quantize: str | None = None):
         if not isinstance(model, TextClassifier):
             raise TypeError(
                 "`model` must be a classifier built by `ktbert.text_classifier`. "
@@ -94,8 +97,8 @@ class Predictor(DecisionsMixin):
         self.bucketing = check_flag(bucketing, "bucketing")
         self.decisions = Decisions(model.num_classes, preproc.multilabel, temperature, thresholds, threshold)
         self.freeze_weights = check_flag(freeze_weights, "freeze_weights")
-        self._freeze = FreezePolicy(self.freeze_weights)
-
+        self.quantize = check_quantize(quantize)
+        self._freeze = FreezePolicy(self.freeze_weights, required=self.quantize is not None)
 
     def get_classes(self) -> list:
         """The class names, in the order of the probability columns."""
@@ -139,8 +142,8 @@ class Predictor(DecisionsMixin):
         return self._proba_tokenized(self.preproc.preprocess(texts, keep_texts=False))
 
     def _proba_tokenized(self, x, calibrated: bool = True) -> np.ndarray:
-        proba = np.asarray(predict_in_order(self.model, x, self.batch_size, self.bucketing, frozen=self._frozen(x)),
-                           dtype=np.float32)
+        proba = np.asarray(predict_in_order(self.model, x, self.batch_size, self.bucketing, frozen=self._frozen(x),
+                                            int8=self.quantize == "int8"), dtype=np.float32)
         return self.decisions.calibrate(proba) if calibrated else proba
 
     def _frozen(self, x) -> bool:
@@ -221,6 +224,13 @@ class Predictor(DecisionsMixin):
         self.decisions = self.decisions.fit_thresholds(raw, y)
         return self.thresholds
 
+    def tune_threshold(self, val_data, target_precision: float | None = None,
+                       target_recall: float | None = None) -> float:
+        """Sets the binary threshold reaching a target precision (or recall) for the second class."""
+        proba, y = self._labelled(val_data)
+        self.set_threshold(tune_binary_threshold(proba[:, 1], y, target_precision, target_recall))
+        return self.threshold
+
     def set_thresholds(self, thresholds) -> None:
         """Sets the per-label decision thresholds of a multi-label model."""
         self.thresholds = thresholds
@@ -228,13 +238,6 @@ class Predictor(DecisionsMixin):
     def set_threshold(self, threshold: float) -> None:
         """Sets the decision threshold on the second class's probability (binary models)."""
         self.threshold = threshold
-
-    def tune_threshold(self, val_data, target_precision: float | None = None,
-                       target_recall: float | None = None) -> float:
-        """Sets the binary threshold reaching a target precision (or recall) for the second class."""
-        proba, y = self._labelled(val_data)
-        self.set_threshold(tune_binary_threshold(proba[:, 1], y, target_precision, target_recall))
-        return self.threshold
 
     # === Saving ===
     def export(self, folder: str, format: str = "savedmodel") -> str:  # noqa: A002 (Keras' name)
@@ -263,7 +266,7 @@ class Predictor(DecisionsMixin):
 
     @classmethod
     def load(cls, folder: str, batch_size: int = BATCH_SIZE, bucketing: bool = True,
-             precision: str | None = None, freeze_weights: bool = True) -> "Predictor":
+             precision: str | None = None, freeze_weights: bool = True, quantize: str | None = None) -> "Predictor":
         """Restores a predictor written by `save`; refuses foreign or corrupted folders.
 
         Before anything is built, the manifest's model config is checked against an allow-list
@@ -274,7 +277,7 @@ class Predictor(DecisionsMixin):
         one; by default the model computes as it was saved, except that a mixed-precision model
         computes as "auto" chooses on a machine that would emulate its half-precision type.
 
-        `freeze_weights` (see `Predictor`) is on: the loaded model is this predictor's alone.
+        `freeze_weights` and `quantize` as in `Predictor`; freezing is on: the model is this one's alone.
         """
         folder = check_path(folder, "folder", "folder")
         if precision is not None:
@@ -282,7 +285,7 @@ class Predictor(DecisionsMixin):
         # The caller's mistakes, not the save's: told as such, before anything is read.
         check_count(batch_size, "batch_size")
         check_flag(bucketing, "bucketing")
-        check_flag(freeze_weights, "freeze_weights")
+        check_freezing(check_flag(freeze_weights, "freeze_weights"), check_quantize(quantize) is not None)
         parts = read_predictor(folder, precision)
         decision, prediction = parts.decision, parts.prediction
         try:
@@ -291,7 +294,7 @@ class Predictor(DecisionsMixin):
                             threshold=decision.get("threshold"), long_texts=prediction.get("long_texts", "truncate"),
                             window_stride=prediction.get("window_stride"),
                             window_pooling=prediction.get("window_pooling", "mean"), bucketing=bucketing,
-                            freeze_weights=freeze_weights)
+                            freeze_weights=freeze_weights, quantize=quantize)
         except (TypeError, ValueError) as err:
             raise unusable_settings(folder, err) from err
         return predictor

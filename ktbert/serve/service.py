@@ -223,14 +223,16 @@ def serve(model_dir: str, host: str = "127.0.0.1", port: int = 8000, max_batch: 
           max_wait_ms: float = 5.0, max_texts: int = 256, max_bytes: int = 1_000_000,
           max_queue: int = 256, micro_batching: bool = True, log_level: str = "info", *,
           header_timeout: float = 10.0, body_timeout: float = 30.0, drain_timeout: float = 20.0,
-          drain_delay: float = 0.0, api_key_file: str | None = None, cors_origins=()) -> None:
+          drain_delay: float = 0.0, api_key_file: str | None = None, cors_origins=(),
+          quantize: str | None = None) -> None:
     """Serves the predictor saved in `model_dir` over HTTP until SIGTERM or Ctrl-C; `ktbert serve`.
 
     Loads the predictor once (its prediction batches hold `max_batch` texts), builds the app
     with `create_app` and runs it with uvicorn in one process, with the deadlines and the drain
     (`ktbert.serve.server.serve_app`). The API key is read from `api_key_file`, else from the
     KTBERT_API_KEY environment variable; with neither, no key is needed. Other arguments as in
-    `create_app`; `log_level` is uvicorn's ("warning" drops the line per request).
+    `create_app`; `log_level` is uvicorn's ("warning" drops the line per request); `quantize`
+    as `Predictor.load` takes it.
 
     Examples:
     ```python
@@ -242,7 +244,7 @@ def serve(model_dir: str, host: str = "127.0.0.1", port: int = 8000, max_batch: 
     limits = check_limits(max_batch, max_wait_ms, max_texts, max_bytes, max_queue)
     timeouts = check_timeouts(header_timeout, body_timeout, drain_timeout, drain_delay)
     api_key, cors_origins = read_api_key(api_key_file), check_cors_origins(cors_origins)
-    predictor = load_predictor(model_dir, batch_size=limits["max_batch"])
+    predictor = load_predictor(model_dir, batch_size=limits["max_batch"], quantize=quantize)
     name = os.path.basename(os.path.normpath(os.path.abspath(model_dir)))
     app = create_app(predictor, **limits, **timeouts, micro_batching=micro_batching, name=name, api_key=api_key,
                      cors_origins=cors_origins)

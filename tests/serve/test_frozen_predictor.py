@@ -50,8 +50,8 @@ def test_a_warm_loaded_predictor_predicts_from_frozen_weights_and_a_shared_one_f
     expected = shared.predict(TEXTS, return_proba=True)
     # the same arithmetic, fused differently: equal to float32 rounding
     np.testing.assert_allclose(loaded.predict(TEXTS, return_proba=True), expected, rtol=0, atol=1e-6)
-    assert step_keys(loaded.model) == [(False, 1)]  # reading the save's weights was the first change
-    assert (False, None) in step_keys(learner.model) and all(k[1] is None for k in step_keys(learner.model))
+    assert step_keys(loaded.model) == [(False, 1, False)]  # reading the save's weights was the first change
+    assert (False, None, False) in step_keys(learner.model) and all(k[1] is None for k in step_keys(learner.model))
 
 
 def test_the_encoder_blocks_dense_and_layer_norm_weights_are_constants_and_nothing_else(saved):
@@ -84,7 +84,7 @@ def test_set_weights_and_load_weights_rebuild_the_frozen_step(saved, tmp_path):
     assert not np.allclose(after, before)
     np.testing.assert_allclose(after, variable_proba(loaded), rtol=0, atol=1e-6)
     # the older snapshot was dropped (the other step is `variable_proba`'s)
-    assert step_keys(loaded.model) == [(False, version + 1), (False, None)]
+    assert step_keys(loaded.model) == [(False, version + 1, False), (False, None, False)]
     # ktbert's own weights reader counts too.
     path = str(tmp_path / "weights.safetensors")
     loaded.model.set_weights(weights)
@@ -102,9 +102,9 @@ def test_a_cold_loaded_predictor_freezes_once_it_predicted_enough_tokens_to_pay_
     tokens = lambda texts: int(np.sum(loaded.preproc.preprocess(texts, keep_texts=False).lengths))  # noqa: E731
     monkeypatch.setattr(freezing_module, "FREEZE_MIN_TOKENS", tokens(TEXTS) + tokens(TEXTS[:1]))
     loaded.predict(TEXTS)  # fewer tokens: read from the variables
-    assert step_keys(loaded.model) == [(False, None)]
+    assert step_keys(loaded.model) == [(False, None, False)]
     loaded.predict(TEXTS[:1])  # enough in all, counting this call's
-    assert step_keys(loaded.model) == [(False, 1), (False, None)]
+    assert step_keys(loaded.model) == [(False, 1, False), (False, None, False)]
     assert loaded._frozen(loaded.preproc.preprocess(TEXTS[:1], keep_texts=False)) is True  # from then on
     big = loaded.preproc.preprocess(TEXTS * 4, keep_texts=False)
     fresh = ktbert.Predictor.load(folder, batch_size=2)
@@ -126,7 +126,7 @@ def test_a_loaded_model_compiled_to_train_again_reads_its_variables(saved):
     loaded.model.compile(optimizer="adam", loss="categorical_crossentropy")
     assert loaded._frozen(x) is False
     loaded.predict(TEXTS)
-    assert step_keys(loaded.model) == [(False, 1), (False, None)]
+    assert step_keys(loaded.model) == [(False, 1, False), (False, None, False)]
 
 
 def test_a_frozen_call_is_traced_once(saved):

@@ -1,0 +1,73 @@
+"""Int8 products (`ktbert.model.int8`): the arithmetic, the switch a frozen step traces under,
+and the check of the option."""
+
+import numpy as np
+import pytest
+
+from ktbert.model.int8 import check_quantize, int8_active, int8_product, int8_products
+
+
+def test_a_product_on_the_grids_is_exact():
+    # x on a 255-step grid from its minimum to its maximum, the weights on a 127-step grid up to
+    # their largest magnitude: 8-bit integers represent both exactly
+    rng = np.random.default_rng(0)
+    low, scale, top = -1.75, 0.0125, 0.6
+    levels = rng.integers(0, 256, size=(6, 40))
+    levels[0, 0], levels[0, 1] = 0, 255
+    x = (low + scale * levels).astype(np.float32)
+    steps = rng.integers(-127, 128, size=(40, 24))
+    steps[3, 5] = 127
+    kernel = (steps * (top / 127)).astype(np.float32)
+    bias = rng.normal(size=24).astype(np.float32)
+    expected = x.astype(np.float64) @ kernel.astype(np.float64) + bias
+    np.testing.assert_allclose(int8_product(x, kernel, bias).numpy(), expected, rtol=0, atol=2e-5)
+
+
+def test_a_product_off_the_grids_errs_within_half_a_step_of_each_factor():
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(32, 64)).astype(np.float32)
+    kernel = (rng.normal(size=(64, 48)) * 0.05).astype(np.float32)
+    bias = rng.normal(size=48).astype(np.float32)
+    got = int8_product(x, kernel, bias).numpy()
+    exact = x.astype(np.float64) @ kernel + bias
+    x_step, w_step = (x.max() - x.min()) / 255, np.abs(kernel).max() / 127
+    bound = 0.5 * (x_step * np.abs(kernel).sum(0) + w_step * np.abs(x).sum(1, keepdims=True)
+                   + 64 * x_step * w_step)
+    assert np.all(np.abs(got - exact) <= bound + 1e-5)
+    assert np.abs(got - exact).max() > 1e-4  # it did quantize
+
+
+def test_a_constant_input_is_multiplied_exactly():
+    # no activation step at all (its range is empty); weights on their grid
+    kernel = (np.array([[127, -40], [12, 63]]) * (2.0 / 127)).astype(np.float32)
+    x = np.full((3, 2), 0.75, np.float32)
+    got = int8_product(x, kernel, np.array([1.0, -1.0], np.float32)).numpy()
+    np.testing.assert_allclose(got, x @ kernel + [1.0, -1.0], rtol=0, atol=1e-6)
+
+
+def test_the_switch_holds_only_within_its_block():
+    assert not int8_active()
+    with int8_products():
+        assert int8_active()
+    assert not int8_active()
+
+
+@pytest.mark.parametrize("value", ["int4", "INT8", 8, True])
+def test_an_unknown_mode_is_refused_by_name(value):
+    with pytest.raises(ValueError) as err:
+        check_quantize(value)
+    assert str(err.value) == f'`quantize` must be None (float predictions) or "int8". Received: quantize={value!r}'
+
+
+def test_the_int8_kernel_is_missing_is_said_plainly(monkeypatch):
+    import ktbert.model.int8 as int8_module
+
+    monkeypatch.setitem(int8_module._STATE, "available", False)
+    with pytest.raises(RuntimeError, match=r"this TensorFlow build lacks"):
+        check_quantize("int8")
+    assert check_quantize(None) is None
+
+
+def test_tensorflow_here_runs_the_int8_kernel():
+    # CI's TensorFlow (x86-64 Linux) has oneDNN: the option works where the suite runs
+    assert check_quantize("int8") == "int8"

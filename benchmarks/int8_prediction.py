@@ -145,7 +145,9 @@ def markdown(result: dict) -> str:
         "# Int8 prediction against float",
         "",
         f"Produced by `{result['command']}` on {result['cpu']['model']} ({result['cpu']['cores']} cores), alone. "
-        "A classifier on all-MiniLM-L6-v2 fine-tuned per dataset (seed 0), saved, then loaded as `float` "
+        "A classifier on all-MiniLM-L6-v2 fine-tuned per dataset (`text_classifier(seed=0)`; training texts: "
+        + ", ".join(f"{n} {r['train_texts']:,}" for n, r in result["datasets"].items()) + "), saved, then "
+        "loaded as `float` "
         "(`Predictor.load(folder)`), `int8` (`quantize=\"int8\"`: attention projections and feed-forward GELU "
         "layers in int8) and `int8, output layers too` (the feed-forward output layers as well: not what ktbert "
         f"does). ktbert makes int8 a default only where labels agree on {AGREEMENT_FOR_DEFAULT:.1%} of texts or more.",

@@ -132,11 +132,19 @@ def speed_rounds(name: str, data: str, predictors: dict) -> dict:
     return {"texts": len(texts), "variants": rows}
 
 
+def encoder_precision(model) -> str:
+    """What the encoder computes in (a mixed-precision classifier's own policy stays float32)."""
+    from ktbert.data.prediction import HALF_PRECISIONS
+
+    dtypes = {getattr(layer, "compute_dtype", None) for layer in (model, *model.layers)}
+    return next((d for d in HALF_PRECISIONS if d in dtypes), "float32")
+
+
 def measure(name: str, data: str) -> dict:
     with tempfile.TemporaryDirectory() as folder:
         predictors = loaded(trained_folder(name, data, folder))
         return {"maxlen": speed.SIZES[name][2], "train_texts": TRAIN[name][0],
-                "precision": predictors["float"].model.dtype_policy.name,
+                "precision": encoder_precision(predictors["float"].model),
                 "speed": speed_rounds(name, data, predictors), "test_set": whole_test_set(name, data, predictors)}
 
 

@@ -245,7 +245,7 @@ ROWS = [
     ("load_predictor batch_size", lambda c: ktbert.load_predictor(str(c["tmp"]), batch_size=-1), ValueError,
      ["`batch_size` must be a positive integer. Received: batch_size=-1"]),
     ("load_predictor quantize", lambda c: ktbert.load_predictor(str(c["tmp"]), quantize="int4"), ValueError,
-     ['`quantize` must be None (float predictions) or "int8". Received: quantize=\'int4\'']),
+     ["`quantize` must be one of [None, 'int8']. Received: quantize='int4'"]),
     # -- report --------------------------------------------------------------------------
     ("write_report interp", lambda c: ktbert.write_report(str(c["tmp"] / "r.html"), "interp"), TypeError,
      ["`interp` must be a ktbert Interpretation", "Received: 'interp'"]),

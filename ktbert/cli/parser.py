@@ -11,6 +11,7 @@ import argparse
 from ktbert.cli.schedule_options import SCHEDULE_DEFAULTS, schedule_arguments
 from ktbert.data.pipeline import TRUNCATIONS
 from ktbert.defaults import BATCH_SIZE, ENCODER, LR, MAXLEN, TRAIN_BATCH_SIZE, TRUNCATION, VAL_PCT
+from ktbert.model.int8 import QUANTIZE_MODES
 from ktbert.model.precision import PRECISIONS
 
 # The training recipe's defaults (`ktbert.TrainingSettings`), shown in --help; a test keeps them
@@ -22,8 +23,10 @@ RECIPE_DEFAULTS = {
 }
 DEFAULT_LABEL_SEP = "|"
 PREDICT_BATCH_SIZE = BATCH_SIZE  # `load_predictor`'s
-QUANTIZE_HELP = ("int8: the encoder's attention and feed-forward GELU products in 8-bit integers, faster, with "
-                 "probabilities a few hundredths off (docs/benchmarks/int8_prediction.md); default: float")
+QUANTIZE_HELP = ("int8: the encoder's attention and feed-forward GELU products in 8-bit integers: faster on short "
+                 "texts, labels equal to float's on about 99%% of texts (docs/benchmarks/int8_prediction.md); "
+                 "default: float")
+QUANTIZE_CHOICES = [mode for mode in QUANTIZE_MODES if mode is not None]
 CHUNK_SIZE = 4096
 
 TRAIN_EXAMPLE = """\
@@ -216,7 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "Predict the classes of texts from a file, a CSV/TSV column or stdin.", PREDICT_EXAMPLE)
     _text_input_arguments(predict)
     predict.add_argument("--format", choices=["csv", "jsonl"], default="csv", help="output format (default: csv)")
-    predict.add_argument("--quantize", choices=["int8"], default=None, help=QUANTIZE_HELP)
+    predict.add_argument("--quantize", choices=QUANTIZE_CHOICES, default=None, help=QUANTIZE_HELP)
     predict.add_argument("--proba", action="store_true", help="also write each class's probability")
     predict.add_argument("--label-sep", default=DEFAULT_LABEL_SEP, metavar="S",
                          help="joins a multi-label model's labels in csv output (default: %(default)r)")
@@ -274,7 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--api-key-file", default=None, metavar="FILE",
                        help="a file holding the API key every request must send (Authorization: Bearer KEY or "
                             "X-API-Key: KEY); default: the KTBERT_API_KEY variable, else no key")
-    serve.add_argument("--quantize", choices=["int8"], default=None, help=QUANTIZE_HELP)
+    serve.add_argument("--quantize", choices=QUANTIZE_CHOICES, default=None, help=QUANTIZE_HELP)
     serve.add_argument("--cors-origin", dest="cors_origins", action="append", default=None, metavar="ORIGIN",
                        help="an origin whose pages may call the service, like https://example.com (repeat for "
                             "more; default: none, no CORS headers)")

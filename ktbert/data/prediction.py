@@ -52,6 +52,10 @@ def predict_in_order(model, x, batch_size: int = BATCH_SIZE, bucketing: bool = T
             `load_weights` change them); only for a model that is no longer trained.
         int8: bool. with `frozen`, the step multiplies in 8-bit integers (`ktbert.model.int8`).
     """
+    if int8 and (not frozen or not isinstance(x, TokenizedTexts)):
+        raise ValueError("int8 products exist only in the frozen prediction step of tokenized texts: pass "
+                         f"`frozen=True` and TokenizedTexts with `int8=True`. Received: frozen={frozen}, "
+                         f"x of type {type(x).__name__}")
     if not isinstance(x, TokenizedTexts):
         return model.predict(make_array_dataset(x, batch_size=batch_size), verbose=0)
     if len(x) == 0:
@@ -61,8 +65,6 @@ def predict_in_order(model, x, batch_size: int = BATCH_SIZE, bucketing: bool = T
     plan = prediction_plan(x, batch_size, bucketing, multiple)
     # Batches are fed straight to the step, not through tf.data: a pipeline takes a noticeable time to
     # build, which a service predicting a few texts per call would pay on every call.
-    if int8 and not frozen:
-        raise ValueError("int8 products exist only in a frozen prediction step: pass `frozen=True` with `int8=True`.")
     step = _predict_step(model, pairs=x.firsts is not None, frozen=frozen, int8=int8)
     out = np.concatenate([np.asarray(step(*ragged_batch(x, indices), x.maxlen, x.pad_id, multiple))
                           for indices in plan])

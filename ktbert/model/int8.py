@@ -10,11 +10,10 @@ them), instead of float32:
 - the activations, per batch and matrix: `round((x - min x) * 255 / (max x - min x))` as
   unsigned 8-bit; the product is corrected for the offset through the bias.
 The feed-forward output layers stay float32: their input, GELU's output, has a few channels
-far larger than the rest. Quantizing them too changed 4.7% of SST-2 dev's labels and 1.8% of
-AG News test's, against 1.3% and 0.45% without them, for 1.41x/1.35x the float speed instead
-of 1.25x/1.16x (`benchmarks/int8_prediction.py`, docs/benchmarks/int8_prediction.md).
-Activations are quantized per batch (as PyTorch's dynamic quantization does), so a text's
-probabilities move slightly with the texts it is batched with.
+far larger than the rest, and quantizing them too changed several times as many labels
+(docs/benchmarks/int8_prediction.md, `benchmarks/int8_prediction.py`). Activations are
+quantized per batch, as PyTorch's dynamic quantization does, so a text's probabilities can
+differ slightly with the texts it is batched with.
 
 TensorFlow builds without oneDNN (not x86) lack that kernel: `check_quantize` says so.
 """
@@ -22,24 +21,29 @@ TensorFlow builds without oneDNN (not x86) lack that kernel: `check_quantize` sa
 from __future__ import annotations
 
 import contextlib
+import threading
+
+from ktbert.checks import check_choice
 
 QUANTIZE_MODES = (None, "int8")
-_STATE = {"active": False, "available": None}
+_TRACING = threading.local()  # .on: a frozen step with int8 products is being traced in this thread
+_KERNEL = {"available": None}
 
 
 @contextlib.contextmanager
 def int8_products():
-    """Within this block, layers traced in a frozen step multiply in int8 (see the module)."""
-    before, _STATE["active"] = _STATE["active"], True
+    """Within this block, layers traced in this thread's frozen step multiply in int8."""
+    before = getattr(_TRACING, "on", False)
+    _TRACING.on = True
     try:
         yield
     finally:
-        _STATE["active"] = before
+        _TRACING.on = before
 
 
 def int8_active() -> bool:
-    """Whether a layer being traced now computes its dense product in int8."""
-    return _STATE["active"]
+    """Whether a layer being traced now, in this thread, computes its dense product in int8."""
+    return getattr(_TRACING, "on", False)
 
 
 def int8_product(x, kernel, bias):
@@ -61,9 +65,8 @@ def int8_product(x, kernel, bias):
 
 
 def check_quantize(quantize):
-    """`quantize` if it is None or "int8" and this TensorFlow can run int8 products."""
-    if quantize not in QUANTIZE_MODES:
-        raise ValueError(f'`quantize` must be None (float predictions) or "int8". Received: quantize={quantize!r}')
+    """`quantize` if it is None (float) or "int8" and this TensorFlow can run int8 products."""
+    check_choice(quantize, QUANTIZE_MODES, "quantize", 'None predicts in float, "int8" in 8-bit integer products')
     if quantize == "int8" and not _kernel_available():
         raise RuntimeError(
             'quantize="int8" needs TensorFlow\'s oneDNN int8 matrix product '
@@ -73,13 +76,14 @@ def check_quantize(quantize):
 
 
 def _kernel_available() -> bool:
-    """Whether the int8 product runs here (tried once, on a 1x1 product)."""
-    if _STATE["available"] is None:
+    """Whether the int8 product runs here and is right (tried once: [0, 1] times [1, 1] is 1,
+    exactly, the input's and the weights' 8-bit grids holding every value)."""
+    if _KERNEL["available"] is None:
         import tensorflow as tf
 
         try:
-            value = int8_product(tf.ones((1, 1)), tf.ones((1, 1)), tf.zeros((1,)))
-            _STATE["available"] = abs(float(value[0, 0]) - 1.0) < 0.05
+            value = int8_product(tf.constant([[0.0, 1.0]]), tf.constant([[1.0], [1.0]]), tf.zeros((1,)))
+            _KERNEL["available"] = abs(float(value[0, 0]) - 1.0) < 1e-4
         except (tf.errors.NotFoundError, tf.errors.InvalidArgumentError, tf.errors.UnimplementedError):
-            _STATE["available"] = False
-    return _STATE["available"]
+            _KERNEL["available"] = False
+    return _KERNEL["available"]

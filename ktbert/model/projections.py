@@ -56,7 +56,7 @@ class FlatEinsumDense(keras.layers.EinsumDense):
         x = ops.cast(inputs, self.compute_dtype)
         flat = tf.reshape(x, [-1, size_in])
         if int8_active():  # a frozen step's int8 product (`ktbert.model.int8`)
-            y = ops.cast(int8_product(flat, tf.reshape(kernel, [size_in, -1]), tf.reshape(self.bias, [-1])),
+            y = ops.cast(int8_product(flat, tf.reshape(self.kernel, [size_in, -1]), tf.reshape(self.bias, [-1])),
                          self.compute_dtype)
         else:
             y = tf.matmul(flat, tf.reshape(kernel, [size_in, -1]))

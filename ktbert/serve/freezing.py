@@ -13,7 +13,8 @@ def check_freezing(enabled: bool, required: bool) -> None:
     """Refuses int8 products (`required`) without frozen weights (`enabled`)."""
     if required and not enabled:
         raise ValueError('quantize="int8" predicts from the weights frozen into the prediction step: it needs '
-                         "`freeze_weights=True`, for a model nothing trains any more (`Predictor.load` sets it).")
+                         "`freeze_weights=True`, for a model nothing trains any more (`Predictor.load` sets it). "
+                         "Received: freeze_weights=False")
 
 
 class FreezePolicy:
@@ -23,14 +24,23 @@ class FreezePolicy:
         enabled: bool. the predictor's `freeze_weights`.
         required: bool. freeze from the first call, and refuse a model compiled for training
             (a predictor with `quantize="int8"`: its int8 products exist only in a frozen step).
+        model: the predictor's model, refused now if `required` and compiled for training.
     """
 
-    def __init__(self, enabled: bool, required: bool = False):
+    def __init__(self, enabled: bool, required: bool = False, model=None):
         check_freezing(enabled, required)
         self.enabled = enabled
         self.required = required
         self.ready = required  # else set by `warm_up`, or once enough tokens were predicted to pay for it
         self.tokens_seen = 0
+        self.refuse_training(model)
+
+    def refuse_training(self, model) -> None:
+        """Refuses a model compiled for training when freezing is required."""
+        if self.required and getattr(model, "optimizer", None) is not None:
+            raise ValueError('quantize="int8" predicts from a snapshot of the weights, and this model is compiled '
+                             "for training, so they may still change: save the predictor and load it with "
+                             '`ktbert.Predictor.load(folder, quantize="int8")`.')
 
     def frozen(self, model, x) -> bool:
         """Whether to predict the tokenized texts `x` with frozen weights: when enabled (until
@@ -38,10 +48,7 @@ class FreezePolicy:
         `warm_up` ran or the calls, this one included, held `FREEZE_MIN_TOKENS` tokens in all
         (a few short calls would not earn the freezing back; a long run of them, as `ktbert
         predict` makes chunk by chunk, does)."""
-        if self.required and getattr(model, "optimizer", None) is not None:
-            raise ValueError('quantize="int8" predicts from a snapshot of the weights, and this model is compiled '
-                             "for training, so they may still change: save the predictor and load it with "
-                             '`ktbert.Predictor.load(folder, quantize="int8")`.')
+        self.refuse_training(model)
         if not self.enabled or getattr(model, "optimizer", None) is not None:
             return False
         self.tokens_seen += int(np.sum(x.lengths))

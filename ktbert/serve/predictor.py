@@ -98,7 +98,7 @@ class Predictor(DecisionsMixin):
         self.decisions = Decisions(model.num_classes, preproc.multilabel, temperature, thresholds, threshold)
         self.freeze_weights = check_flag(freeze_weights, "freeze_weights")
         self.quantize = check_quantize(quantize)
-        self._freeze = FreezePolicy(self.freeze_weights, required=self.quantize is not None)
+        self._freeze = FreezePolicy(self.freeze_weights, required=self.quantize is not None, model=model)
 
     def get_classes(self) -> list:
         """The class names, in the order of the probability columns."""

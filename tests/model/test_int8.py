@@ -1,12 +1,20 @@
 """Int8 products (`ktbert.model.int8`): the arithmetic, the switch a frozen step traces under,
 and the check of the option."""
 
+import platform
+
 import numpy as np
 import pytest
 
 from ktbert.model.int8 import check_quantize, int8_active, int8_product, int8_products
 
 
+# TensorFlow has the oneDNN int8 kernel on x86-64 (CI's machines); elsewhere it is refused
+needs_kernel = pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"),
+                                  reason="TensorFlow's oneDNN int8 kernel is built for x86-64 only")
+
+
+@needs_kernel
 def test_a_product_on_the_grids_is_exact():
     # x on a 255-step grid from its minimum to its maximum, the weights on a 127-step grid up to
     # their largest magnitude: 8-bit integers represent both exactly
@@ -23,6 +31,7 @@ def test_a_product_on_the_grids_is_exact():
     np.testing.assert_allclose(int8_product(x, kernel, bias).numpy(), expected, rtol=0, atol=2e-5)
 
 
+@needs_kernel
 def test_a_product_off_the_grids_errs_within_half_a_step_of_each_factor():
     rng = np.random.default_rng(1)
     x = rng.normal(size=(32, 64)).astype(np.float32)
@@ -37,6 +46,7 @@ def test_a_product_off_the_grids_errs_within_half_a_step_of_each_factor():
     assert np.abs(got - exact).max() > 1e-4  # it did quantize
 
 
+@needs_kernel
 def test_a_constant_input_is_multiplied_exactly():
     # no activation step at all (its range is empty); weights on their grid
     kernel = (np.array([[127, -40], [12, 63]]) * (2.0 / 127)).astype(np.float32)
@@ -45,29 +55,37 @@ def test_a_constant_input_is_multiplied_exactly():
     np.testing.assert_allclose(got, x @ kernel + [1.0, -1.0], rtol=0, atol=1e-6)
 
 
-def test_the_switch_holds_only_within_its_block():
+def test_the_switch_holds_only_within_its_block_and_its_thread():
+    import threading
+
+    seen = []
     assert not int8_active()
     with int8_products():
         assert int8_active()
-    assert not int8_active()
+        other = threading.Thread(target=lambda: seen.append(int8_active()))
+        other.start()
+        other.join()
+    assert not int8_active() and seen == [False]
 
 
 @pytest.mark.parametrize("value", ["int4", "INT8", 8, True])
 def test_an_unknown_mode_is_refused_by_name(value):
     with pytest.raises(ValueError) as err:
         check_quantize(value)
-    assert str(err.value) == f'`quantize` must be None (float predictions) or "int8". Received: quantize={value!r}'
+    assert str(err.value) == (f"`quantize` must be one of [None, 'int8']. Received: quantize={value!r}. "
+                              'None predicts in float, "int8" in 8-bit integer products')
 
 
 def test_the_int8_kernel_is_missing_is_said_plainly(monkeypatch):
     import ktbert.model.int8 as int8_module
 
-    monkeypatch.setitem(int8_module._STATE, "available", False)
+    monkeypatch.setitem(int8_module._KERNEL, "available", False)
     with pytest.raises(RuntimeError, match=r"this TensorFlow build lacks"):
         check_quantize("int8")
     assert check_quantize(None) is None
 
 
+@needs_kernel
 def test_tensorflow_here_runs_the_int8_kernel():
     # CI's TensorFlow (x86-64 Linux) has oneDNN: the option works where the suite runs
     assert check_quantize("int8") == "int8"

@@ -1,6 +1,8 @@
 """A predictor with `quantize="int8"` (`ktbert.model.int8`): where its frozen step multiplies in
 int8, how far it moves the probabilities, and how `ktbert predict` and `ktbert serve` take it."""
 
+import platform
+
 import numpy as np
 import pytest
 
@@ -11,6 +13,8 @@ from ktbert.model.feedforward import GeluDense, is_gelu
 from ktbert.model.keras_internals import nested_layers
 from ktbert.model.projections import FlatEinsumDense
 
+pytestmark = pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"),
+                                reason="TensorFlow's oneDNN int8 kernel is built for x86-64 only")
 TEXTS = ["the film was wonderful and great", "awful plot", "the acting was poor", "great", "a dull, long film"]
 
 
@@ -50,7 +54,8 @@ def test_a_loaded_int8_predictor_quantizes_every_projection_and_gelu_layer_and_a
 
 def test_int8_needs_frozen_weights_and_a_model_nothing_trains(sources):
     message = ('quantize="int8" predicts from the weights frozen into the prediction step: it needs '
-               "`freeze_weights=True`, for a model nothing trains any more (`Predictor.load` sets it).")
+               "`freeze_weights=True`, for a model nothing trains any more (`Predictor.load` sets it). "
+               "Received: freeze_weights=False")
     with pytest.raises(ValueError) as err:
         ktbert.Predictor.load(str(sources["A"]), quantize="int8", freeze_weights=False)
     assert str(err.value) == message
@@ -60,18 +65,54 @@ def test_int8_needs_frozen_weights_and_a_model_nothing_trains(sources):
     assert str(err.value) == message
     training = ktbert.get_predictor(loaded.model, loaded.preproc, freeze_weights=True, quantize="int8")
     loaded.model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
-    with pytest.raises(ValueError) as err:
+    compiled = ('quantize="int8" predicts from a snapshot of the weights, and this model is compiled for training, '
+                'so they may still change: save the predictor and load it with '
+                '`ktbert.Predictor.load(folder, quantize="int8")`.')
+    with pytest.raises(ValueError) as err:  # compiled after the predictor was made: told at the call
         training.predict(TEXTS)
-    assert str(err.value) == (
-        'quantize="int8" predicts from a snapshot of the weights, and this model is compiled for training, so '
-        'they may still change: save the predictor and load it with `ktbert.Predictor.load(folder, quantize="int8")`.')
+    assert str(err.value) == compiled
+    with pytest.raises(ValueError) as err:  # compiled before: told when it is made
+        ktbert.get_predictor(loaded.model, loaded.preproc, freeze_weights=True, quantize="int8")
+    assert str(err.value) == compiled
 
 
 def test_predict_in_order_refuses_int8_without_a_frozen_step(sources):
     loaded = ktbert.Predictor.load(str(sources["A"]))
     x = loaded.preproc.preprocess(TEXTS, keep_texts=False)
-    with pytest.raises(ValueError, match=r"int8 products exist only in a frozen prediction step"):
+    with pytest.raises(ValueError) as err:
         predict_in_order(loaded.model, x, 2, frozen=False, int8=True)
+    assert str(err.value) == (
+        "int8 products exist only in the frozen prediction step of tokenized texts: pass `frozen=True` and "
+        "TokenizedTexts with `int8=True`. Received: frozen=False, x of type TokenizedTexts")
+    with pytest.raises(ValueError, match=r"Received: frozen=True, x of type ndarray"):  # arrays: Keras' predict
+        predict_in_order(loaded.model, np.zeros((2, 8), np.int32), 2, frozen=True, int8=True)
+
+
+def test_new_weights_rebuild_the_int8_step_and_embed_stays_float(sources):
+    folder = str(sources["A"])
+    int8 = ktbert.Predictor.load(folder, batch_size=2, quantize="int8")
+    before = int8.predict(TEXTS, return_proba=True)
+    int8.model.set_weights([w * 1.01 for w in int8.model.get_weights()])
+    after = int8.predict(TEXTS, return_proba=True)
+    assert sorted(_PREDICT_STEPS[int8.model], key=str) == [(False, 2, True)]  # the old snapshot dropped
+    assert np.abs(after - before).max() > 1e-4
+    floats = ktbert.Predictor.load(folder, batch_size=2)
+    floats.model.set_weights(int8.model.get_weights())
+    np.testing.assert_allclose(int8.embed(TEXTS), floats.embed(TEXTS), rtol=0, atol=1e-6)
+
+
+def test_long_texts_in_windows_are_predicted_in_int8_too(sources):
+    loaded = ktbert.Predictor.load(str(sources["A"]), batch_size=2)
+    long_text = " ".join(["the film was wonderful and the acting was poor"] * 12)
+    options = {"long_texts": "windows", "freeze_weights": True}
+    floats = ktbert.get_predictor(loaded.model, loaded.preproc, batch_size=2, **options)
+    floats.warm_up()
+    int8 = ktbert.get_predictor(loaded.model, loaded.preproc, batch_size=2, quantize="int8", **options)
+    got = int8.predict([long_text, "great"], return_proba=True)
+    assert len(loaded.preproc.windows([long_text])[1]) > 1  # read in several windows
+    assert (False, 1, True) in _PREDICT_STEPS[loaded.model] and (False, 1, False) in _PREDICT_STEPS[loaded.model]
+    expected = floats.predict([long_text, "great"], return_proba=True)
+    assert 0 < np.abs(got - expected).max() < 0.02
 
 
 def test_ktbert_predict_quantize_int8_writes_the_int8_predictors_labels(sources, tmp_path, capsys):

@@ -20,30 +20,22 @@ TensorFlow builds without oneDNN (not x86) lack that kernel: `check_quantize` sa
 
 from __future__ import annotations
 
-import contextlib
-import threading
-
 from ktbert.checks import check_choice
+from ktbert.model.trace_switch import TraceSwitch
 
 QUANTIZE_MODES = (None, "int8")
-_TRACING = threading.local()  # .on: a frozen step with int8 products is being traced in this thread
+_INT8 = TraceSwitch()  # on while a frozen step with int8 products is being traced
 _KERNEL = {"available": None}
 
 
-@contextlib.contextmanager
 def int8_products():
     """Within this block, layers traced in this thread's frozen step multiply in int8."""
-    before = getattr(_TRACING, "on", False)
-    _TRACING.on = True
-    try:
-        yield
-    finally:
-        _TRACING.on = before
+    return _INT8.on()
 
 
 def int8_active() -> bool:
     """Whether a layer being traced now, in this thread, computes its dense product in int8."""
-    return getattr(_TRACING, "on", False)
+    return _INT8.active()
 
 
 def int8_product(x, kernel, bias):

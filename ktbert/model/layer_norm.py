@@ -19,27 +19,19 @@ layer keeps Keras' computation.
 
 from __future__ import annotations
 
-import contextlib
-import threading
-
 import keras
 import numpy as np
 
 from ktbert.model.keras_internals import switch_layers
+from ktbert.model.trace_switch import TraceSwitch
 
-_STATE = threading.local()  # .on: a frozen step is being traced
+_FROZEN = TraceSwitch()  # on while a frozen step is being traced
 _SCALES: dict = {}  # epsilon -> the input scale that makes the fused kernel use it, or None
 
 
-@contextlib.contextmanager
 def frozen_norms():
     """While on, `FusableLayerNorm` layers traced in this thread compute the fusable form."""
-    before = getattr(_STATE, "on", False)
-    _STATE.on = True
-    try:
-        yield
-    finally:
-        _STATE.on = before
+    return _FROZEN.on()
 
 
 def fusable_norm(x, gamma, beta, epsilon: float, scale: float = 1.0):
@@ -96,7 +88,7 @@ class FusableLayerNorm(keras.layers.LayerNormalization):
     def call(self, inputs, training=None):
         rank = len(inputs.shape)
         axes = list(self.axis) if isinstance(self.axis, (list, tuple)) else [self.axis]
-        if (training or not getattr(_STATE, "on", False) or rank not in (2, 3) or not (self.center and self.scale)
+        if (training or not _FROZEN.active() or rank not in (2, 3) or not (self.center and self.scale)
                 or self.rms_scaling or [a % rank for a in axes] != [rank - 1]):
             return super().call(inputs)
         scale = input_scale(self.epsilon)

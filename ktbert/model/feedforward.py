@@ -49,7 +49,7 @@ class GeluDense(keras.layers.Dense):
         x = ops.cast(inputs, self.compute_dtype)
         flat = tf.reshape(x, [-1, self.kernel.shape[0]])
         if int8_active() and is_gelu(self.activation):  # not the feed-forward output (`ktbert.model.int8`)
-            y = self.activation(ops.cast(int8_product(flat, self.kernel, self.bias), self.compute_dtype))
+            y = ops.cast(int8_product(flat, self.kernel, self.bias, self.activation), self.compute_dtype)
         else:
             y = tf.matmul(flat, ops.cast(self.kernel, self.compute_dtype))
             y = self.activation(tf.nn.bias_add(y, ops.cast(self.bias, self.compute_dtype)))

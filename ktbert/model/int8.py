@@ -9,6 +9,14 @@ them), instead of float32:
   constants once (the optimizer folds it);
 - the activations, per batch and matrix: `round((x - min x) * 255 / (max x - min x))` as
   unsigned 8-bit; the product is corrected for the offset through the bias.
+A GELU layer's activation is applied by the same kernel as it writes the product: the
+public kernel has no activation, and GELU applied after it, one element-wise op at a time over
+the encoder's largest activations, took as long as the int8 product saved (a 4,096 x 384 x 1,536
+GELU layer: 28 ms against float32's fused 23 ms). TensorFlow's oneDNN build has that fused
+kernel as the private op `_QuantizedMatMul` (fused ops `BiasAdd`, `GeluApproximate` or
+`GeluExact`, `Dequantize`), which no public API names: `_fused_product` builds it in the step's
+graph, and a probe that checks its values decides whether it is used; without it the GELU is
+applied after the public kernel, as before.
 The feed-forward output layers stay float32: their input, GELU's output, has a few channels
 far larger than the rest, and quantizing them too changed several times as many labels
 (docs/benchmarks/int8_prediction.md, `benchmarks/int8_prediction.py`). Activations are
@@ -21,11 +29,12 @@ TensorFlow builds without oneDNN (not x86) lack that kernel: `check_quantize` sa
 from __future__ import annotations
 
 from ktbert.checks import check_choice
+from ktbert.model.gelu import is_gelu_approximate, is_gelu_exact
 from ktbert.model.trace_switch import TraceSwitch
 
 QUANTIZE_MODES = (None, "int8")
 _INT8 = TraceSwitch()  # on while a frozen step with int8 products is being traced
-_KERNEL = {"available": None}
+_KERNEL = {"available": None, "fused": None}
 
 
 def int8_products():
@@ -38,8 +47,10 @@ def int8_active() -> bool:
     return _INT8.active()
 
 
-def int8_product(x, kernel, bias):
-    """`x @ kernel + bias` for a 2-D `x`, in 8-bit integers, as float32."""
+def int8_product(x, kernel, bias, activation=None):
+    """`activation(x @ kernel + bias)` for a 2-D `x`, in 8-bit integers, as float32 (no
+    activation when None). A GELU is applied by the product's own kernel where this TensorFlow
+    has it (`ktbert.model.int8`), any other activation after it."""
     import tensorflow as tf
 
     x = tf.cast(x, tf.float32)
@@ -51,9 +62,43 @@ def int8_product(x, kernel, bias):
     low, high = tf.reduce_min(x), tf.reduce_max(x)
     scale = tf.where(high > low, (high - low) / 255.0, 1.0)
     levels = tf.raw_ops.Bitcast(input=tf.cast(tf.round((x - low) * (1.0 / scale)), tf.uint8), type=tf.quint8)
-    return tf.raw_ops.QuantizedMatMulWithBiasAndDequantize(
-        a=levels, b=weights, bias=bias + low * column_sums, min_a=0.0, max_a=255.0 * scale, min_b=-top, max_b=top,
+    bias = bias + low * column_sums  # the product of the offset `low`, which the levels leave out
+    fused = _fused_name(activation)
+    if fused is not None and _fused_available():
+        return _fused_product(levels, weights, bias, 255.0 * scale, top, fused)
+    y = tf.raw_ops.QuantizedMatMulWithBiasAndDequantize(
+        a=levels, b=weights, bias=bias, min_a=0.0, max_a=255.0 * scale, min_b=-top, max_b=top,
         min_freezed_output=-1.0, max_freezed_output=1.0, Toutput=tf.float32, input_quant_mode="SCALED")
+    return y if activation is None else activation(y)
+
+
+def _fused_name(activation):
+    """oneDNN's name for `activation` if it is a GELU the fused kernel applies, else None."""
+    if activation is None:
+        return None
+    if is_gelu_approximate(activation):
+        return "GeluApproximate"
+    return "GeluExact" if is_gelu_exact(activation) else None
+
+
+def _fused_product(levels, weights, bias, max_a, top, activation: str):
+    """TensorFlow's private oneDNN op `_QuantizedMatMul` with `BiasAdd`, `activation` and
+    `Dequantize` fused: the same product as the public `QuantizedMatMulWithBiasAndDequantize`
+    in SCALED mode, the activation applied as it writes. Built in a graph (a private op has no
+    eager wrapper): eagerly, through a one-off `tf.function`."""
+    import tensorflow as tf
+    from tensorflow.python.framework import op_def_library
+
+    if tf.executing_eagerly():
+        return tf.function(_fused_product)(levels, weights, bias, max_a, top, activation)
+    _, _, op, _ = op_def_library._apply_op_helper(
+        "_QuantizedMatMul", name="quantized_matmul", device_inputs=[],
+        host_inputs=[levels, weights, bias, tf.constant(0.0), max_a, -top, top],
+        Thost_outputs=[tf.float32], Tdevice_outputs=[], T1=tf.quint8, T2=tf.qint8, Tbias=tf.float32,
+        Tout=tf.float32, U=tf.float32, fused_ops=["BiasAdd", activation, "Dequantize"],
+        input_quant_mode="SCALED", output_quant_mode="SCALED", transpose_a=False, transpose_b=False,
+        is_weight_const=True, is_bias_const=False, leakyrelu_alpha=0.2)
+    return op.outputs[0]
 
 
 def check_quantize(quantize):
@@ -79,3 +124,25 @@ def _kernel_available() -> bool:
         except (tf.errors.NotFoundError, tf.errors.InvalidArgumentError, tf.errors.UnimplementedError):
             _KERNEL["available"] = False
     return _KERNEL["available"]
+
+
+def _fused_available() -> bool:
+    """Whether the fused kernel (`_fused_product`) exists here and applies both GELUs right
+    (tried once: inputs 1 and -1 on the 8-bit grids give GELU(1) and GELU(-1), within 1e-4)."""
+    if _KERNEL["fused"] is None:
+        import tensorflow as tf
+
+        expected = {"GeluApproximate": (0.841192, -0.158808), "GeluExact": (0.841345, -0.158655)}
+        try:
+            with tf.init_scope():  # eagerly, even when first asked while a step is traced
+                levels = tf.raw_ops.Bitcast(input=tf.constant([[255, 0], [0, 255]], tf.uint8), type=tf.quint8)
+                weights = tf.raw_ops.Bitcast(input=tf.constant([[127], [0]], tf.int8), type=tf.qint8)
+                # levels x 2/255 - 1 is [[1, -1], [-1, 1]]; times [[1], [0]]: [[1], [-1]]
+                _KERNEL["fused"] = all(
+                    all(abs(float(got) - want) < 1e-4 for got, want in zip(
+                        _fused_product(levels, weights, tf.constant([-1.0]), tf.constant(2.0), tf.constant(1.0),
+                                       name).numpy()[:, 0], values))
+                    for name, values in expected.items())
+        except (ValueError, TypeError, tf.errors.OpError):  # no such op, other attributes, no kernel
+            _KERNEL["fused"] = False
+    return _KERNEL["fused"]

@@ -89,3 +89,38 @@ def test_the_int8_kernel_is_missing_is_said_plainly(monkeypatch):
 def test_tensorflow_here_runs_the_int8_kernel():
     # CI's TensorFlow (x86-64 Linux) has oneDNN: the option works where the suite runs
     assert check_quantize("int8") == "int8"
+
+
+@needs_kernel
+@pytest.mark.parametrize("name", ["approximate", "exact"])
+def test_a_gelu_applied_by_the_fused_kernel_equals_gelu_after_the_product(monkeypatch, name):
+    import keras
+
+    import ktbert.model.int8 as int8_module
+    from ktbert.model.gelu import gelu_approximate
+
+    activation = gelu_approximate if name == "approximate" else keras.activations.gelu
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(16, 32)).astype(np.float32)
+    kernel = (rng.normal(size=(32, 40)) * 0.1).astype(np.float32)
+    bias = rng.normal(size=40).astype(np.float32)
+    assert int8_module._fused_available()  # CI's TensorFlow has the fused kernel
+    fused = int8_product(x, kernel, bias, activation).numpy()
+    monkeypatch.setitem(int8_module._KERNEL, "fused", False)  # as on a TensorFlow without it
+    after = int8_product(x, kernel, bias, activation).numpy()
+    np.testing.assert_allclose(fused, after, rtol=0, atol=1e-5)
+    exact = np.asarray(activation(x.astype(np.float64) @ kernel + bias))
+    assert 1e-4 < np.abs(fused - exact).max() < 0.05  # quantized, within int8's error
+
+
+@needs_kernel
+def test_an_activation_the_kernel_does_not_fuse_is_applied_after_the_product():
+    import keras
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(8, 16)).astype(np.float32)
+    kernel = (rng.normal(size=(16, 12)) * 0.2).astype(np.float32)
+    bias = rng.normal(size=12).astype(np.float32)
+    product = int8_product(x, kernel, bias).numpy()
+    np.testing.assert_array_equal(int8_product(x, kernel, bias, keras.activations.relu).numpy(),
+                                  np.maximum(product, 0))

@@ -9,14 +9,13 @@ them), instead of float32:
   constants once (the optimizer folds it);
 - the activations, per batch and matrix: `round((x - min x) * 255 / (max x - min x))` as
   unsigned 8-bit; the product is corrected for the offset through the bias.
-A GELU layer's activation is applied by the same kernel as it writes the product: the
-public kernel has no activation, and GELU applied after it, one element-wise op at a time over
-the encoder's largest activations, took as long as the int8 product saved (a 4,096 x 384 x 1,536
-GELU layer: 28 ms against float32's fused 23 ms). TensorFlow's oneDNN build has that fused
-kernel as the private op `_QuantizedMatMul` (fused ops `BiasAdd`, `GeluApproximate` or
-`GeluExact`, `Dequantize`), which no public API names: `_fused_product` builds it in the step's
-graph, and a probe that checks its values decides whether it is used; without it the GELU is
-applied after the public kernel, as before.
+A GELU layer's activation is applied by the kernel as it writes the product. The public
+kernel has no activation; GELU after it, one element-wise op at a time over the encoder's
+largest activations, took what int8 saved (a 4,096 x 384 x 1,536 GELU layer: 28 ms, against
+float32's fused 23 ms and 14 ms fused in int8). TensorFlow's oneDNN build has the fused kernel
+as the private op `_QuantizedMatMul` (fused ops `BiasAdd`, `GeluApproximate` or `GeluExact`,
+`Dequantize`), which no public API names: `_fused_product` builds it in the step's graph, and a
+probe of its values decides whether it is used (without it, GELU after the public kernel).
 The feed-forward output layers stay float32: their input, GELU's output, has a few channels
 far larger than the rest, and quantizing them too changed several times as many labels
 (docs/benchmarks/int8_prediction.md, `benchmarks/int8_prediction.py`). Activations are

@@ -124,3 +124,27 @@ def test_an_activation_the_kernel_does_not_fuse_is_applied_after_the_product():
     product = int8_product(x, kernel, bias).numpy()
     np.testing.assert_array_equal(int8_product(x, kernel, bias, keras.activations.relu).numpy(),
                                   np.maximum(product, 0))
+
+
+def test_without_the_fused_kernel_the_gelu_comes_after_the_public_one(monkeypatch):
+    # a TensorFlow whose oneDNN lacks `_QuantizedMatMul` (or builds it otherwise): the probe
+    # says no, once, and GELU layers run the public kernel then the activation
+    import ktbert.model.int8 as int8_module
+    from ktbert.model.gelu import gelu_approximate
+
+    calls = []
+
+    def missing(*args):
+        calls.append(args[-1])
+        raise ValueError("Op type not registered '_QuantizedMatMul'")
+
+    monkeypatch.setattr(int8_module, "_fused_product", missing)
+    monkeypatch.setitem(int8_module._KERNEL, "fused", None)
+    assert not int8_module._fused_available() and not int8_module._fused_available()
+    assert calls == ["GeluApproximate"]  # asked once, and stopped at the first failure
+    if platform.machine() in ("x86_64", "AMD64"):
+        x = np.array([[0.5, -1.0], [2.0, 0.25]], np.float32)
+        kernel = np.array([[0.3, -0.2], [0.1, 0.4]], np.float32)
+        got = int8_product(x, kernel, np.zeros(2, np.float32), gelu_approximate).numpy()
+        np.testing.assert_allclose(got, np.asarray(gelu_approximate(int8_product(x, kernel, np.zeros(2, np.float32)))),
+                                   rtol=0, atol=1e-6)

@@ -23,9 +23,9 @@ RECIPE_DEFAULTS = {
 }
 DEFAULT_LABEL_SEP = "|"
 PREDICT_BATCH_SIZE = BATCH_SIZE  # `load_predictor`'s
-QUANTIZE_HELP = ("int8: the encoder's attention and feed-forward GELU products in 8-bit integers: "
-                 "1.25-1.39x as fast as float32 on a 2-core Xeon, labels equal to float's on about 99%% of texts "
-                 "(docs/benchmarks/int8_prediction.md); default: float")
+QUANTIZE_HELP = ("int8: the encoder's attention and feed-forward GELU products in 8-bit integers: faster than "
+                 "float32, labels equal to float's on about 99%% of texts (docs/benchmarks/int8_prediction.md); "
+                 "default: float")
 QUANTIZE_CHOICES = [mode for mode in QUANTIZE_MODES if mode is not None]
 CHUNK_SIZE = 4096
 

@@ -2,36 +2,39 @@
 never the default.
 
 Inside a frozen step (`ktbert.model.frozen`) the encoder's attention projections (query, key,
-value, output) and feed-forward GELU layers multiply in 8-bit integers with TensorFlow's
-oneDNN kernel `QuantizedMatMulWithBiasAndDequantize` (AVX-512 VNNI or AMX where the CPU has
-them), instead of float32:
+value, output) and feed-forward GELU layers multiply in 8-bit integers on TensorFlow's oneDNN
+kernels (AVX-512 VNNI or AMX where the CPU has them), instead of float32. Both kinds share one
+arithmetic:
 - the weights, symmetric per matrix: `round(W * 127 / max|W|)`, computed from the graph's
   constants once (the optimizer folds it);
 - the activations, per batch and matrix: `round((x - min x) * 255 / (max x - min x))` as
   unsigned 8-bit; the product is corrected for the offset through the bias.
-A GELU layer's activation is applied by the kernel as it writes the product. The public
-kernel has no activation; GELU after it, one element-wise op at a time over the encoder's
-largest activations, took what int8 saved (a 4,096 x 384 x 1,536 GELU layer: 28 ms, against
-float32's fused 23 ms and 14 ms fused in int8). TensorFlow's oneDNN build has the fused kernel
-as the private op `_QuantizedMatMul` (fused ops `BiasAdd`, `GeluApproximate` or `GeluExact`,
-`Dequantize`), which no public API names: `_fused_product` builds it in the step's graph, and a
-probe of its values decides whether it is used (without it, GELU after the public kernel).
+The projections run on the public kernel `QuantizedMatMulWithBiasAndDequantize`. A GELU layer
+runs on a kernel that applies the GELU as it writes the product: the public one has no
+activation, and GELU after it, one element-wise op at a time over the encoder's largest
+activations, took about what int8 saved on those layers. TensorFlow's oneDNN build has that
+kernel as the private op `_QuantizedMatMul` (fused ops `BiasAdd`, `GeluApproximate` or
+`GeluExact`, `Dequantize`), which no public API names: `_fused_product` builds it in the step's
+graph (`ktbert.model.keras_internals.graph_op`), and a probe of its values decides whether it
+is used (without it, the public kernel and the GELU after it).
 The feed-forward output layers stay float32: their input, GELU's output, has a few channels
 far larger than the rest, and quantizing them too changed several times as many labels
 (docs/benchmarks/int8_prediction.md, `benchmarks/int8_prediction.py`). Activations are
 quantized per batch, as PyTorch's dynamic quantization does, so a text's probabilities can
 differ slightly with the texts it is batched with.
 
-TensorFlow builds without oneDNN (not x86) lack that kernel: `check_quantize` says so.
+TensorFlow builds without oneDNN (not x86) lack those kernels: `check_quantize` says so.
 """
 
 from __future__ import annotations
 
 from ktbert.checks import check_choice
-from ktbert.model.gelu import is_gelu_approximate, is_gelu_exact
+from ktbert.model.gelu import compiled_gelu, gelu_approximate, gelu_exact
+from ktbert.model.keras_internals import graph_op
 from ktbert.model.trace_switch import TraceSwitch
 
 QUANTIZE_MODES = (None, "int8")
+FUSED_OP = "_QuantizedMatMul"  # TensorFlow's private oneDNN int8 product with fused ops
 _INT8 = TraceSwitch()  # on while a frozen step with int8 products is being traced
 _KERNEL = {"available": None, "fused": None}
 
@@ -73,11 +76,8 @@ def int8_product(x, kernel, bias, activation=None):
 
 def _fused_name(activation):
     """oneDNN's name for `activation` if it is a GELU the fused kernel applies, else None."""
-    if activation is None:
-        return None
-    if is_gelu_approximate(activation):
-        return "GeluApproximate"
-    return "GeluExact" if is_gelu_exact(activation) else None
+    forms = {gelu_approximate: "GeluApproximate", gelu_exact: "GeluExact"}
+    return forms.get(compiled_gelu(activation)) if activation is not None else None
 
 
 def _fused_product(levels, weights, bias, max_a, top, activation: str):
@@ -86,18 +86,16 @@ def _fused_product(levels, weights, bias, max_a, top, activation: str):
     in SCALED mode, the activation applied as it writes. Built in a graph (a private op has no
     eager wrapper): eagerly, through a one-off `tf.function`."""
     import tensorflow as tf
-    from tensorflow.python.framework import op_def_library
 
     if tf.executing_eagerly():
-        return tf.function(_fused_product)(levels, weights, bias, max_a, top, activation)
-    _, _, op, _ = op_def_library._apply_op_helper(
-        "_QuantizedMatMul", name="quantized_matmul", device_inputs=[],
+        return tf.function(_fused_product, autograph=False)(levels, weights, bias, max_a, top, activation)
+    return graph_op(
+        FUSED_OP, name="quantized_matmul", device_inputs=[],
         host_inputs=[levels, weights, bias, tf.constant(0.0), max_a, -top, top],
         Thost_outputs=[tf.float32], Tdevice_outputs=[], T1=tf.quint8, T2=tf.qint8, Tbias=tf.float32,
         Tout=tf.float32, U=tf.float32, fused_ops=["BiasAdd", activation, "Dequantize"],
         input_quant_mode="SCALED", output_quant_mode="SCALED", transpose_a=False, transpose_b=False,
-        is_weight_const=True, is_bias_const=False, leakyrelu_alpha=0.2)
-    return op.outputs[0]
+        is_weight_const=True, is_bias_const=False, leakyrelu_alpha=0.2)[0]  # every attribute named; that one unused
 
 
 def check_quantize(quantize):
@@ -142,6 +140,6 @@ def _fused_available() -> bool:
                         _fused_product(levels, weights, tf.constant([-1.0]), tf.constant(2.0), tf.constant(1.0),
                                        name).numpy()[:, 0], values))
                     for name, values in expected.items())
-        except (ValueError, TypeError, tf.errors.OpError):  # no such op, other attributes, no kernel
+        except (RuntimeError, ValueError, TypeError, tf.errors.OpError):  # no such op, other attributes, no kernel
             _KERNEL["fused"] = False
     return _KERNEL["fused"]

@@ -1,10 +1,12 @@
-"""Every private Keras attribute ktbert reads or sets, in this one module.
+"""Every private Keras (and TensorFlow) attribute ktbert reads or sets, in this one module.
 
 Keras 3 exposes neither a model's compile arguments, an optimizer's weight-decay exclusions
 (nor which variables they spare), a way to build the optimizer and metrics before the first
 step, a way to keep `fit` from drawing a batch under a strategy, its optimizers' weight-decay
 step as a public method, a walk over every layer nested in a layer, nor a way to create an F1
-metric's counters before its first update, nor a hook to compute attention differently.
+metric's counters before its first update, nor a hook to compute attention differently; and
+TensorFlow has no public way to build an op without a Python wrapper, such as oneDNN's fused
+int8 product (`ktbert.model.int8`).
 These functions reach for the private attributes that do; tests/train/test_keras_internals.py
 checks each one against the installed Keras, so an upgrade that renames one fails there first,
 naming what to mend. The model room holds it, the lowest that needs it (the optimizer), so
@@ -97,3 +99,13 @@ def build_f1_counters(metric, num_classes: int) -> None:
     Keras makes them in the first `update_state`, and reads them in every `result()`."""
     if not metric._built:
         metric._build((None, num_classes), (None, num_classes))
+
+
+def graph_op(op_type: str, **arguments) -> list:
+    """The outputs of TensorFlow op `op_type` built in the graph being traced, from `arguments`:
+    its inputs and every one of its attributes, by name (`op_def_library._apply_op_helper`,
+    which raises RuntimeError for an op this TensorFlow does not have)."""
+    from tensorflow.python.framework import op_def_library
+
+    _, _, op, _ = op_def_library._apply_op_helper(op_type, **arguments)
+    return op.outputs

@@ -91,60 +91,85 @@ def test_tensorflow_here_runs_the_int8_kernel():
     assert check_quantize("int8") == "int8"
 
 
-@needs_kernel
-@pytest.mark.parametrize("name", ["approximate", "exact"])
-def test_a_gelu_applied_by_the_fused_kernel_equals_gelu_after_the_product(monkeypatch, name):
+def product_kernels(function) -> list:
+    """The int8 product nodes of `function`'s graph: (op type, its fused ops joined by '+')."""
+    graph = function.get_concrete_function().graph.as_graph_def()
+    return [(node.op, "+".join(op.decode() for op in node.attr["fused_ops"].list.s))
+            for node in graph.node if "QuantizedMatMul" in node.op]
+
+
+def gelu_of(name: str):
     import keras
 
-    import ktbert.model.int8 as int8_module
     from ktbert.model.gelu import gelu_approximate
 
-    activation = gelu_approximate if name == "approximate" else keras.activations.gelu
+    return gelu_approximate if name == "approximate" else keras.activations.gelu
+
+
+@needs_kernel
+@pytest.mark.parametrize("name, fused", [("approximate", "GeluApproximate"), ("exact", "GeluExact")])
+def test_a_gelu_is_applied_by_the_fused_kernel_as_gelu_after_the_product_would(monkeypatch, name, fused):
+    import tensorflow as tf
+
+    import ktbert.model.int8 as int8_module
+
+    activation = gelu_of(name)
     rng = np.random.default_rng(2)
     x = rng.normal(size=(16, 32)).astype(np.float32)
     kernel = (rng.normal(size=(32, 40)) * 0.1).astype(np.float32)
     bias = rng.normal(size=40).astype(np.float32)
-    assert int8_module._fused_available()  # CI's TensorFlow has the fused kernel
-    fused = int8_product(x, kernel, bias, activation).numpy()
-    monkeypatch.setitem(int8_module._KERNEL, "fused", False)  # as on a TensorFlow without it
-    after = int8_product(x, kernel, bias, activation).numpy()
-    np.testing.assert_allclose(fused, after, rtol=0, atol=1e-5)
+    # the probe runs while a step is traced, as in a predictor's first call: CI's TensorFlow passes it
+    monkeypatch.setitem(int8_module._KERNEL, "fused", None)
+    step = tf.function(lambda: int8_product(x, kernel, bias, activation))
+    assert product_kernels(step) == [("_QuantizedMatMul", f"BiasAdd+{fused}+Dequantize")]
+    assert int8_module._KERNEL["fused"] is True
+    got = step().numpy()
+    after = np.asarray(activation(int8_product(x, kernel, bias)))  # the public kernel, then the GELU
+    np.testing.assert_allclose(got, after, rtol=0, atol=1e-5)
     exact = np.asarray(activation(x.astype(np.float64) @ kernel + bias))
-    assert 1e-4 < np.abs(fused - exact).max() < 0.05  # quantized, within int8's error
+    assert 1e-4 < np.abs(got - exact).max() < 0.05  # quantized, within int8's error
 
 
 @needs_kernel
 def test_an_activation_the_kernel_does_not_fuse_is_applied_after_the_product():
     import keras
+    import tensorflow as tf
 
     rng = np.random.default_rng(3)
     x = rng.normal(size=(8, 16)).astype(np.float32)
     kernel = (rng.normal(size=(16, 12)) * 0.2).astype(np.float32)
     bias = rng.normal(size=12).astype(np.float32)
-    product = int8_product(x, kernel, bias).numpy()
-    np.testing.assert_array_equal(int8_product(x, kernel, bias, keras.activations.relu).numpy(),
-                                  np.maximum(product, 0))
+    step = tf.function(lambda: int8_product(x, kernel, bias, keras.activations.relu))
+    assert product_kernels(step) == [("QuantizedMatMulWithBiasAndDequantize", "")]
+    np.testing.assert_array_equal(step().numpy(), np.maximum(int8_product(x, kernel, bias).numpy(), 0))
 
 
-def test_without_the_fused_kernel_the_gelu_comes_after_the_public_one(monkeypatch):
-    # a TensorFlow whose oneDNN lacks `_QuantizedMatMul` (or builds it otherwise): the probe
-    # says no, once, and GELU layers run the public kernel then the activation
+def test_a_tensorflow_without_the_fused_op_is_probed_once_and_refused(monkeypatch):
     import ktbert.model.int8 as int8_module
-    from ktbert.model.gelu import gelu_approximate
 
-    calls = []
-
-    def missing(*args):
-        calls.append(args[-1])
-        raise ValueError("Op type not registered '_QuantizedMatMul'")
-
-    monkeypatch.setattr(int8_module, "_fused_product", missing)
+    monkeypatch.setattr(int8_module, "FUSED_OP", "_NoSuchOp")  # TensorFlow says "Unrecognized Op name"
     monkeypatch.setitem(int8_module._KERNEL, "fused", None)
-    assert not int8_module._fused_available() and not int8_module._fused_available()
-    assert calls == ["GeluApproximate"]  # asked once, and stopped at the first failure
-    if platform.machine() in ("x86_64", "AMD64"):
-        x = np.array([[0.5, -1.0], [2.0, 0.25]], np.float32)
-        kernel = np.array([[0.3, -0.2], [0.1, 0.4]], np.float32)
-        got = int8_product(x, kernel, np.zeros(2, np.float32), gelu_approximate).numpy()
-        np.testing.assert_allclose(got, np.asarray(gelu_approximate(int8_product(x, kernel, np.zeros(2, np.float32)))),
-                                   rtol=0, atol=1e-6)
+    assert int8_module._fused_available() is False
+
+    def asked_again(*args):
+        raise AssertionError("the probe ran twice")
+
+    monkeypatch.setattr(int8_module, "_fused_product", asked_again)
+    assert int8_module._fused_available() is False
+
+
+@needs_kernel
+def test_without_the_fused_op_a_gelu_layer_runs_the_public_kernel_then_the_gelu(monkeypatch):
+    import tensorflow as tf
+
+    import ktbert.model.int8 as int8_module
+
+    monkeypatch.setattr(int8_module, "FUSED_OP", "_NoSuchOp")
+    monkeypatch.setitem(int8_module._KERNEL, "fused", None)
+    activation = gelu_of("approximate")
+    x = np.array([[0.5, -1.0], [2.0, 0.25]], np.float32)
+    kernel = np.array([[0.3, -0.2], [0.1, 0.4]], np.float32)
+    step = tf.function(lambda: int8_product(x, kernel, np.zeros(2, np.float32), activation))
+    assert product_kernels(step) == [("QuantizedMatMulWithBiasAndDequantize", "")]
+    np.testing.assert_allclose(step().numpy(), np.asarray(activation(int8_product(x, kernel, np.zeros(2, np.float32)))),
+                               rtol=0, atol=1e-6)

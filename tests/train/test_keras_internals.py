@@ -48,7 +48,7 @@ def test_no_module_but_keras_internals_reads_a_private_attribute():
     names = {name for _, name in reads[os.path.join("model", "keras_internals.py")]}
     assert names == {"_compile_config", "_distribute_strategy", "_exclude_from_weight_decay_pattern", "_symbolic_build",
                      "_apply_weight_decay", "_flatten_layers", "_built", "_build", "_use_weight_decay",
-                     "_compute_attention"}
+                     "_compute_attention", "_apply_op_helper"}
 
 
 def test_keras_keeps_the_weight_decay_hook_ktbert_extends():
@@ -125,3 +125,13 @@ def test_keras_keeps_the_layer_walk_and_the_f1_counters_ktbert_reads():
     keras_internals.build_f1_counters(metric, 4)  # built once
     assert len(metric.variables) == 4
     assert "training" in inspect.signature(keras.layers.Dense.call).parameters
+
+
+def test_tensorflow_builds_an_op_by_its_name_and_refuses_one_it_lacks():
+    # `graph_op` builds ops with no Python wrapper (oneDNN's fused int8 product, ktbert.model.int8)
+    import tensorflow as tf
+
+    step = tf.function(lambda a, b: keras_internals.graph_op("AddV2", x=a, y=b, name="add")[0])
+    assert float(step(tf.constant(2.0), tf.constant(0.5))) == 2.5
+    with pytest.raises(RuntimeError, match="_NoSuchOp"):
+        tf.function(lambda: keras_internals.graph_op("_NoSuchOp", name="none"))()

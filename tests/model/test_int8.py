@@ -14,6 +14,14 @@ needs_kernel = pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"),
                                   reason="TensorFlow's oneDNN int8 kernel is built for x86-64 only")
 
 
+def random_factors(seed: int, rows: int, inner: int, units: int, weight_scale: float):
+    """A normal input, kernel (times `weight_scale`) and bias, in float32, drawn in that order."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(rows, inner)).astype(np.float32)
+    kernel = (rng.normal(size=(inner, units)) * weight_scale).astype(np.float32)
+    return x, kernel, rng.normal(size=units).astype(np.float32)
+
+
 @needs_kernel
 def test_a_product_on_the_grids_is_exact():
     # x on a 255-step grid from its minimum to its maximum, the weights on a 127-step grid up to
@@ -33,10 +41,7 @@ def test_a_product_on_the_grids_is_exact():
 
 @needs_kernel
 def test_a_product_off_the_grids_errs_within_half_a_step_of_each_factor():
-    rng = np.random.default_rng(1)
-    x = rng.normal(size=(32, 64)).astype(np.float32)
-    kernel = (rng.normal(size=(64, 48)) * 0.05).astype(np.float32)
-    bias = rng.normal(size=48).astype(np.float32)
+    x, kernel, bias = random_factors(1, 32, 64, 48, 0.05)
     got = int8_product(x, kernel, bias).numpy()
     exact = x.astype(np.float64) @ kernel + bias
     x_step, w_step = (x.max() - x.min()) / 255, np.abs(kernel).max() / 127
@@ -114,10 +119,7 @@ def test_a_gelu_is_applied_by_the_fused_kernel_as_gelu_after_the_product_would(m
     import ktbert.model.int8 as int8_module
 
     activation = gelu_of(name)
-    rng = np.random.default_rng(2)
-    x = rng.normal(size=(16, 32)).astype(np.float32)
-    kernel = (rng.normal(size=(32, 40)) * 0.1).astype(np.float32)
-    bias = rng.normal(size=40).astype(np.float32)
+    x, kernel, bias = random_factors(2, 16, 32, 40, 0.1)
     # the probe runs while a step is traced, as in a predictor's first call: CI's TensorFlow passes it
     monkeypatch.setitem(int8_module._KERNEL, "fused", None)
     step = tf.function(lambda: int8_product(x, kernel, bias, activation))
@@ -135,10 +137,7 @@ def test_an_activation_the_kernel_does_not_fuse_is_applied_after_the_product():
     import keras
     import tensorflow as tf
 
-    rng = np.random.default_rng(3)
-    x = rng.normal(size=(8, 16)).astype(np.float32)
-    kernel = (rng.normal(size=(16, 12)) * 0.2).astype(np.float32)
-    bias = rng.normal(size=12).astype(np.float32)
+    x, kernel, bias = random_factors(3, 8, 16, 12, 0.2)
     step = tf.function(lambda: int8_product(x, kernel, bias, keras.activations.relu))
     assert product_kernels(step) == [("QuantizedMatMulWithBiasAndDequantize", "")]
     np.testing.assert_array_equal(step().numpy(), np.maximum(int8_product(x, kernel, bias).numpy(), 0))

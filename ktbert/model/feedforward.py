@@ -24,7 +24,7 @@ import keras
 from keras import ops
 
 from ktbert.model.gelu import compiled_gelu
-from ktbert.model.int8 import int8_active, int8_product
+from ktbert.model.int8 import int8_gelu_active, int8_product
 from ktbert.model.keras_internals import switch_layers
 
 
@@ -48,7 +48,7 @@ class GeluDense(keras.layers.Dense):
 
         x = ops.cast(inputs, self.compute_dtype)
         flat = tf.reshape(x, [-1, self.kernel.shape[0]])
-        if int8_active() and is_gelu(self.activation):  # not the feed-forward output (`ktbert.model.int8`)
+        if is_gelu(self.activation) and int8_gelu_active():  # not the feed-forward output (`ktbert.model.int8`)
             y = ops.cast(int8_product(flat, self.kernel, self.bias, self.activation), self.compute_dtype)
         else:
             y = tf.matmul(flat, ops.cast(self.kernel, self.compute_dtype))

@@ -59,7 +59,8 @@ def frozen_call(model, int8: bool = False):
     weights of its `GeluDense`, `FlatEinsumDense` and `FusableLayerNorm` layers as they are now,
     held as constants of the graph `call` is traced in (the layer norms traced in their fusable
     form); every other weight is read from its variable. With `int8`, the attention projections
-    and feed-forward GELU layers multiply in 8-bit integers (`ktbert.model.int8`).
+    and feed-forward GELU layers but the first block's multiply in 8-bit integers
+    (`ktbert.model.int8`).
 
     Meant to be traced once (a `tf.function` with an input signature): the weights are copied
     when this is made and released once traced, and a second trace is refused.

@@ -19,7 +19,10 @@ graph (`ktbert.model.keras_internals.graph_op`), and a probe of its values decid
 is used (without it, the public kernel and the GELU after it).
 The feed-forward output layers stay float32: their input, GELU's output, has a few channels
 far larger than the rest, and quantizing them too changed several times as many labels
-(docs/benchmarks/int8_prediction.md, `benchmarks/int8_prediction.py`). Activations are
+(docs/benchmarks/int8_prediction.md, `benchmarks/int8_prediction.py`). So does the first
+block's GELU layer (the first traced: `FLOAT_GELU_LAYERS`): of the encoder's int8 products, it
+alone changed about half of the labels int8 changed (kept float, one product at a time), for
+about a sixth of what the GELU layers save. Activations are
 quantized per batch, as PyTorch's dynamic quantization does, so a text's probabilities can
 differ slightly with the texts it is batched with.
 
@@ -36,17 +39,32 @@ from ktbert.model.trace_switch import TraceSwitch
 QUANTIZE_MODES = (None, "int8")
 FUSED_OP = "_QuantizedMatMul"  # TensorFlow's private oneDNN int8 product with fused ops
 _INT8 = TraceSwitch()  # on while a frozen step with int8 products is being traced
+FLOAT_GELU_LAYERS = 1  # how many GELU layers, the first traced, stay float (the module docstring)
 _KERNEL = {"available": None, "fused": None}
 
 
 def int8_products():
-    """Within this block, layers traced in this thread's frozen step multiply in int8."""
-    return _INT8.on()
+    """Within this block, layers traced in this thread's frozen step multiply in int8, but for
+    the first `FLOAT_GELU_LAYERS` GELU layers traced (`int8_gelu_active`)."""
+    return _INT8.on({"float_gelu_left": FLOAT_GELU_LAYERS})
 
 
 def int8_active() -> bool:
-    """Whether a layer being traced now, in this thread, computes its dense product in int8."""
+    """Whether an attention projection being traced now, in this thread, multiplies in int8."""
     return _INT8.active()
+
+
+def int8_gelu_active() -> bool:
+    """Whether the feed-forward GELU layer being traced now, in this thread, multiplies in int8;
+    asked once per layer call, in the order of the computation: the first `FLOAT_GELU_LAYERS`
+    asking within an `int8_products` block are told no (they stay float)."""
+    state = _INT8.value()
+    if state is None:
+        return False
+    if state["float_gelu_left"] > 0:
+        state["float_gelu_left"] -= 1
+        return False
+    return True
 
 
 def int8_product(x, kernel, bias, activation=None):

@@ -6,7 +6,7 @@ import platform
 import numpy as np
 import pytest
 
-from ktbert.model.int8 import check_quantize, int8_active, int8_product, int8_products
+from ktbert.model.int8 import check_quantize, int8_active, int8_gelu_active, int8_product, int8_products
 
 
 # TensorFlow has the oneDNN int8 kernel on x86-64 (CI's machines); elsewhere it is refused
@@ -64,13 +64,32 @@ def test_the_switch_holds_only_within_its_block_and_its_thread():
     import threading
 
     seen = []
-    assert not int8_active()
+    assert not int8_active() and not int8_gelu_active()
     with int8_products():
         assert int8_active()
-        other = threading.Thread(target=lambda: seen.append(int8_active()))
+        other = threading.Thread(target=lambda: seen.append((int8_active(), int8_gelu_active())))
         other.start()
         other.join()
-    assert not int8_active() and seen == [False]
+    assert not int8_active() and not int8_gelu_active() and seen == [(False, False)]
+
+
+def test_the_first_gelu_layer_traced_in_a_block_stays_float():
+    with int8_products():
+        assert [int8_gelu_active() for _ in range(4)] == [False, True, True, True]
+        assert int8_active()  # the projections are not counted
+    with int8_products():  # a new trace counts again
+        assert [int8_gelu_active() for _ in range(2)] == [False, True]
+
+
+def test_how_many_gelu_layers_stay_float_is_one_setting(monkeypatch):
+    import ktbert.model.int8 as int8
+
+    monkeypatch.setattr(int8, "FLOAT_GELU_LAYERS", 0)
+    with int8_products():
+        assert int8_gelu_active()
+    monkeypatch.setattr(int8, "FLOAT_GELU_LAYERS", 2)
+    with int8_products():
+        assert [int8_gelu_active() for _ in range(3)] == [False, False, True]
 
 
 @pytest.mark.parametrize("value", ["int4", "INT8", 8, True])

@@ -1,7 +1,7 @@
 """A switch that layers read while a step is traced (`ktbert.model.frozen` turns its switches on
 around the trace): on within `with switch.on():`, in that thread only, so a step traced at the
 same time in another thread is not affected. A switch may carry a value for the layers to read
-(`ktbert.model.int8`: the layers that stay float)."""
+(`ktbert.model.int8`: how many GELU layers of this trace are still to stay float)."""
 
 from __future__ import annotations
 

@@ -6,6 +6,11 @@ The chain loader -> `text_classifier` -> `get_learner` is written once, in helpe
 (`build_toy_split`, `build_learner`); the fixtures `make_toy_split` and `make_learner` hand it
 out, and the variants the tests use differ only in seeds, validation rows and batch size, which
 each test names.
+
+One hook orders the files: those marked `integration` (the real encoder) first, then those
+marked `slow`, then the rest, each file's tests together and in their order. With
+`--no-loadscope-reorder` (setup.cfg) the two workers take the files in that order, so the last
+files to start are short and both workers finish at about the same time.
 """
 
 import os
@@ -88,3 +93,17 @@ def sources(make_toy_split, tmp_path_factory):
         saves[name] = root / name
         ktbert.get_predictor(model, preproc).save(str(saves[name]))
     return saves
+
+
+FILE_ORDER = ("integration", "slow")  # these markers' files first, in this order; the rest after
+
+
+def pytest_collection_modifyitems(items):
+    """Longest files first (see the module's docstring); a file ranks by its first-ranked test."""
+    def rank(item):
+        return next((i for i, name in enumerate(FILE_ORDER) if item.get_closest_marker(name)), len(FILE_ORDER))
+
+    file_rank = {}
+    for item in items:
+        file_rank[item.path] = min(file_rank.get(item.path, len(FILE_ORDER)), rank(item))
+    items.sort(key=lambda item: file_rank[item.path])  # stable: the order within each rank stays

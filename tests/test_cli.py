@@ -21,6 +21,8 @@ from ktbert.cli.schedule_options import RECIPE_CHOICES
 from ktbert.cli.predicting import Progress, writer
 from ktbert.cli.training import settings_from
 
+pytestmark = pytest.mark.slow  # a minute or more: run before the short files (conftest.py)
+
 COMMANDS = ["train", "evaluate", "predict", "lr-find", "export", "serve"]
 # Accented, blank and punctuated texts among ordinary ones; the blank line is a text too.
 TEXTS = ["the film was good", "", "the plot was awful and boring", "café, great acting!",

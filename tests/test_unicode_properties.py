@@ -22,6 +22,8 @@ import ktbert
 from helpers import sentiment_frame
 from ktbert.cli import main
 
+pytestmark = pytest.mark.slow  # a minute or more: run before the short files (conftest.py)
+
 MB = 1 << 20
 SPECIAL = list("\x00\x07\x1b\t\n\r\x0b\x0c\x85\u2028\u2029\u200b\u200d\u200e\u200f\u202e\ufeff\ufffd"
                "😀👍🏽🏳️‍🌈مرحباשלוםसत्यमेव日本語éèñç ")

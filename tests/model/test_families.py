@@ -22,6 +22,8 @@ from family_runs import TEXTS
 from helpers import PROJECT, SERVICE_TOLERANCE, child_env, running
 from hf_folders import HF_FAMILIES
 
+pytestmark = pytest.mark.slow  # a minute or more: run before the short files (conftest.py)
+
 TESTS = str(__import__("pathlib").Path(__file__).resolve().parents[1])
 
 

@@ -13,6 +13,8 @@ import ktbert
 from ktbert.saving import manifest as saving
 from helpers import EXPORT_LOADER_START, sentiment_frame
 
+pytestmark = pytest.mark.slow  # a minute or more: run before the short files (conftest.py)
+
 # Raw strings the graph must read as `predict` does: accents, emoji, right-to-left scripts,
 # blank, over-long in tokens and in characters (the 40-characters-per-token cap, both ends),
 # and what the saved clean-up rewrites.

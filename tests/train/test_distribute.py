@@ -22,6 +22,8 @@ from ktbert.train import distribute
 from ktbert.train.replica_loop import replica_slices, with_class_weight
 from ktbert.train.schedules import one_cycle_schedule
 
+pytestmark = pytest.mark.slow  # a minute or more: run before the short files (conftest.py)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 RUNS = os.path.join(HERE, "distributed_runs.py")
 PROJECT = os.path.dirname(os.path.dirname(HERE))

@@ -17,6 +17,8 @@ from ktbert.train import lr_finder
 from ktbert.train.faults import TrainingDiverged, deferred_interrupts
 from helpers import weights_by_path
 
+pytestmark = pytest.mark.slow  # a minute or more: run before the short files (conftest.py)
+
 
 class StopAfter(keras.callbacks.Callback):
     """Stops training after `steps` steps: the replay of a run that ended there."""

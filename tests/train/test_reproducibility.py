@@ -12,6 +12,8 @@ import pytest
 import ktbert
 from helpers import run_processes, sentiment_frame
 
+pytestmark = pytest.mark.slow  # a minute or more: run before the short files (conftest.py)
+
 RUN = """
 import hashlib, json, sys
 sys.path[:0] = [{tests!r}, {root!r}]

@@ -20,6 +20,8 @@ import pytest
 
 from helpers import build_learner, build_toy_split, child_env, kill_at_step, run_processes
 
+pytestmark = pytest.mark.slow  # a minute or more: run before the short files (conftest.py)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 EVERY, EPOCHS, BATCH = 3, 2, 8  # 64 training rows: 8 steps an epoch, 16 in all
 

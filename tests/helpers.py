@@ -46,6 +46,7 @@ def make_tiny_encoder(folder, num_layers=2, hidden_dim=16, max_sequence_length=6
         hidden_dim=hidden_dim,
         intermediate_dim=2 * hidden_dim,
         max_sequence_length=max_sequence_length,
+        name="bert_backbone",  # named, not numbered by the backbones this process made before
     )
     tokenizer = keras_hub.models.BertTokenizer(vocabulary=TINY_VOCAB, lowercase=True)
     backbone.save_to_preset(str(folder))
@@ -326,3 +327,15 @@ def report_learner(tiny_encoder, script: str):
     learner.lr_find(num_it=6, verbose=0)
     learner.fit_onecycle(5e-3, 1, verbose=0)
     return learner, trn, val, preproc
+
+
+def graph_nodes(function) -> list:
+    """The nodes of a tf.function's traced graph, its library functions' included."""
+    graph = function.get_concrete_function().graph.as_graph_def()
+    return list(graph.node) + [node for f in graph.library.function for node in f.node_def]
+
+
+def quantized_products(function) -> list:
+    """The int8 product nodes of `function`'s graph: (op type, its fused ops joined by '+')."""
+    return [(node.op, "+".join(op.decode() for op in node.attr["fused_ops"].list.s))
+            for node in graph_nodes(function) if "QuantizedMatMul" in node.op]

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from ktbert.model.int8 import check_quantize, int8_active, int8_gelu_active, int8_product, int8_products
+from helpers import quantized_products
 
 
 # TensorFlow has the oneDNN int8 kernel on x86-64 (CI's machines); elsewhere it is refused
@@ -115,13 +116,6 @@ def test_tensorflow_here_runs_the_int8_kernel():
     assert check_quantize("int8") == "int8"
 
 
-def product_kernels(function) -> list:
-    """The int8 product nodes of `function`'s graph: (op type, its fused ops joined by '+')."""
-    graph = function.get_concrete_function().graph.as_graph_def()
-    return [(node.op, "+".join(op.decode() for op in node.attr["fused_ops"].list.s))
-            for node in graph.node if "QuantizedMatMul" in node.op]
-
-
 def gelu_of(name: str):
     import keras
 
@@ -142,7 +136,7 @@ def test_a_gelu_is_applied_by_the_fused_kernel_as_gelu_after_the_product_would(m
     # the probe runs while a step is traced, as in a predictor's first call: CI's TensorFlow passes it
     monkeypatch.setitem(int8_module._KERNEL, "fused", None)
     step = tf.function(lambda: int8_product(x, kernel, bias, activation))
-    assert product_kernels(step) == [("_QuantizedMatMul", f"BiasAdd+{fused}+Dequantize")]
+    assert quantized_products(step) == [("_QuantizedMatMul", f"BiasAdd+{fused}+Dequantize")]
     assert int8_module._KERNEL["fused"] is True
     got = step().numpy()
     after = np.asarray(activation(int8_product(x, kernel, bias)))  # the public kernel, then the GELU
@@ -158,7 +152,7 @@ def test_an_activation_the_kernel_does_not_fuse_is_applied_after_the_product():
 
     x, kernel, bias = random_factors(3, 8, 16, 12, 0.2)
     step = tf.function(lambda: int8_product(x, kernel, bias, keras.activations.relu))
-    assert product_kernels(step) == [("QuantizedMatMulWithBiasAndDequantize", "")]
+    assert quantized_products(step) == [("QuantizedMatMulWithBiasAndDequantize", "")]
     np.testing.assert_array_equal(step().numpy(), np.maximum(int8_product(x, kernel, bias).numpy(), 0))
 
 
@@ -188,6 +182,6 @@ def test_without_the_fused_op_a_gelu_layer_runs_the_public_kernel_then_the_gelu(
     x = np.array([[0.5, -1.0], [2.0, 0.25]], np.float32)
     kernel = np.array([[0.3, -0.2], [0.1, 0.4]], np.float32)
     step = tf.function(lambda: int8_product(x, kernel, np.zeros(2, np.float32), activation))
-    assert product_kernels(step) == [("QuantizedMatMulWithBiasAndDequantize", "")]
+    assert quantized_products(step) == [("QuantizedMatMulWithBiasAndDequantize", "")]
     np.testing.assert_allclose(step().numpy(), np.asarray(activation(int8_product(x, kernel, np.zeros(2, np.float32)))),
                                rtol=0, atol=1e-6)

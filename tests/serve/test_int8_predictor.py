@@ -13,6 +13,7 @@ from ktbert.data.prediction import _PREDICT_STEPS, _predict_step, predict_in_ord
 from ktbert.model.feedforward import GeluDense, is_gelu
 from ktbert.model.keras_internals import nested_layers
 from ktbert.model.projections import FlatEinsumDense
+from helpers import graph_nodes, quantized_products
 
 pytestmark = pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"),
                                 reason="TensorFlow's oneDNN int8 kernel is built for x86-64 only")
@@ -25,24 +26,14 @@ def int8_layers(model) -> int:
                for layer in nested_layers(model))
 
 
-def step_nodes(step) -> list:
-    """The nodes of a traced step's graph, its functions' included."""
-    graph = step.get_concrete_function().graph.as_graph_def()
-    return list(graph.node) + [n for f in graph.library.function for n in f.node_def]
-
-
 def quantized_ops(step) -> dict:
     """How many of the step's graph nodes are int8 products: the public kernel, and the private
     one with the GELU fused (by its fused ops)."""
     counts = {}
-    for node in step_nodes(step):
-        if node.op == "QuantizedMatMulWithBiasAndDequantize":
-            key = node.op
-        elif node.op == "_QuantizedMatMul":
-            key = "+".join(op.decode() for op in node.attr["fused_ops"].list.s)
-        else:
-            continue
-        counts[key] = counts.get(key, 0) + 1
+    for op, fused in quantized_products(step):
+        key = {"QuantizedMatMulWithBiasAndDequantize": op, "_QuantizedMatMul": fused}.get(op)
+        if key is not None:
+            counts[key] = counts.get(key, 0) + 1
     return counts
 
 
@@ -65,7 +56,7 @@ def test_a_loaded_int8_predictor_quantizes_every_projection_and_gelu_layer_but_t
     assert quantized_ops(step) == {"QuantizedMatMulWithBiasAndDequantize": 4 * 2,
                                    "BiasAdd+GeluApproximate+Dequantize": 1}
     gelu_products = sorted((re.search(r"transformer_layer_(\d+)", node.name).group(1), node.op)
-                           for node in step_nodes(step)
+                           for node in graph_nodes(step)
                            if "feedforward_intermediate_dense" in node.name and "MatMul" in node.op)
     assert gelu_products == [("0", "MatMul"), ("1", "_QuantizedMatMul")]
     assert quantized_ops(_predict_step(floats.model, frozen=True)) == {}

@@ -163,6 +163,27 @@ def service(command, *, env: dict | None = None, log_path: str | None = None, st
                 process.wait(30)
 
 
+# === Batch widths ===
+@contextlib.contextmanager
+def widths_rounded_to(multiple: int):
+    """Within it, bucketed batches (training, evaluation and prediction) are padded to widths
+    rounded up to `multiple`, whatever the model's precision (ktbert's own choice is
+    `ktbert.data.batching.width_multiple`): for benchmarks that compare multiples."""
+    import ktbert.data.batching as batching
+    import ktbert.data.prediction as prediction
+
+    chosen = batching.width_multiple
+
+    def forced(x, bucketing, model=None):
+        return multiple if bucketing else x.maxlen
+
+    batching.width_multiple = prediction.width_multiple = forced
+    try:
+        yield
+    finally:
+        batching.width_multiple = prediction.width_multiple = chosen
+
+
 # === Predictors ===
 
 TINY_VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", ".", ",", "!", "##s", "##ly",

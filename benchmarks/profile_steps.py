@@ -212,21 +212,18 @@ def training(learner, steps: int) -> dict:
 
 def granularity(learner, multiples) -> dict:
     """Whole-epoch seconds and padded tokens with batch widths rounded up to each multiple
-    (ktbert's is `PAD_MULTIPLE`); each new multiple gets a warm-up epoch first (its new widths)."""
-    import ktbert.data.batching as batching
+    (ktbert's own is `width_multiple`'s: 1 in float32, 8 in bfloat16); each multiple gets a
+    warm-up epoch first (its new widths)."""
+    from bench_common import widths_rounded_to
 
-    original, out = batching.PAD_MULTIPLE, {}
+    out = {}
     for multiple in multiples:
-        batching.PAD_MULTIPLE = multiple
-        try:
-            if multiple != original:
-                learner.fit(2e-5, 1, verbose=0)
+        with widths_rounded_to(multiple):
+            learner.fit(2e-5, 1, verbose=0)
             start = time.perf_counter()
             learner.fit(2e-5, 1, verbose=0)
             seconds = time.perf_counter() - start
             tokens = sum(int(np.prod(inputs["token_ids"].shape)) for inputs, _ in learner._train_dataset())
-        finally:
-            batching.PAD_MULTIPLE = original
         out[str(multiple)] = {"fit_call_s": seconds, "padded_tokens": tokens}
     return out
 
@@ -286,7 +283,7 @@ def main(argv=None) -> int:
     parser.add_argument("--smoke", action="store_true", help="a few hundred texts: checks the script, measures nothing")
     parser.add_argument("--out", default=DOCS)
     parser.add_argument("--multiples", default="8,4",
-                        help="batch-width multiples to time whole epochs with (the first is ktbert's own)")
+                        help="batch-width multiples to time whole epochs with")
     args = parser.parse_args(argv)
     learner, preproc, texts = prepare(args.data, args.smoke)
     multiples = [int(m) for m in args.multiples.split(",") if m.strip()]
@@ -298,6 +295,7 @@ def main(argv=None) -> int:
               "training": training(learner, args.steps), "prediction": predictions,
               "granularity": granularity(learner, multiples),
               "command": "python benchmarks/profile_steps.py " + " ".join(argv or sys.argv[1:])}
+    os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, "profile.json"), "w", encoding="utf-8") as f:
         json.dump(result, f, indent=2)
     with open(os.path.join(args.out, "profile.md"), "w", encoding="utf-8") as f:

@@ -245,10 +245,12 @@ def untrained_classifier(name: str, data: str):
     return texts, preproc, ktbert.text_classifier("bert", trn, preproc, seed=0, verbose=0)
 
 
-def per_dataset_main(argv, doc: str, stem: str, measure, markdown) -> int:
+def per_dataset_main(argv, doc: str, stem: str, measure, markdown, command_args=None, extra=None) -> int:
     """The command line of a benchmark that measures each of speed's datasets in turn
     (`--datasets`, `--data`, `--out`): checks the data, runs `measure(name, data)` per dataset
-    and writes `markdown(result)` and the result as `<stem>.md` and `<stem>.json`."""
+    and writes `markdown(result)` and the result as `<stem>.md` and `<stem>.json`.
+    `command_args` (default: `argv`) are the arguments the recorded command shows, for a
+    benchmark that parsed some of its own; `extra` is added to the result."""
     from bench_common import cpu, write_report
 
     parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -263,8 +265,9 @@ def per_dataset_main(argv, doc: str, stem: str, measure, markdown) -> int:
         print(f"--datasets must name some of sst2, agnews, imdb, found in --data {os.path.abspath(args.data)} "
               f"(missing: {', '.join(missing) or 'none named'}).")
         return 2
-    result = {"command": f"python benchmarks/{stem}.py" + "".join(f" {a}" for a in (argv or sys.argv[1:])),
-              "cpu": cpu(), "datasets": {}}
+    shown = argv if command_args is None else command_args
+    result = {"command": f"python benchmarks/{stem}.py" + "".join(f" {a}" for a in (shown or sys.argv[1:])),
+              "cpu": cpu(), **(extra or {}), "datasets": {}}
     for name in names:
         result["datasets"][name] = measure(name, args.data)
         print(name, result["datasets"][name], flush=True)

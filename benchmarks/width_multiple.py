@@ -1,21 +1,28 @@
-"""Batch widths rounded up to a multiple of 8 against a multiple of 4, side by side in one process.
+"""Batch widths rounded up to different multiples (8 and 4 by default), side by side in one process.
 
 For each dataset (speed.py's training and prediction sizes), one learner on the default encoder
-trains whole epochs with `ktbert.data.batching.PAD_MULTIPLE` set to each multiple in turn:
-a warm-up epoch per multiple (it traces that multiple's widths), then `ROUNDS` timed
-`learner.fit(2e-5, 1)` calls per multiple, alternating, so that the VM's drift falls on both.
-A predictor on the trained model predicts the prediction texts the same way (warm-up call,
-then alternating calls). Recorded: the best whole `fit` call and prediction call per multiple,
-the padded tokens of one epoch, and the batch widths an epoch traces.
-Writes docs/benchmarks/width_multiple.md and .json. Run it alone.
+trains whole epochs with bucketed batch widths rounded up to each multiple in turn
+(`bench_common.widths_rounded_to`, whatever the model's precision; a float32 model otherwise
+rounds to 1, a bf16 one to 8): a warm-up epoch per multiple (it runs
+that multiple's widths for the first time; the first multiple's also traces the step), then
+`ROUNDS` timed `learner.fit(2e-5, 1)` calls per multiple, alternating, so that the VM's drift
+falls on all. A predictor on the trained model predicts the prediction texts the same way
+(warm-up call, then alternating calls; at multiple 1 in the plan of `cheapest_batches`, else of
+`token_budget_batches`, as ktbert chooses for each). Recorded: each warm-up epoch, the best whole
+`fit` call and prediction call per multiple, the padded tokens of one epoch, and the batch
+widths an epoch runs. Writes width_multiple.md and .json (in docs/benchmarks, or `--out`). Run
+it alone.
 
-    python benchmarks/width_multiple.py [--datasets sst2,agnews,imdb] [--data ../shared/data]
+    python benchmarks/width_multiple.py [--multiples 8,4] [--datasets sst2,agnews,imdb] [--data ../shared/data]
+        [--out docs/benchmarks]
 """
 
+import argparse
 import sys
 import time
 
 import speed
+from bench_common import widths_rounded_to
 
 MULTIPLES = (8, 4)
 ROUNDS = 2
@@ -26,11 +33,10 @@ def epoch_shapes(learner) -> tuple:
     return sum(b * s for b, s in shapes), sorted({s for _, s in shapes})
 
 
-def measure(name: str, data: str) -> dict:
+def measure(name: str, data: str, multiples=MULTIPLES) -> dict:
     import pandas as pd
 
     import ktbert
-    import ktbert.data.batching as batching
 
     n_train, n_predict, maxlen = speed.SIZES[name]
     train_texts, train_labels, texts, _ = speed.load_dataset(name, data, n_train, n_predict)
@@ -41,62 +47,83 @@ def measure(name: str, data: str) -> dict:
     learner = ktbert.get_learner(model, train_data=trn, batch_size=speed.TRAIN_BATCH,
                                  eval_batch_size=speed.PREDICT_BATCH)
     predictor = ktbert.get_predictor(learner.model, preproc, batch_size=speed.PREDICT_BATCH)
-    original = batching.PAD_MULTIPLE
-    fit_s, predict_s = {m: [] for m in MULTIPLES}, {m: [] for m in MULTIPLES}
-    tokens, widths = {}, {}
-    try:
-        for multiple in MULTIPLES:  # warm-up: trace each multiple's widths
-            batching.PAD_MULTIPLE = multiple
+    fit_s, predict_s = {m: [] for m in multiples}, {m: [] for m in multiples}
+    tokens, widths, warm_up_s = {}, {}, {}
+    for multiple in multiples:  # warm-up: each multiple's widths run for the first time
+        with widths_rounded_to(multiple):
+            start = time.perf_counter()
             learner.fit(speed.LR, 1, verbose=0)
+            warm_up_s[multiple] = time.perf_counter() - start
             predictor.predict(texts)
             tokens[multiple], widths[multiple] = epoch_shapes(learner)
-        for _ in range(ROUNDS):
-            for multiple in MULTIPLES:
-                batching.PAD_MULTIPLE = multiple
+    for _ in range(ROUNDS):
+        for multiple in multiples:
+            with widths_rounded_to(multiple):
                 start = time.perf_counter()
                 learner.fit(speed.LR, 1, verbose=0)
                 fit_s[multiple].append(time.perf_counter() - start)
                 start = time.perf_counter()
                 predictor.predict(texts)
                 predict_s[multiple].append(time.perf_counter() - start)
-    finally:
-        batching.PAD_MULTIPLE = original
     best = lambda seconds: {str(m): round(min(s), 2) for m, s in seconds.items()}  # noqa: E731
-    a, b = MULTIPLES
+    first = multiples[0]
     return {"train_texts": n_train, "predict_texts": len(texts), "maxlen": maxlen,
+            "precision": learner.model.backbone.dtype_policy.name,
+            "warm_up_fit_call_s": {str(m): round(s, 2) for m, s in warm_up_s.items()},
             "fit_call_s": {str(m): [round(x, 2) for x in s] for m, s in fit_s.items()},
             "predict_call_s": {str(m): [round(x, 3) for x in s] for m, s in predict_s.items()},
             "best_fit_call_s": best(fit_s), "best_predict_call_s": best(predict_s),
             "padded_tokens": {str(m): t for m, t in tokens.items()},
             "widths": {str(m): w for m, w in widths.items()},
-            "train_speedup": round(min(fit_s[a]) / min(fit_s[b]), 3),
-            "predict_speedup": round(min(predict_s[a]) / min(predict_s[b]), 3)}
+            "train_speedup": {str(m): round(min(fit_s[first]) / min(fit_s[m]), 3) for m in multiples},
+            "predict_speedup": {str(m): round(min(predict_s[first]) / min(predict_s[m]), 3) for m in multiples}}
 
 
 def markdown(result: dict) -> str:
-    a, b = (str(m) for m in MULTIPLES)
+    multiples = [str(m) for m in result["multiples"]]
+    first, rest, each = multiples[0], multiples[1:], " / ".join(multiples)
     lines = [
-        f"# Batch widths rounded up to a multiple of {a} against {b}",
+        f"# Batch widths rounded up to a multiple of {each}",
         "",
-        f"Produced by `{result['command']}` on {result['cpu']['model']} ({result['cpu']['cores']} cores): one "
-        f"learner per dataset, one warm-up epoch per multiple, then {ROUNDS} whole `fit(2e-5, 1)` calls and "
-        f"{ROUNDS} prediction calls per multiple, alternating; best of each. Multiple {b} / {a}: how much faster "
-        f"{b} is.",
+        f"Produced by `{result['command']}` on {result['cpu']['model']} ({result['cpu']['cores']} cores, flags: "
+        f"{', '.join(result['cpu']['flags'])}): one learner per dataset, one warm-up epoch per multiple (the "
+        f"first multiple's also traces the step), then {ROUNDS} whole `fit(2e-5, 1)` calls and {ROUNDS} "
+        f"prediction calls per multiple, alternating; best of each. Speed-up: how much faster than multiple "
+        f"{first}. Prediction at multiple 1 cuts its batches with `cheapest_batches`, at other multiples "
+        "with `token_budget_batches`, as ktbert does.",
         "",
-        f"| data | padded tokens per epoch ({a} / {b}) | widths traced ({a} / {b}) | fit s ({a} / {b}) "
-        f"| training speed-up | predict s ({a} / {b}) | prediction speed-up |",
-        "|---|---|---|---|---|---|---|",
+        f"| data | precision | padded tokens per epoch ({each}) | widths run ({each}) | warm-up epoch s ({each}) "
+        f"| fit s ({each}) | training speed-up ({', '.join(rest)}) | predict s ({each}) "
+        f"| prediction speed-up ({', '.join(rest)}) |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for name, r in result["datasets"].items():
-        t, w, f, p = r["padded_tokens"], r["widths"], r["best_fit_call_s"], r["best_predict_call_s"]
+        row = lambda values: " / ".join(str(values[m]) for m in multiples)  # noqa: E731
+        ratios = lambda values: " / ".join(f"{values[m]:.2f}x" for m in rest)  # noqa: E731
+        tokens = " / ".join(f"{r['padded_tokens'][m]:,}" for m in multiples)
         lines.append(f"| {name} ({r['train_texts']:,} / {r['predict_texts']:,} texts, maxlen {r['maxlen']}) "
-                     f"| {t[a]:,} / {t[b]:,} | {len(w[a])} / {len(w[b])} | {f[a]} / {f[b]} "
-                     f"| {r['train_speedup']:.2f}x | {p[a]} / {p[b]} | {r['predict_speedup']:.2f}x |")
+                     f"| {r['precision']} | {tokens} "
+                     f"| {row({m: len(w) for m, w in r['widths'].items()})} | {row(r['warm_up_fit_call_s'])} "
+                     f"| {row(r['best_fit_call_s'])} | {ratios(r['train_speedup'])} "
+                     f"| {row(r['best_predict_call_s'])} | {ratios(r['predict_speedup'])} |")
     return "\n".join(lines) + "\n"
 
 
 def main(argv=None) -> int:
-    return speed.per_dataset_main(argv, __doc__, "width_multiple", measure, markdown)
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--multiples", default=",".join(map(str, MULTIPLES)))
+    argv = sys.argv[1:] if argv is None else argv
+    known, rest = parser.parse_known_args(argv)
+    multiples = tuple(int(m) for m in known.multiples.split(","))
+    if len(multiples) < 2 or min(multiples) < 1 or len(set(multiples)) != len(multiples):
+        print(f"--multiples takes two or more different positive integers, comma-separated; got {known.multiples!r}.")
+        return 2
+
+    def measure_multiples(name, data):
+        return measure(name, data, multiples)
+
+    return speed.per_dataset_main(rest, __doc__, "width_multiple", measure_multiples, markdown,
+                                  command_args=argv, extra={"multiples": list(multiples)})
 
 
 if __name__ == "__main__":

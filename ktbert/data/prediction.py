@@ -38,7 +38,7 @@ def predict_in_order(model, x, batch_size: int = BATCH_SIZE, bucketing: bool = T
     Tokenized texts are predicted by a step traced once for every batch width (Keras' own
     `predict` traces up to three times as widths change), which pads each batch itself
     (`pad_batch`), in the batches of `prediction_plan` with widths rounded up to
-    `prediction_multiple`; arrays go through `model.predict`.
+    `width_multiple`; arrays go through `model.predict`.
 
     Args:
         model: keras.Model. takes the batches' inputs.
@@ -61,7 +61,7 @@ def predict_in_order(model, x, batch_size: int = BATCH_SIZE, bucketing: bool = T
     if len(x) == 0:
         raise ValueError("`x` holds no texts to predict: pass at least one text.")
     batch_size = check_count(batch_size, "batch_size")
-    multiple = prediction_multiple(model, x, bucketing)
+    multiple = width_multiple(x, bucketing, model)
     plan = prediction_plan(x, batch_size, bucketing, multiple)
     # Batches are fed straight to the step, not through tf.data: a pipeline takes a noticeable time to
     # build, which a service predicting a few texts per call would pay on every call.
@@ -75,21 +75,6 @@ def predict_in_order(model, x, batch_size: int = BATCH_SIZE, bucketing: bool = T
 
 STEP_OVERHEAD = 175  # a float32 prediction step's fixed cost, in padded tokens (see the module's docstring)
 ATTENTION_SHARE = 8.5e-4  # a padded token's extra cost per token of its batch's width, in tokens
-
-
-HALF_PRECISIONS = ("bfloat16", "float16")
-
-
-def prediction_multiple(model, x: TokenizedTexts, bucketing: bool = True) -> int:
-    """What a prediction batch's width is rounded up to: `PAD_MULTIPLE` when the model or one of
-    its layers computes in bfloat16 or float16 (a mixed-precision classifier's encoder does, the
-    classifier's own policy stays float32), 1 when all compute in float32 (no padding beyond the
-    longest text), and `maxlen` without bucketing."""
-    if not bucketing:
-        return width_multiple(x, bucketing)
-    layers = [model, *getattr(model, "layers", ())]
-    half = any(getattr(layer, "compute_dtype", None) in HALF_PRECISIONS for layer in layers)
-    return PAD_MULTIPLE if half else 1
 
 
 def prediction_plan(x: TokenizedTexts, batch_size: int, bucketing: bool = True,

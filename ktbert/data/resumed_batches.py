@@ -13,14 +13,15 @@ from __future__ import annotations
 import numpy as np
 
 from ktbert.checks import check_count, check_whole_number
-from ktbert.data.batching import batch_plan, plan_dataset
+from ktbert.data.batching import batch_plan, plan_dataset, width_multiple
 from ktbert.data.texts import TokenizedTexts
 
 
 def resumed_datasets(x: TokenizedTexts, y, batch_size: int, seed: int, epoch: int, batch: int,
-                     bucketing: bool = True) -> tuple:
+                     bucketing: bool = True, model=None) -> tuple:
     """The training batches from batch `batch` of epoch `epoch` (both 0-based) on, as
-    `make_dataset(x, y, batch_size, shuffle=True, seed=seed, bucketing=bucketing)` yields them.
+    `make_dataset(x, y, batch_size, shuffle=True, seed=seed, bucketing=bucketing, model=model)`
+    yields them.
 
     Args:
         x: TokenizedTexts. the training texts.
@@ -30,6 +31,7 @@ def resumed_datasets(x: TokenizedTexts, y, batch_size: int, seed: int, epoch: in
         epoch: int. the epoch to resume in.
         batch: int. the batches of that epoch already trained on.
         bucketing: bool. as `make_dataset`'s.
+        model: keras.Model or None. as `make_dataset`'s (its precision decides the widths).
 
     Returns:
         `(rest, later)`: `rest` is a dataset of one pass over the batches of epoch `epoch`
@@ -51,9 +53,9 @@ def resumed_datasets(x: TokenizedTexts, y, batch_size: int, seed: int, epoch: in
     rng = np.random.default_rng(seed)
     for _ in range(epoch):  # the plans of the epochs already trained: drawn, so the stream moves on
         batch_plan(x.lengths, batch_size, rng, bucketing)
-    rest = None
+    rest, multiple = None, width_multiple(x, bucketing, model)
     if batch:
         current = batch_plan(x.lengths, batch_size, rng, bucketing)[batch:]
-        rest = plan_dataset(x, y, lambda: current, len(current), bucketing)
-    later = plan_dataset(x, y, lambda: batch_plan(x.lengths, batch_size, rng, bucketing), steps, bucketing)
+        rest = plan_dataset(x, y, lambda: current, len(current), multiple)
+    later = plan_dataset(x, y, lambda: batch_plan(x.lengths, batch_size, rng, bucketing), steps, multiple)
     return rest, later

@@ -148,12 +148,14 @@ class Learner(FitMixin, TrainingLoop, ControlsMixin, EvaluationMixin):
     # === Datasets ===
     def _train_dataset(self):
         return to_dataset(self.train_data.x, self.train_data.y, self.batch_size, shuffle=True,
-                          seed=distribute.shuffle_seed(self.strategy, self.seed), bucketing=self.bucketing)
+                          seed=distribute.shuffle_seed(self.strategy, self.seed), bucketing=self.bucketing,
+                          model=self.model)
 
     def _val_dataset(self):
         if self.val_data is None:
             return None
-        return to_dataset(self.val_data.x, self.val_data.y, self.eval_batch_size, bucketing=self.bucketing)
+        return to_dataset(self.val_data.x, self.val_data.y, self.eval_batch_size, bucketing=self.bucketing,
+                          model=self.model)
 
     def steps_per_epoch(self) -> int:
         """Training steps in one epoch: the batches the training dataset really yields."""
@@ -196,7 +198,7 @@ class Learner(FitMixin, TrainingLoop, ControlsMixin, EvaluationMixin):
     def evaluate(self, data=None) -> dict:
         """Loss and metrics of the model (uncalibrated) on `data` (default: validation data)."""
         data = self._eval_data(data)
-        ds = to_dataset(data.x, data.y, self.eval_batch_size, bucketing=self.bucketing)
+        ds = to_dataset(data.x, data.y, self.eval_batch_size, bucketing=self.bucketing, model=self.model)
         with _reported_interrupt():
             return distribute.evaluate(self.model, ds, self.strategy, self.training_loop)
 

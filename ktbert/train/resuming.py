@@ -116,7 +116,7 @@ def prepare(learner, dataset, epochs: int, *, checkpoint_folder, checkpoint_ever
     x, y = learner.train_data.x, learner.train_data.y
     if found is None:
         if learner.seed is None:  # the fit's dataset drew a seed nobody knows: draw one to record
-            dataset = resumed_datasets(x, y, learner.batch_size, seed, 0, 0, learner.bucketing)[1]
+            dataset = resumed_datasets(x, y, learner.batch_size, seed, 0, 0, learner.bucketing, learner.model)[1]
         return CheckpointedRun(checkpoint_folder, checkpoint_every, steps, epochs, identity, variables,
                                [(dataset, 0, epochs)], None, _iterations(model))
     path, content, passed_over = found
@@ -134,7 +134,8 @@ def prepare(learner, dataset, epochs: int, *, checkpoint_folder, checkpoint_ever
     if content["finished"] or content["stop_training"]:
         phases = [(dataset, epochs, epochs)]  # nothing left to train: the callbacks end the run
     else:
-        rest, later = resumed_datasets(x, y, learner.batch_size, seed, epoch, batch, learner.bucketing)
+        rest, later = resumed_datasets(x, y, learner.batch_size, seed, epoch, batch, learner.bucketing,
+                                       learner.model)
         phases = [(later, epoch, epochs)] if rest is None else [(rest, epoch, epoch + 1)] + (
             [(later, epoch + 1, epochs)] if epoch + 1 < epochs else [])
     return CheckpointedRun(checkpoint_folder, checkpoint_every, steps, epochs, identity, variables, phases,

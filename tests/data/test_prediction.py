@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from ktbert.data.batching import token_budget_batches
+from ktbert.data.batching import token_budget_batches, width_multiple
 from ktbert.data.pipeline import PAD_MULTIPLE
-from ktbert.data.prediction import cheapest_batches, predict_in_order, prediction_multiple, prediction_plan
+from ktbert.data.prediction import cheapest_batches, predict_in_order, prediction_plan
 from ktbert.data.texts import TokenizedTexts
 
 
@@ -65,12 +65,13 @@ def test_cheapest_batches_keep_every_batch_within_the_token_budget():
     assert padded < sum(len(b) * lengths[b].max() for b in budget)
 
 
-def test_float32_models_predict_without_rounding_widths_and_others_round_them_to_8():
+def test_float32_models_batch_without_rounding_widths_and_others_round_them_to_8():
     x = texts_of([3, 9, 17, 30])
-    assert prediction_multiple(keras.layers.Dense(1), x) == 1
-    assert prediction_multiple(keras.layers.Dense(1, dtype="mixed_bfloat16"), x) == PAD_MULTIPLE == 8
-    assert prediction_multiple(keras.layers.Dense(1, dtype="mixed_float16"), x) == 8
-    assert prediction_multiple(keras.layers.Dense(1), x, bucketing=False) == 40
+    assert width_multiple(x, True, keras.layers.Dense(1)) == 1
+    assert width_multiple(x, True, keras.layers.Dense(1, dtype="mixed_bfloat16")) == PAD_MULTIPLE == 8
+    assert width_multiple(x, True, keras.layers.Dense(1, dtype="mixed_float16")) == 8
+    assert width_multiple(x, True) == 8  # no model to ask: the half-precision multiple
+    assert width_multiple(x, False, keras.layers.Dense(1)) == 40
 
 
 @pytest.mark.parametrize("precision, multiple", [("float32", 1), ("mixed_bfloat16", 8)])
@@ -80,7 +81,7 @@ def test_a_classifier_predicts_at_the_multiple_of_its_encoders_precision(toy_spl
     trn, _, preproc = toy_split
     model = ktbert.text_classifier("bert", trn, preproc, seed=0, verbose=0, precision=precision)
     assert model.compute_dtype == "float32"  # the classifier's own policy, whatever its encoder's
-    assert prediction_multiple(model, trn[0]) == multiple
+    assert width_multiple(trn[0], True, model) == multiple
 
 
 class WidthModel:

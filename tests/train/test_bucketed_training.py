@@ -76,3 +76,20 @@ def test_training_evaluation_and_prediction_trace_once_for_all_widths(varied_spl
     learner.predict(varied_split[0])  # 7 batches of several widths
     assert traces == {"train": 1, "test": 1}
     assert _predict_step(learner.model).experimental_get_tracing_count() == 1
+
+
+@pytest.mark.parametrize("precision", ["float32", "mixed_bfloat16"])
+def test_training_and_validation_batches_are_padded_as_the_encoders_precision_wants(varied_split, precision):
+    # float32: each batch exactly as wide as its longest text; bf16: rounded up to 8 (width_multiple)
+    trn, val, preproc = varied_split
+    model = ktbert.text_classifier("bert", trn, preproc, seed=0, verbose=0, precision=precision)
+    learner = ktbert.get_learner(model, train_data=trn, val_data=val, batch_size=BATCH, seed=0)
+    for data, dataset in ((trn, learner._train_dataset()), (val, learner._val_dataset())):
+        lengths = np.asarray(data.x.lengths)
+        for inputs, _ in dataset:
+            width = int(inputs["token_ids"].shape[1])
+            longest = int(inputs["padding_mask"].numpy().sum(axis=1).max())
+            assert width == (longest if precision == "float32" else min(32, -(-longest // 8) * 8))
+            assert longest in lengths
+    widths = {int(b[0]["token_ids"].shape[1]) for b in learner._train_dataset()}
+    assert (all(w % 8 == 0 for w in widths) if precision != "float32" else any(w % 8 for w in widths)), widths

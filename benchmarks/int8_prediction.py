@@ -151,7 +151,7 @@ def speed_rounds(name: str, data: str, predictors: dict) -> dict:
 
 def encoder_precision(model) -> str:
     """What the encoder computes in (a mixed-precision classifier's own policy stays float32)."""
-    from ktbert.data.prediction import HALF_PRECISIONS
+    from ktbert.data.batching import HALF_PRECISIONS
 
     dtypes = {getattr(layer, "compute_dtype", None) for layer in (model, *model.layers)}
     return next((d for d in HALF_PRECISIONS if d in dtypes), "float32")

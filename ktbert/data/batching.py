@@ -145,11 +145,10 @@ def width_multiple(x: TokenizedTexts, bucketing: bool, model=None) -> int:
     - For a `model` computing in float32 (it and all its layers): 1, no padding beyond the
       batch's longest text. Measured on a 2-core AVX-512 Xeon without bf16 instructions,
       all-MiniLM-L6-v2 in float32 (`benchmarks/width_multiple.py`,
-      docs/benchmarks/without_bf16/width_multiple.md), a width not rounded to 8 costs no more
-      per token than one that is, so fewer padded tokens are faster. Whole training epochs
-      (best of two, in two runs): SST-2 1.12x and 1.14x faster (55,872 padded tokens against
-      69,248), AG News 1.02x and 1.14x (90,272 against 97,280), IMDB 1.03x and 0.94x (1% fewer
-      tokens: noise). The extra widths' first steps cost less than the tokens save: SST-2's
+      docs/benchmarks/without_bf16/width_multiple.md), the padded tokens saved outweigh the
+      first calls of the extra widths. Whole training epochs (best of two, in two runs):
+      SST-2 1.12x and 1.14x faster (55,872 padded tokens against 69,248), AG News 1.02x and
+      1.14x (90,272 against 97,280), IMDB 1.03x and 0.94x (1% fewer tokens: noise). SST-2's
       first epoch in a fresh process took 56.1 s unrounded against 64.3 s at 8 (one run
       each). Prediction measured the same (`ktbert.data.prediction`).
     - `PAD_MULTIPLE` for a model that computes in bfloat16 or float16 (a mixed-precision

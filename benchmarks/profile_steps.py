@@ -1,8 +1,9 @@
 """Where a ktbert training step and a prediction pass spend their time, read from the TensorFlow
 profiler, with the per-step costs the profiler cannot show measured side by side (A/B).
 
-One process, the default encoder (all-MiniLM-L6-v2), the speed benchmark's SST-2 sizes (4,000
-training sentences, maxlen 128, batch 16; the 872 dev sentences predicted in batches of 32):
+One process, the default encoder (all-MiniLM-L6-v2), one data set at the speed benchmark's
+sizes (`--dataset`: SST-2 by default, 4,000 training sentences, maxlen 128, batch 16; its 872
+dev sentences predicted in batches of 32; AG News 2,000 and 1,000, IMDB 500 and 200 at 256):
 
 - the first epoch's steps timed one by one, in this fresh process (trace and new widths);
 - a steady training window of `--steps` steps under the profiler: the TensorFlow ops' time
@@ -12,12 +13,13 @@ training sentences, maxlen 128, batch 16; the 872 dev sentences predicted in bat
 - A/B timings over the same window: as a user trains (`learner.fit`); without the compiled
   metrics; Keras' own `fit` without ktbert's per-step callbacks; with the progress bar;
 - prediction, with a predictor saved and loaded as it ships (its weights frozen into the step),
-  on SST-2's dev sentences and on IMDB's 200 test reviews at maxlen 256 (the speed benchmark's):
+  on the data set's prediction texts and on IMDB's 200 test reviews at maxlen 256 (the speed
+  benchmark's):
   the whole call (median of three), tokenization alone, the model's pass under the profiler,
   and the batch plan A/B (32 texts per batch against a token budget);
 - whole epochs with batch widths rounded up to each of `--multiples`.
 
-    python benchmarks/profile_steps.py [--steps 60] [--multiples 8,4] [--data ../shared/data] [--out docs/benchmarks]
+    python benchmarks/profile_steps.py [--dataset sst2] [--steps 60] [--multiples 8,4] [--data ../shared/data] [--out docs/benchmarks]
 
 Writes docs/benchmarks/profile.json and profile.md. Run it alone: another busy process on the
 machine falsifies every timing.
@@ -147,11 +149,11 @@ class StepTimes(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
-def prepare(data: str, smoke: bool = False):
+def prepare(data: str, smoke: bool = False, dataset: str = "sst2"):
     import pandas as pd
 
-    n_train, n_predict, maxlen = (160, 64, 128) if smoke else SIZES["sst2"]
-    train_texts, train_labels, predict_texts, predict_labels = load_dataset("sst2", data, n_train, n_predict)
+    n_train, n_predict, maxlen = (160, 64, SIZES[dataset][2]) if smoke else SIZES[dataset]
+    train_texts, train_labels, predict_texts, predict_labels = load_dataset(dataset, data, n_train, n_predict)
     trn, val, preproc = ktbert.texts_from_df(pd.DataFrame({"text": train_texts, "label": train_labels}), "text",
                                              label_columns="label", maxlen=maxlen, verbose=0,
                                              val_df=pd.DataFrame({"text": predict_texts, "label": predict_labels}))
@@ -278,6 +280,8 @@ def prediction(model, preproc, texts: list) -> dict:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dataset", choices=sorted(SIZES), default="sst2",
+                        help="the data set trained on and predicted first (IMDB's reviews are predicted too)")
     parser.add_argument("--steps", type=int, default=60)
     parser.add_argument("--data", default=os.path.join(ROOT, "..", "shared", "data"))
     parser.add_argument("--smoke", action="store_true", help="a few hundred texts: checks the script, measures nothing")
@@ -285,13 +289,13 @@ def main(argv=None) -> int:
     parser.add_argument("--multiples", default="8,4",
                         help="batch-width multiples to time whole epochs with")
     args = parser.parse_args(argv)
-    learner, preproc, texts = prepare(args.data, args.smoke)
+    learner, preproc, texts = prepare(args.data, args.smoke, args.dataset)
     multiples = [int(m) for m in args.multiples.split(",") if m.strip()]
-    predictions = {"sst2": prediction(learner.model, preproc, texts)}
-    if not args.smoke:  # IMDB's long reviews, where attention weighs most
+    predictions = {args.dataset: prediction(learner.model, preproc, texts)}
+    if not args.smoke and args.dataset != "imdb":  # IMDB's long reviews, where attention weighs most
         imdb_texts, imdb_preproc, imdb_model = untrained_classifier("imdb", args.data)
         predictions["imdb"] = prediction(imdb_model, imdb_preproc, imdb_texts)
-    result = {"cpu": cpu(), "precision": learner.model.backbone.dtype_policy.name,
+    result = {"dataset": args.dataset, "maxlen": SIZES[args.dataset][2], "cpu": cpu(), "precision": learner.model.backbone.dtype_policy.name,
               "training": training(learner, args.steps), "prediction": predictions,
               "granularity": granularity(learner, multiples),
               "command": "python benchmarks/profile_steps.py " + " ".join(argv or sys.argv[1:])}
@@ -343,7 +347,8 @@ def prediction_lines(name: str, predict: dict) -> list:
     ]
 
 
-PREDICT_NAMES = {"sst2": "SST-2 dev", "imdb": "IMDB test reviews"}
+PREDICT_NAMES = {"sst2": "SST-2 dev", "agnews": "AG News test descriptions", "imdb": "IMDB test reviews"}
+TRAIN_NAMES = {"sst2": "SST-2", "agnews": "AG News", "imdb": "IMDB"}
 
 
 def markdown(result: dict) -> str:
@@ -355,8 +360,8 @@ def markdown(result: dict) -> str:
     lines = [
         "# Where the time goes: a training step and a prediction pass, profiled",
         "",
-        f"Produced by `{result['command'].strip()}` (SST-2, the default encoder, batch 16 to train and 32 "
-        f"to predict, maxlen 128) on {cpu_line}; ktbert computed in {result['precision']}. Op times are the "
+        f"Produced by `{result['command'].strip()}` ({TRAIN_NAMES[result.get('dataset', 'sst2')]}, the default "
+        f"encoder, batch 16 to train and 32 to predict, maxlen {result.get('maxlen', 128)}) on {cpu_line}; ktbert computed in {result['precision']}. Op times are the "
         "TensorFlow profiler's (its XPlane trace, read by the script); the A/B rows time the same steps with "
         "one thing changed.",
         "",
@@ -366,7 +371,10 @@ def markdown(result: dict) -> str:
         *breakdown_table(profile, steps, "step"),
         "",
         "Ops run on two threads at once, so their sum may exceed the wall time; what the sum leaves of the "
-        "wall time is Python, Keras' loop and the executor between ops.",
+        "wall time is Python, Keras' loop and the executor between ops. Two products running side by side "
+        "(the backward pass's weight and input gradients are independent) share the cores, so each one's "
+        "time counts the other's: the backward rows read high against the forward ones. "
+        "`matmul_shapes.md` times the same products one group at a time, against PyTorch's.",
         "",
         "### Per-step costs the profiler cannot show (median ms per step, A/B)",
         "",

@@ -1,12 +1,16 @@
 """What the encoder's training forms save, one by one, side by side in one process: dropout
-from 16 random bits (`ktbert.model.dropout.FastDropout`) and the approximate GELU as one
-compiled pass each way (`ktbert.model.gelu`).
+from 16 random bits (`ktbert.model.dropout.FastDropout`), the approximate GELU as one
+compiled pass each way (`ktbert.model.gelu`) and the attention projections as 2-D products
+(`ktbert.model.projections.FlatEinsumDense`) instead of einsums.
 
 For each dataset (speed.py's training texts, the first `TEXTS` of its fixed-seed sample, at its
 maxlen), one learner per variant on the default encoder with the same seed:
 - `before`: Keras' `Dropout` and Keras' GELU (the feed-forward layers as plain `Dense`);
 - `+ 16-bit dropout`: `FastDropout`;
-- `+ compiled GELU` (the default): and `GeluDense`'s compiled GELU.
+- `+ compiled GELU`: and `GeluDense`'s compiled GELU;
+- `+ 2-D projections` (the default): and the attention projections as 2-D products.
+`--variants` runs some of them, by short name (before, dropout, gelu, projections), in this
+order; speed-ups are over the first one run.
 Each runs one warm-up `fit(2e-5, 1)` (traces and compiles), then all run `ROUNDS` whole
 one-epoch `fit` calls, in turn (the order reverses every round); the table keeps each one's
 median call, and each speed-up over `before` is the median of the rounds' own ratios. The
@@ -14,9 +18,10 @@ training loss of the last epoch is shown: the masks differ (the rate does not: 0
 6554/65536) and the GELU rounds once instead of at each op. Writes
 docs/benchmarks/training_forms.md and .json. Run it alone.
 
-    python benchmarks/training_forms.py [--datasets sst2,agnews,imdb] [--data ../shared/data]
+    python benchmarks/training_forms.py [--variants before,dropout,gelu,projections] [--datasets sst2,agnews,imdb] [--data ../shared/data] [--out docs/benchmarks]
 """
 
+import argparse
 import statistics
 import sys
 import time
@@ -25,10 +30,11 @@ import speed
 
 ROUNDS = 3
 TEXTS = {"sst2": 2000, "agnews": 1000, "imdb": 300}
-VARIANTS = ("before", "+ 16-bit dropout", "+ compiled GELU")
+VARIANTS = ("before", "+ 16-bit dropout", "+ compiled GELU", "+ 2-D projections")
+SHORT_NAMES = dict(zip(("before", "dropout", "gelu", "projections"), VARIANTS))  # for --variants
 
 
-def measure(name: str, data: str) -> dict:
+def measure(name: str, data: str, variants=VARIANTS) -> dict:
     import keras
     import pandas as pd
 
@@ -36,6 +42,7 @@ def measure(name: str, data: str) -> dict:
     from ktbert.model.dropout import FastDropout
     from ktbert.model.feedforward import GeluDense
     from ktbert.model.keras_internals import nested_layers
+    from ktbert.model.projections import FlatEinsumDense
 
     _, _, maxlen = speed.SIZES[name]
     texts, labels, val_texts, val_labels = speed.load_dataset(name, data, TEXTS[name], 64)
@@ -43,13 +50,16 @@ def measure(name: str, data: str) -> dict:
                                            label_columns="label", maxlen=maxlen, verbose=0,
                                            val_df=pd.DataFrame({"text": val_texts, "label": val_labels}))
     learners = {}
-    for variant in VARIANTS:
+    for variant in variants:
         model = ktbert.text_classifier("bert", trn, preproc, verbose=0, seed=0)
+        forms = VARIANTS[1:VARIANTS.index(variant) + 1]  # the forms this variant adds up to
         for layer in nested_layers(model.backbone):  # back to Keras' classes where the variant says so
-            if type(layer) is FastDropout and variant == "before":
+            if type(layer) is FastDropout and "+ 16-bit dropout" not in forms:
                 layer.__class__ = keras.layers.Dropout
-            if type(layer) is GeluDense and variant != "+ compiled GELU":
+            if type(layer) is GeluDense and "+ compiled GELU" not in forms:
                 layer.__class__ = keras.layers.Dense
+            if type(layer) is FlatEinsumDense and "+ 2-D projections" not in forms:
+                layer.__class__ = keras.layers.EinsumDense
         learners[variant] = ktbert.get_learner(model, train_data=trn, batch_size=speed.TRAIN_BATCH, seed=0)
     return {"texts": len(texts), "maxlen": maxlen, **timed_rounds(learners, len(texts))}
 
@@ -89,18 +99,20 @@ def variant_rows(result: dict, variants) -> list:
 
 
 def markdown(result: dict) -> str:
+    variants = result.get("variants", VARIANTS)
     lines = [
         "# The encoder's training forms, one by one: training speed",
         "",
         f"Produced by `{result['command']}` on {result['cpu']['model']} ({result['cpu']['cores']} cores), in one "
         f"process: one learner per variant on the default encoder, one warm-up epoch each, then {ROUNDS} whole "
         "one-epoch `fit(2e-5, 1)` calls each, in turn. Each row adds one form to the row above it. Rates from each "
-        "one's median call; a speed-up is the median of the rounds' own ratios over `before` (the range after it).",
+        f"one's median call; a speed-up is the median of the rounds' own ratios over `{variants[0]}` (the range "
+        "after it).",
         "",
-        "| data | variant | examples/s | speed-up over before | last epoch's loss |",
+        f"| data | variant | examples/s | speed-up over {variants[0]} | last epoch's loss |",
         "|---|---|---|---|---|",
     ]
-    lines += variant_rows(result, VARIANTS)
+    lines += variant_rows(result, variants)
     precision = {r["precision"] for r in result["datasets"].values()}
     lines += ["", f"Precision: {', '.join(sorted(precision))} (the default on this CPU). The dropout variants draw "
               "different masks at the same rate (exact to 1/65536); tests/model/test_dropout.py checks the rate, the "
@@ -110,7 +122,21 @@ def markdown(result: dict) -> str:
 
 
 def main(argv=None) -> int:
-    return speed.per_dataset_main(argv, __doc__, "training_forms", measure, markdown)
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--variants", default=",".join(SHORT_NAMES))
+    argv = sys.argv[1:] if argv is None else argv
+    known, rest = parser.parse_known_args(argv)
+    named = [v.strip() for v in known.variants.split(",") if v.strip()]
+    variants = tuple(long for short, long in SHORT_NAMES.items() if short in named)
+    if len(variants) < 2 or len(variants) != len(set(named)):
+        print(f"--variants takes two or more of {', '.join(SHORT_NAMES)}, comma-separated; got {known.variants!r}.")
+        return 2
+
+    def measure_variants(name, data):
+        return measure(name, data, variants)
+
+    return speed.per_dataset_main(rest, __doc__, "training_forms", measure_variants, markdown,
+                                  command_args=argv, extra={"variants": list(variants)})
 
 
 if __name__ == "__main__":

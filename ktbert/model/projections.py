@@ -1,12 +1,21 @@
 """The encoder's other dense products (the attention's query, key, value and output projections,
-the feed-forward output), computed as 2-D matrix products when predicting.
+the feed-forward output), computed as 2-D matrix products.
 
 Keras' `EinsumDense` runs these as `einsum` with the bias added after, and `Dense` on a rank-3
 input as `tensordot`: with constant weights (a frozen prediction step, `ktbert.model.frozen`)
 the same arithmetic written as a 2-D `matmul` + `bias_add` is one fused oneDNN kernel that
 reorders its weights once (AMX `brgemm` where the CPU has it), as `GeluDense` does for the
-feed-forward GELU layer. Training, LoRA-enabled and quantized layers keep Keras' own path, and
-so does any `EinsumDense` whose equation is not one of the two an encoder block uses.
+feed-forward GELU layer.
+
+The attention projections take the 2-D form in training too: TensorFlow differentiates an
+einsum into further einsums (with transposes), a 2-D product into two plain products and a
+`BiasAddGrad`. Measured in float32 on a 2-core AVX-512 Xeon (`/tmp` script, 16 texts, one
+query and one output projection forward and backward, best of 20): 4.49 against 2.24 ms at 14
+tokens, 7.63 against 5.62 ms at 45, 25.8 against 20.8 ms at 207; whole epochs in
+`docs/benchmarks/without_bf16/training_forms.md`. A plain `Dense` (the feed-forward output)
+already runs as a 2-D product in training (timed alike: no difference), so it keeps Keras'
+path there. LoRA-enabled and quantized layers keep Keras' own path, and so does any
+`EinsumDense` whose equation is not one of the two an encoder block uses.
 
 `use_flat_projections` switches the instances of a built backbone in place (same weights, same
 config: saves and exports are unchanged).
@@ -36,12 +45,12 @@ class FlatDense(GeluDense):
 
 @keras.saving.register_keras_serializable(package="ktbert")
 class FlatEinsumDense(keras.layers.EinsumDense):
-    """`keras.layers.EinsumDense` whose inference, for the encoder's projection equations, is
-    one 2-D product plus the bias."""
+    """`keras.layers.EinsumDense` whose training and inference, for the encoder's projection
+    equations, are one 2-D product plus the bias."""
 
     def call(self, inputs, training=None):
         axes = _FLAT_EQUATIONS.get(self.equation)
-        if (training or axes is None or self.lora_enabled or self.quantization_mode is not None
+        if (axes is None or self.lora_enabled or self.quantization_mode is not None
                 or self.bias is None or len(inputs.shape) != 3 + axes[0] - 1):
             return super().call(inputs, training=training)
         import tensorflow as tf

@@ -137,3 +137,40 @@ def test_einsum_dense_with_another_equation_keeps_keras_computation():
     expected = layer(x).numpy()
     layer.__class__ = FlatEinsumDense
     np.testing.assert_array_equal(layer(x).numpy(), expected)
+
+
+@pytest.mark.parametrize("equation,output_shape,bias_axes,input_shape", [
+    ("abc,cde->abde", (None, 2, 4), "de", (3, 5, 8)),  # query, key, value
+    ("abcd,cde->abe", (None, 8), "e", (3, 5, 2, 4)),  # the attention's output
+])
+def test_projections_train_as_2d_products_with_keras_gradients(equation, output_shape, bias_axes, input_shape):
+    """In training too, the attention projections are one 2-D product and a bias add (no einsum
+    forward or backward), with the outputs and gradients of Keras' einsum."""
+    rng = np.random.default_rng(4)
+    x = tf.constant(rng.normal(size=input_shape).astype("float32"))
+    plain = keras.layers.EinsumDense(equation, output_shape=output_shape, bias_axes=bias_axes)
+    plain.build(input_shape)
+    plain.bias.assign(rng.normal(size=plain.bias.shape).astype("float32"))
+    flat = FlatEinsumDense.from_config(plain.get_config())
+    flat.build(input_shape)
+    flat.set_weights(plain.get_weights())
+
+    def step(layer):
+        @tf.function
+        def train(x):
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                y = layer(x, training=True)
+                loss = tf.reduce_sum(y * y)
+            return y, tape.gradient(loss, [x, *layer.trainable_variables])
+        return train
+
+    train_plain, train_flat = step(plain), step(flat)
+    (y_a, grads_a), (y_b, grads_b) = train_plain(x), train_flat(x)
+    np.testing.assert_allclose(y_b.numpy(), y_a.numpy(), rtol=0, atol=1e-5)
+    for a, b in zip(grads_a, grads_b):
+        np.testing.assert_allclose(b.numpy(), a.numpy(), rtol=1e-5, atol=1e-5)
+    ops_flat = {op.type for op in train_flat.get_concrete_function(x).graph.get_operations()}
+    ops_plain = {op.type for op in train_plain.get_concrete_function(x).graph.get_operations()}
+    assert "BatchMatMulV2" in ops_plain  # the test's premise: Keras' einsum is a batched product each way
+    assert not {"Einsum", "BatchMatMulV2"} & ops_flat and {"MatMul", "BiasAdd", "BiasAddGrad"} <= ops_flat

@@ -16,7 +16,8 @@ def use_fast_layers(backbone) -> dict:
     - feed-forward GELU layers to `GeluDense` (fused matmul, bias and GELU when predicting,
       the approximate and exact GELUs compiled when training);
     - attention to `FastAttention` (batched products and an additive mask, training included);
-    - other projections to `FlatEinsumDense` and `FlatDense` (2-D products when predicting);
+    - other projections to `FlatEinsumDense` and `FlatDense` (2-D products when predicting,
+      and the attention projections in training too);
     - layer norms to `FusableLayerNorm` (one oneDNN kernel in a frozen prediction step);
     - dropout to `FastDropout` (masks from 16 random bits per value when training).
     """

@@ -7,12 +7,13 @@ the same arithmetic written as a 2-D `matmul` + `bias_add` is one fused oneDNN k
 reorders its weights once (AMX `brgemm` where the CPU has it), as `GeluDense` does for the
 feed-forward GELU layer.
 
-The attention projections take the 2-D form in training too: TensorFlow differentiates an
-einsum into further einsums (with transposes), a 2-D product into two plain products and a
-`BiasAddGrad`. Measured in float32 on a 2-core AVX-512 Xeon (`/tmp` script, 16 texts, one
-query and one output projection forward and backward, best of 20): 4.49 against 2.24 ms at 14
-tokens, 7.63 against 5.62 ms at 45, 25.8 against 20.8 ms at 207; whole epochs in
-`docs/benchmarks/without_bf16/training_forms.md`. A plain `Dense` (the feed-forward output)
+The attention projections take the 2-D form in training too: TensorFlow differentiates
+Keras' einsum into batched products over tiled kernels, a 2-D product into two plain products
+and a `BiasAddGrad`. In float32 on a 2-core AVX-512 Xeon, one query and one output projection
+of 16 texts, forward and backward, took 4.49 against 2.24 ms at 14 tokens, 7.63 against 5.62
+ms at 45 and 25.8 against 20.8 ms at 207 (a `/tmp` script, best of 20); whole epochs ran 1.09x
+(SST-2) and 1.14x (IMDB) faster, AG News unchanged
+(`docs/benchmarks/without_bf16/training_forms.md`). A plain `Dense` (the feed-forward output)
 already runs as a 2-D product in training (timed alike: no difference), so it keeps Keras'
 path there. LoRA-enabled and quantized layers keep Keras' own path, and so does any
 `EinsumDense` whose equation is not one of the two an encoder block uses.

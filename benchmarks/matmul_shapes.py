@@ -1,8 +1,8 @@
 """How fast TensorFlow and PyTorch multiply float32 matrices of the encoder's own shapes, on
 this CPU: the bound the matrix products put on a float32 training step.
 
-A training step of the default encoder (6 layers, hidden 384, feed-forward 1,536) is mostly
-the products of its dense layers: per layer four 384 x 384 projections (query, key, value,
+About half of a float32 training step of the default encoder (6 layers, hidden 384,
+feed-forward 1,536) is the products of its dense layers: per layer four 384 x 384 projections (query, key, value,
 output), one 384 x 1,536 and one 1,536 x 384; each runs three times per step, forward
 (x @ W), for the input's gradient (g @ W^T) and for the weight's (x^T @ g). With T tokens in
 the step (the batch's padded tokens) each product has T rows. This script times each of
@@ -21,7 +21,10 @@ product, so the fastest run is the closest to what the framework can do). The st
 product's time by how often a step runs it (6 layers, 4 projections each). The 2048 x 2048
 product is the speed benchmark's peak reading.
 
-    python benchmarks/matmul_shapes.py [--rounds 3] [--out docs/benchmarks/without_bf16]
+    python benchmarks/matmul_shapes.py [--rounds 3] [--out DIR]
+
+The page goes to docs/benchmarks/without_bf16 on a CPU without bf16 instructions (where ktbert
+trains in float32, as here), to docs/benchmarks otherwise, unless `--out` says.
 
 PyTorch runs in the speed benchmark's own environment (benchmarks/.venv-torch, made by
 `speed.ensure_torch_venv` on first use). Run it alone: a busy machine falsifies every rate.
@@ -37,7 +40,7 @@ import sys
 import tempfile
 import time
 
-from bench_common import HERE, cpu, write_report
+from bench_common import DOCS, HERE, cpu, write_report
 
 LAYERS, HIDDEN, FFN = 6, 384, 1536
 # (name, rows in, columns out, how many per layer)
@@ -142,7 +145,8 @@ def step_estimate(rates: dict, tokens: int) -> float:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--out", default=os.path.join(HERE, "..", "docs", "benchmarks", "without_bf16"))
+    parser.add_argument("--out", default=None, help="default: docs/benchmarks/without_bf16 on a CPU without "
+                        "bf16 instructions, docs/benchmarks otherwise")
     parser.add_argument("--worker", choices=["tensorflow", "torch"], help=argparse.SUPPRESS)
     parser.add_argument("--result", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -152,6 +156,10 @@ def main(argv=None) -> int:
             json.dump(rates, f)
         return 0
     from speed import ensure_torch_venv
+
+    if args.out is None:
+        bf16 = {"avx512_bf16", "amx_bf16"} & set(cpu()["flags"])
+        args.out = os.path.join(DOCS, *([] if bf16 else ["without_bf16"]))
 
     pythons = {"tensorflow": sys.executable, "torch": ensure_torch_venv()}
     runs = {side: [] for side in pythons}

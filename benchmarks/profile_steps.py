@@ -19,7 +19,8 @@ dev sentences predicted in batches of 32; AG News 2,000 and 1,000, IMDB 500 and 
   and the batch plan A/B (32 texts per batch against a token budget);
 - whole epochs with batch widths rounded up to each of `--multiples`.
 
-    python benchmarks/profile_steps.py [--dataset sst2] [--steps 60] [--multiples 8,4] [--data ../shared/data] [--out docs/benchmarks]
+    python benchmarks/profile_steps.py [--dataset sst2] [--steps 60] [--multiples 8,4]
+        [--data ../shared/data] [--out docs/benchmarks]
 
 Writes docs/benchmarks/profile.json and profile.md. Run it alone: another busy process on the
 machine falsifies every timing.
@@ -51,6 +52,10 @@ from speed import SIZES, load_dataset, untrained_classifier  # noqa: E402
 # What a TensorFlow op does, from its name scope and type; the first rule that matches wins.
 MATMUL_TYPES = {"MatMul", "_MklMatMul", "_FusedMatMul", "_MklFusedMatMul", "_MklNativeFusedMatMul",
                 "BatchMatMulV2", "_MklBatchMatMulV2", "BatchMatMulV3", "_MklBatchMatMulV3", "Einsum", "_MklEinsum", "_MklFusedBatchMatMulV2"}
+# The attention's own products (scores, weighted sum) are batched; its query, key, value and
+# output projections, under the same "attention" scope, are 2-D products or einsums.
+BATCHED_MATMUL_TYPES = {"BatchMatMulV2", "_MklBatchMatMulV2", "BatchMatMulV3", "_MklBatchMatMulV3",
+                        "_MklFusedBatchMatMulV2"}
 SOFTMAX_TYPES = {"Softmax", "_MklSoftmax"}
 
 
@@ -63,7 +68,7 @@ def op_category(scope: str, op_type: str) -> str:
     if "compile_loss" in low:
         return "loss (backward included)"
     prefix = "backward: " if backward else "forward: "
-    if "attention" in low and op_type in MATMUL_TYPES:
+    if "attention" in low and op_type in BATCHED_MATMUL_TYPES:  # the projections are dense products
         return prefix + "attention matmuls (scores, weighted sum)"
     if op_type in SOFTMAX_TYPES or "softmax" in low.rsplit("/", 1)[-1]:
         return prefix + "softmax"
@@ -281,7 +286,7 @@ def prediction(model, preproc, texts: list) -> dict:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", choices=sorted(SIZES), default="sst2",
-                        help="the data set trained on and predicted first (IMDB's reviews are predicted too)")
+                        help="the data set trained on and predicted first (IMDB's are predicted too)")
     parser.add_argument("--steps", type=int, default=60)
     parser.add_argument("--data", default=os.path.join(ROOT, "..", "shared", "data"))
     parser.add_argument("--smoke", action="store_true", help="a few hundred texts: checks the script, measures nothing")
@@ -295,7 +300,8 @@ def main(argv=None) -> int:
     if not args.smoke and args.dataset != "imdb":  # IMDB's long reviews, where attention weighs most
         imdb_texts, imdb_preproc, imdb_model = untrained_classifier("imdb", args.data)
         predictions["imdb"] = prediction(imdb_model, imdb_preproc, imdb_texts)
-    result = {"dataset": args.dataset, "maxlen": SIZES[args.dataset][2], "cpu": cpu(), "precision": learner.model.backbone.dtype_policy.name,
+    result = {"dataset": args.dataset, "maxlen": SIZES[args.dataset][2], "cpu": cpu(),
+              "precision": learner.model.backbone.dtype_policy.name,
               "training": training(learner, args.steps), "prediction": predictions,
               "granularity": granularity(learner, multiples),
               "command": "python benchmarks/profile_steps.py " + " ".join(argv or sys.argv[1:])}
@@ -360,8 +366,9 @@ def markdown(result: dict) -> str:
     lines = [
         "# Where the time goes: a training step and a prediction pass, profiled",
         "",
-        f"Produced by `{result['command'].strip()}` ({TRAIN_NAMES[result.get('dataset', 'sst2')]}, the default "
-        f"encoder, batch 16 to train and 32 to predict, maxlen {result.get('maxlen', 128)}) on {cpu_line}; ktbert computed in {result['precision']}. Op times are the "
+        f"Produced by `{result['command'].strip()}` "
+        f"({TRAIN_NAMES[result.get('dataset', 'sst2')]}, the default encoder, batch 16 to train and 32 to "
+        f"predict, maxlen {result.get('maxlen', 128)}) on {cpu_line}; ktbert computed in {result['precision']}. Op times are the "
         "TensorFlow profiler's (its XPlane trace, read by the script); the A/B rows time the same steps with "
         "one thing changed.",
         "",

@@ -18,7 +18,8 @@ training loss of the last epoch is shown: the masks differ (the rate does not: 0
 6554/65536) and the GELU rounds once instead of at each op. Writes
 docs/benchmarks/training_forms.md and .json. Run it alone.
 
-    python benchmarks/training_forms.py [--variants before,dropout,gelu,projections] [--datasets sst2,agnews,imdb] [--data ../shared/data] [--out docs/benchmarks]
+    python benchmarks/training_forms.py [--variants before,dropout,gelu,projections]
+        [--datasets sst2,agnews,imdb] [--data ../shared/data] [--out docs/benchmarks]
 """
 
 import argparse

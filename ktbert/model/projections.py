@@ -8,15 +8,13 @@ reorders its weights once (AMX `brgemm` where the CPU has it), as `GeluDense` do
 feed-forward GELU layer.
 
 The attention projections take the 2-D form in training too: TensorFlow differentiates
-Keras' einsum into batched products over tiled kernels, a 2-D product into two plain products
-and a `BiasAddGrad`. In float32 on a 2-core AVX-512 Xeon, one query and one output projection
-of 16 texts, forward and backward, took 4.49 against 2.24 ms at 14 tokens, 7.63 against 5.62
-ms at 45 and 25.8 against 20.8 ms at 207 (a `/tmp` script, best of 20); whole epochs ran 1.09x
-(SST-2) and 1.14x (IMDB) faster, AG News unchanged
-(`docs/benchmarks/without_bf16/training_forms.md`). A plain `Dense` (the feed-forward output)
-already runs as a 2-D product in training (timed alike: no difference), so it keeps Keras'
-path there. LoRA-enabled and quantized layers keep Keras' own path, and so does any
-`EinsumDense` whose equation is not one of the two an encoder block uses.
+Keras' einsum into further einsums or batched products, a 2-D product into two plain products
+and a `BiasAddGrad`. In float32 whole training epochs ran 1.09x (SST-2) and 1.14x (IMDB)
+faster, with no gain on AG News (`docs/benchmarks/without_bf16/training_forms.md`). A plain
+`Dense` (the feed-forward output) already trains as a 2-D product (Keras' `matmul` of a
+rank-3 input by a matrix is a `tensordot`), so it keeps Keras' path there. LoRA-enabled and
+quantized layers keep Keras' own path, and so does any `EinsumDense` whose equation is not
+one of the two an encoder block uses.
 
 `use_flat_projections` switches the instances of a built backbone in place (same weights, same
 config: saves and exports are unchanged).

@@ -275,6 +275,25 @@ def per_dataset_main(argv, doc: str, stem: str, measure, markdown, command_args=
     return 0
 
 
+def per_dataset_comparison_main(argv, doc: str, stem: str, measure, markdown, *, flag: str, default: str,
+                                 parse, usage: str) -> int:
+    """`per_dataset_main` for a benchmark comparing the settings one comma-separated option
+    names (`flag`, e.g. `--multiples`): `parse(text)` gives them as a tuple, or None when they
+    are not `usage`; `measure(name, data, settings)` measures them, and the result records them
+    under the flag's name."""
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument(flag, default=default)
+    argv = sys.argv[1:] if argv is None else argv
+    known, rest = parser.parse_known_args(argv)
+    text = getattr(known, flag.lstrip("-").replace("-", "_"))
+    settings = parse(text)
+    if settings is None:
+        print(f"{flag} takes {usage}, comma-separated; got {text!r}.")
+        return 2
+    return per_dataset_main(rest, doc, stem, lambda name, data: measure(name, data, settings), markdown,
+                            command_args=argv, extra={flag.lstrip("-").replace("-", "_"): list(settings)})
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--datasets", default=",".join(SIZES), help="comma-separated subset of sst2,agnews,imdb")

@@ -22,7 +22,6 @@ docs/benchmarks/training_forms.md and .json. Run it alone.
         [--datasets sst2,agnews,imdb] [--data ../shared/data] [--out docs/benchmarks]
 """
 
-import argparse
 import statistics
 import sys
 import time
@@ -122,22 +121,17 @@ def markdown(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(add_help=False)
-    parser.add_argument("--variants", default=",".join(SHORT_NAMES))
-    argv = sys.argv[1:] if argv is None else argv
-    known, rest = parser.parse_known_args(argv)
-    named = [v.strip() for v in known.variants.split(",") if v.strip()]
+def parse_variants(text: str):
+    """The variants two or more short names name, in `VARIANTS`' order, or None."""
+    named = [v.strip() for v in text.split(",") if v.strip()]
     variants = tuple(long for short, long in SHORT_NAMES.items() if short in named)
-    if len(variants) < 2 or len(variants) != len(set(named)):
-        print(f"--variants takes two or more of {', '.join(SHORT_NAMES)}, comma-separated; got {known.variants!r}.")
-        return 2
+    return variants if len(variants) >= 2 and len(variants) == len(set(named)) else None
 
-    def measure_variants(name, data):
-        return measure(name, data, variants)
 
-    return speed.per_dataset_main(rest, __doc__, "training_forms", measure_variants, markdown,
-                                  command_args=argv, extra={"variants": list(variants)})
+def main(argv=None) -> int:
+    return speed.per_dataset_comparison_main(argv, __doc__, "training_forms", measure, markdown, flag="--variants",
+                                             default=",".join(SHORT_NAMES), parse=parse_variants,
+                                             usage=f"two or more of {', '.join(SHORT_NAMES)}")
 
 
 if __name__ == "__main__":

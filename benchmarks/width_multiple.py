@@ -17,7 +17,6 @@ it alone.
         [--out docs/benchmarks]
 """
 
-import argparse
 import sys
 import time
 
@@ -109,21 +108,19 @@ def markdown(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def parse_multiples(text: str):
+    """Two or more different positive integers from "8,4", or None."""
+    try:
+        multiples = tuple(int(m) for m in text.split(","))
+    except ValueError:
+        return None
+    return multiples if len(multiples) >= 2 and min(multiples) >= 1 and len(set(multiples)) == len(multiples) else None
+
+
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(add_help=False)
-    parser.add_argument("--multiples", default=",".join(map(str, MULTIPLES)))
-    argv = sys.argv[1:] if argv is None else argv
-    known, rest = parser.parse_known_args(argv)
-    multiples = tuple(int(m) for m in known.multiples.split(","))
-    if len(multiples) < 2 or min(multiples) < 1 or len(set(multiples)) != len(multiples):
-        print(f"--multiples takes two or more different positive integers, comma-separated; got {known.multiples!r}.")
-        return 2
-
-    def measure_multiples(name, data):
-        return measure(name, data, multiples)
-
-    return speed.per_dataset_main(rest, __doc__, "width_multiple", measure_multiples, markdown,
-                                  command_args=argv, extra={"multiples": list(multiples)})
+    return speed.per_dataset_comparison_main(argv, __doc__, "width_multiple", measure, markdown, flag="--multiples",
+                                             default=",".join(map(str, MULTIPLES)), parse=parse_multiples,
+                                             usage="two or more different positive integers")
 
 
 if __name__ == "__main__":

@@ -21,7 +21,10 @@ product, so the fastest run is the closest to what the framework can do). The st
 product's time by how often a step runs it (6 layers, 4 projections each). The 2048 x 2048
 product is the speed benchmark's peak reading.
 
-    python benchmarks/matmul_shapes.py [--rounds 3] [--out DIR]
+    python benchmarks/matmul_shapes.py [--rounds 3] [--out DIR] [--speed-json FILE]
+
+The tokens per step come from the speed benchmark's speed.json in the same folder (ktbert's
+timed epoch: `training_flops.ktbert`), so the two pages describe the same steps.
 
 The page goes to docs/benchmarks/without_bf16 on a CPU without bf16 instructions (where ktbert
 trains in float32, as here), to docs/benchmarks otherwise, unless `--out` says.
@@ -40,16 +43,13 @@ import sys
 import tempfile
 import time
 
-from bench_common import DOCS, HERE, cpu, write_report
+from bench_common import DOCS, HERE, ROOT, cpu, write_report
 
 LAYERS, HIDDEN, FFN = 6, 384, 1536
 # (name, rows in, columns out, how many per layer)
 LAYER_PRODUCTS = [("projection 384x384", HIDDEN, HIDDEN, 4), ("feed-forward in 384x1536", HIDDEN, FFN, 1),
                   ("feed-forward out 1536x384", FFN, HIDDEN, 1)]
 PASSES = ("forward x@W", "input gradient g@W^T", "weight gradient x^T@g")
-# Padded tokens per training step of the speed benchmark (docs/benchmarks/without_bf16/speed.md:
-# padded tokens of the timed epoch over its steps, batch 16, float32 widths).
-STEP_TOKENS = {"sst2": 55872 // 250, "agnews": 90272 // 125, "imdb": 106212 // 32}
 PEAK = 2048
 CHAIN = 12  # products per timed group
 REPEATS = 5
@@ -64,10 +64,23 @@ def shapes(tokens: int, n_in: int, n_out: int, which: str) -> tuple:
     return (tokens, n_in), (tokens, n_out), True, False
 
 
-def cases() -> list:
+def step_tokens(speed_json: str) -> dict:
+    """{data set: padded tokens per training step} of ktbert's timed epoch in the speed
+    benchmark's `speed_json` (its padded tokens over its steps)."""
+    if not os.path.isfile(speed_json):
+        raise SystemExit(f"{speed_json} is missing: the products are timed at the speed benchmark's tokens per "
+                         "step. Run benchmarks/speed.py with the same --out first, or point --speed-json at its "
+                         "speed.json.")
+    with open(speed_json, encoding="utf-8") as f:
+        datasets = json.load(f)["datasets"]
+    counted = {data: d["training_flops"]["ktbert"] for data, d in datasets.items()}
+    return {data: c["padded_tokens"] // c["batches"] for data, c in counted.items()}
+
+
+def cases(tokens_per_step: dict) -> list:
     """Every timed product: (label, tokens, left shape, right shape, transpose a, transpose b)."""
     out = [(f"{PEAK}x{PEAK}", PEAK, (PEAK, PEAK), (PEAK, PEAK), False, False)]
-    for tokens in sorted(set(STEP_TOKENS.values())):
+    for tokens in sorted(set(tokens_per_step.values())):
         for name, n_in, n_out, _ in LAYER_PRODUCTS:
             for which in PASSES:
                 out.append((f"{name}, {which}", tokens, *shapes(tokens, n_in, n_out, which)))
@@ -80,12 +93,12 @@ def flops(left, right, ta, tb) -> int:
     return 2 * rows * inner * (right[0] if tb else right[1])
 
 
-def time_tensorflow() -> dict:
+def time_tensorflow(tokens_per_step: dict) -> dict:
     import ktbert  # noqa: F401  (sets TensorFlow's kernel variables, as a user's script does)
     import tensorflow as tf
 
     rates = {}
-    for label, tokens, left, right, ta, tb in cases():
+    for label, tokens, left, right, ta, tb in cases(tokens_per_step):
         lefts, b = [tf.random.normal(left) for _ in range(CHAIN)], tf.random.normal(right)
 
         @tf.function
@@ -98,13 +111,13 @@ def time_tensorflow() -> dict:
     return rates
 
 
-def time_torch() -> dict:
+def time_torch(tokens_per_step: dict) -> dict:
     import torch
 
     torch.set_num_threads(os.cpu_count())
     rates = {}
     with torch.no_grad():
-        for label, tokens, left, right, ta, tb in cases():
+        for label, tokens, left, right, ta, tb in cases(tokens_per_step):
             lefts, b = [torch.randn(*left) for _ in range(CHAIN)], torch.randn(*right)
             rhs = b.t() if tb else b
 
@@ -123,11 +136,11 @@ def _seconds(call) -> float:
     return time.perf_counter() - start
 
 
-def run_side(side: str, python: str, folder: str, round_: int) -> dict:
+def run_side(side: str, python: str, folder: str, round_: int, speed_json: str) -> dict:
     path = os.path.join(folder, f"{side}-{round_}.json")
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-    subprocess.run([python, os.path.abspath(__file__), "--worker", side, "--result", path], check=True, env=env,
-                   cwd=HERE)
+    subprocess.run([python, os.path.abspath(__file__), "--worker", side, "--result", path,
+                    "--speed-json", speed_json], check=True, env=env, cwd=HERE)
     with open(path, encoding="utf-8") as f:
         return json.load(f)
 
@@ -147,11 +160,14 @@ def main(argv=None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--out", default=None, help="default: docs/benchmarks/without_bf16 on a CPU without "
                         "bf16 instructions, docs/benchmarks otherwise")
+    parser.add_argument("--speed-json", default=None, help="the speed benchmark's results, whose tokens per "
+                        "training step the products are timed at (default: speed.json in the --out folder)")
     parser.add_argument("--worker", choices=["tensorflow", "torch"], help=argparse.SUPPRESS)
     parser.add_argument("--result", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
-        rates = time_tensorflow() if args.worker == "tensorflow" else time_torch()
+        tokens = step_tokens(args.speed_json)
+        rates = time_tensorflow(tokens) if args.worker == "tensorflow" else time_torch(tokens)
         with open(args.result, "w", encoding="utf-8") as f:
             json.dump(rates, f)
         return 0
@@ -160,6 +176,8 @@ def main(argv=None) -> int:
     if args.out is None:
         bf16 = {"avx512_bf16", "amx_bf16"} & set(cpu()["flags"])
         args.out = os.path.join(DOCS, *([] if bf16 else ["without_bf16"]))
+    speed_json = os.path.abspath(args.speed_json or os.path.join(args.out, "speed.json"))
+    per_step = step_tokens(speed_json)
 
     pythons = {"tensorflow": sys.executable, "torch": ensure_torch_venv()}
     runs = {side: [] for side in pythons}
@@ -168,11 +186,12 @@ def main(argv=None) -> int:
             order = list(pythons) if round_ % 2 == 0 else list(reversed(pythons))
             for side in order:
                 print(f"round {round_ + 1}: {side}", flush=True)
-                runs[side].append(run_side(side, pythons[side], folder, round_))
+                runs[side].append(run_side(side, pythons[side], folder, round_, speed_json))
     best = {side: {key: max(r[key] for r in rs) for key in rs[0]} for side, rs in runs.items()}
     steps = {data: {side: step_estimate(best[side], tokens) for side in best}
-             for data, tokens in STEP_TOKENS.items()}
-    result = {"cpu": cpu(), "rounds": args.rounds, "chain": CHAIN, "repeats": REPEATS, "step_tokens": STEP_TOKENS,
+             for data, tokens in per_step.items()}
+    result = {"cpu": cpu(), "rounds": args.rounds, "chain": CHAIN, "repeats": REPEATS, "step_tokens": per_step,
+              "step_tokens_from": os.path.relpath(speed_json, ROOT),
               "gflops_best": best, "gflops_each_round": runs, "step_dense_products_s": steps,
               "command": "python benchmarks/matmul_shapes.py " + " ".join(argv or sys.argv[1:])}
     write_report(args.out, "matmul_shapes", result, markdown(result))
@@ -194,7 +213,8 @@ def markdown(result: dict) -> str:
         "## One training step's dense products, estimated from the rates below",
         "",
         "Per layer four 384x384 projections, one 384x1536 and one 1536x384 product, each forward, for the "
-        "input's gradient and for the weight's; 6 layers; T rows = the step's padded tokens.",
+        "input's gradient and for the weight's; 6 layers; T rows = the step's padded tokens (ktbert's timed "
+        f"epoch in `{result.get('step_tokens_from', 'speed.json')}`: its padded tokens over its steps).",
         "",
         "| data | T (padded tokens per step) | TensorFlow ms | PyTorch ms | TensorFlow / PyTorch time |",
         "|---|---|---|---|---|",

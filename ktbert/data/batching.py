@@ -5,9 +5,9 @@ cut (`ktbert.data.prediction.prediction_plan`, `cheapest_batches`); the padding 
 text pipeline's last stage (`ktbert.data.pipeline.pad_batch`), run in tf.data's `map` and
 inside the prediction step. By
 default batches are length-bucketed: texts of similar token length go together and each batch
-is padded only to its own longest text (rounded up to `width_multiple`: `PAD_MULTIPLE` for a
-model computing in bfloat16 or float16, not rounded for one computing in float32), so short
-texts cost short steps. `bucketing=False` pads every batch to `maxlen`, as ktrain did.
+is padded only to its own longest text (in a `tf.data` dataset rounded up to `width_multiple`:
+`PAD_MULTIPLE` for a model computing in bfloat16 or float16, not rounded for one computing in
+float32; prediction's own step never rounds), so short texts cost short steps. `bucketing=False` pads every batch to `maxlen`, as ktrain did.
 
 How the batches are grouped (the "sorted megabatches" of Hugging Face's `group_by_length`,
 chosen over `tf.data`'s `bucket_by_sequence_length` because the plan is a plain list of index
@@ -139,7 +139,9 @@ def batch_plan(lengths, batch_size: int, rng=None, bucketing: bool = True) -> li
 
 
 def width_multiple(x: TokenizedTexts, bucketing: bool, model=None) -> int:
-    """What a batch's width is rounded up to.
+    """What the width of a batch in a `tf.data` dataset (training, Keras' validation pass) is
+    rounded up to. Prediction's own step (`ktbert.data.prediction`) pads to each batch's longest
+    text in any precision.
 
     - Without bucketing: `maxlen` (every batch padded to `maxlen`).
     - For a `model` computing in float32 (it and all its layers): 1, no padding beyond the
@@ -150,7 +152,7 @@ def width_multiple(x: TokenizedTexts, bucketing: bool, model=None) -> int:
       SST-2 1.12x and 1.14x faster (55,872 padded tokens against 69,248), AG News 1.02x and
       1.14x (90,272 against 97,280), IMDB 1.03x and 0.94x (1% fewer tokens: noise). SST-2's
       first epoch in a fresh process took 56.1 s unrounded against 64.3 s at 8 (one run
-      each). Prediction measured the same (`ktbert.data.prediction`).
+      each).
     - `PAD_MULTIPLE` for a model that computes in bfloat16 or float16 (a mixed-precision
       classifier's encoder does; its own policy stays float32), as measured on an AMX Xeon
       (docs/benchmarks/width_multiple.md), and when no model is given.

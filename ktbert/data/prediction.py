@@ -12,8 +12,15 @@ texts sorted by length are cut where that total is least: few, large batches, bu
 price of padding short texts to a much longer one's width. On SST-2's dev set this pads 23,255
 tokens in 11 steps, against 27,496 in 7 for `token_budget_batches` with widths rounded to 8,
 and a whole pass was 1.14-1.15x faster (AG News 1.05-1.06x, IMDB 0.99-1.08x).
-A model computing in bfloat16 or float16 keeps the token-budget batches and widths rounded to
-`PAD_MULTIPLE`, as measured on an AMX Xeon (`docs/benchmarks/width_multiple.md`).
+
+A model computing in bfloat16 or float16 predicts in the same plan, whatever the width its
+training batches are rounded to (`width_multiple`). On a 2-core AMD EPYC with `avx512_bf16`
+and no AMX, a loaded predictor in mixed bfloat16 passed SST-2's dev set 1.10x faster (rounds
+0.99-1.25) in these batches than in token-budget batches with widths rounded up to 8, AG News
+1.13x (0.93-1.39) and IMDB 1.03x (0.92-1.38), 12 alternating rounds in one process
+(`docs/benchmarks/bf16_without_amx/prediction_plans.md`). The AMX Xeon's figures for rounding
+to 8 in prediction had both sides at 8 (the correction on `docs/benchmarks/width_multiple.md`):
+there the choice is unmeasured.
 """
 
 from __future__ import annotations
@@ -23,8 +30,7 @@ import weakref
 import numpy as np
 
 from ktbert.checks import check_count
-from ktbert.data.batching import (batch_plan, length_order, make_array_dataset, ragged_batch, token_budget_batches,
-                                  width_multiple)
+from ktbert.data.batching import batch_plan, length_order, make_array_dataset, ragged_batch, token_budget_batches
 from ktbert.data.pipeline import PAD_MULTIPLE, pad_batch
 from ktbert.data.texts import TokenizedTexts
 from ktbert.defaults import BATCH_SIZE
@@ -37,8 +43,9 @@ def predict_in_order(model, x, batch_size: int = BATCH_SIZE, bucketing: bool = T
 
     Tokenized texts are predicted by a step traced once for every batch width (Keras' own
     `predict` traces up to three times as widths change), which pads each batch itself
-    (`pad_batch`), in the batches of `prediction_plan` with widths rounded up to
-    `width_multiple`; arrays go through `model.predict`.
+    (`pad_batch`), in the batches of `prediction_plan`, each as wide as its longest text
+    (`maxlen` without bucketing), in any precision (the module's docstring); arrays go
+    through `model.predict`.
 
     Args:
         model: keras.Model. takes the batches' inputs.
@@ -61,7 +68,7 @@ def predict_in_order(model, x, batch_size: int = BATCH_SIZE, bucketing: bool = T
     if len(x) == 0:
         raise ValueError("`x` holds no texts to predict: pass at least one text.")
     batch_size = check_count(batch_size, "batch_size")
-    multiple = width_multiple(x, bucketing, model)
+    multiple = 1 if bucketing else x.maxlen
     plan = prediction_plan(x, batch_size, bucketing, multiple)
     # Batches are fed straight to the step, not through tf.data: a pipeline takes a noticeable time to
     # build, which a service predicting a few texts per call would pay on every call.
@@ -80,8 +87,8 @@ ATTENTION_SHARE = 8.5e-4  # a padded token's extra cost per token of its batch's
 def prediction_plan(x: TokenizedTexts, batch_size: int, bucketing: bool = True,
                     multiple: int = PAD_MULTIPLE) -> list:
     """The batches texts are predicted in. Bucketed, with widths rounded up to `multiple`:
-    `cheapest_batches` when nothing is rounded (`multiple=1`, float32), else
-    `token_budget_batches` (short texts in large batches: fewer, fuller steps). Without
+    `cheapest_batches` when nothing is rounded (`multiple=1`, as `predict_in_order` predicts),
+    else `token_budget_batches` (short texts in large batches: fewer, fuller steps). Without
     bucketing, `batch_size` texts in input order."""
     if not bucketing:
         return batch_plan(x.lengths, batch_size, bucketing=False)

@@ -1,4 +1,5 @@
-"""How prediction cuts texts into batches: the cheapest plan for float32 models, and the width multiple."""
+"""How prediction cuts texts into batches: the cheapest plan, widths unrounded in any precision, and the
+width multiple training batches are rounded to."""
 
 import itertools
 
@@ -75,7 +76,7 @@ def test_float32_models_batch_without_rounding_widths_and_others_round_them_to_8
 
 
 @pytest.mark.parametrize("precision, multiple", [("float32", 1), ("mixed_bfloat16", 8)])
-def test_a_classifier_predicts_at_the_multiple_of_its_encoders_precision(toy_split, precision, multiple):
+def test_a_classifier_trains_at_the_multiple_of_its_encoders_precision(toy_split, precision, multiple):
     import ktbert
 
     trn, _, preproc = toy_split
@@ -95,11 +96,21 @@ class WidthModel:
         return tf.stack([ids[:, 1] - 10, tf.fill(tf.shape(ids)[:1], tf.shape(ids)[1])], axis=1)
 
 
-@pytest.mark.parametrize("compute_dtype, widths", [("float32", [9, 9, 17, 30]), ("bfloat16", [16, 16, 24, 32])])
-def test_each_prediction_batch_is_as_wide_as_its_longest_text_rounded_up_to_the_multiple(compute_dtype, widths):
+@pytest.mark.parametrize("compute_dtype", ["float32", "bfloat16"])
+def test_each_prediction_batch_is_as_wide_as_its_longest_text_in_any_precision(compute_dtype):
     x = texts_of([3, 9, 17, 30])
     out = predict_in_order(WidthModel(compute_dtype), x, batch_size=1)  # at most 40 padded tokens a batch
     np.testing.assert_array_equal(out[:, 0], np.arange(4))
-    # float32: the cheapest batches, [30], [17], [9, 3] (two steps of 17 and 9 + 9 tokens cost less than one of
-    # 17 + 17 and one of 3); bfloat16: the token budget at widths rounded to 8, [32], [24], [16, 16]
-    assert out[:, 1].tolist() == widths
+    # the cheapest batches, [30], [17], [9, 3] (two steps of 17 and 9 + 9 tokens cost less than one of 17 + 17
+    # and one of 3), whatever the precision: a bfloat16 model's training batches round widths up to 8
+    # (width_multiple), its prediction batches do not (ktbert.data.prediction)
+    assert width_multiple(x, True, WidthModel(compute_dtype)) == (8 if compute_dtype == "bfloat16" else 1)
+    assert out[:, 1].tolist() == [9, 9, 17, 30]
+
+
+def test_the_prediction_plan_is_the_cheapest_unrounded_the_token_budget_rounded_and_input_order_unbucketed():
+    x = texts_of([3, 9, 17, 30, 4, 12])
+    assert [b.tolist() for b in prediction_plan(x, 2, True, 1)] == [b.tolist() for b in cheapest_batches(x.lengths, 2, 40)]
+    assert [b.tolist() for b in prediction_plan(x, 2, True, 8)] == [
+        b.tolist() for b in token_budget_batches(x.lengths, 2, 40, 8)]
+    assert [b.tolist() for b in prediction_plan(x, 2, False, 40)] == [[0, 1], [2, 3], [4, 5]]

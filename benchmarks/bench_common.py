@@ -166,22 +166,27 @@ def service(command, *, env: dict | None = None, log_path: str | None = None, st
 # === Batch widths ===
 @contextlib.contextmanager
 def widths_rounded_to(multiple: int):
-    """Within it, bucketed batches (training, evaluation and prediction) are padded to widths
-    rounded up to `multiple`, whatever the model's precision (ktbert's own choice is
-    `ktbert.data.batching.width_multiple`): for benchmarks that compare multiples."""
+    """Within it, bucketed batches (training, evaluation, resumed training and prediction) are
+    padded to widths rounded up to `multiple`, whatever the model's precision (ktbert's own
+    choices are `ktbert.data.batching.width_multiple` and
+    `ktbert.data.prediction.prediction_multiple`): for benchmarks that compare multiples."""
     import ktbert.data.batching as batching
     import ktbert.data.prediction as prediction
+    import ktbert.data.resumed_batches as resumed
 
-    chosen = batching.width_multiple
+    chosen = {(module, name): getattr(module, name) for module, name in (
+        (batching, "width_multiple"), (resumed, "width_multiple"), (prediction, "prediction_multiple"))}
 
     def forced(x, bucketing, model=None):
         return multiple if bucketing else x.maxlen
 
-    batching.width_multiple = prediction.width_multiple = forced
+    for module, name in chosen:
+        setattr(module, name, forced)
     try:
         yield
     finally:
-        batching.width_multiple = prediction.width_multiple = chosen
+        for (module, name), function in chosen.items():
+            setattr(module, name, function)
 
 
 # === Predictors ===

@@ -2,8 +2,9 @@
 
 For each dataset (speed.py's training and prediction sizes), one learner on the default encoder
 trains whole epochs with bucketed batch widths rounded up to each multiple in turn
-(`bench_common.widths_rounded_to`, whatever the model's precision; a float32 model otherwise
-rounds to 1, a bf16 one to 8): a warm-up epoch per multiple (it runs
+(`bench_common.widths_rounded_to`, whatever the model's precision; otherwise a float32 model
+rounds to 1 and a bf16 one to 8 in training, and only a float16 one rounds, to 8, in
+prediction): a warm-up epoch per multiple (it runs
 that multiple's widths for the first time; the first multiple's also traces the step), then
 `ROUNDS` timed `learner.fit(2e-5, 1)` calls per multiple, alternating, so that the VM's drift
 falls on all. A predictor on the trained model predicts the prediction texts the same way

@@ -5,9 +5,11 @@ cut (`ktbert.data.prediction.prediction_plan`, `cheapest_batches`); the padding 
 text pipeline's last stage (`ktbert.data.pipeline.pad_batch`), run in tf.data's `map` and
 inside the prediction step. By
 default batches are length-bucketed: texts of similar token length go together and each batch
-is padded only to its own longest text (in a `tf.data` dataset rounded up to `width_multiple`:
-`PAD_MULTIPLE` for a model computing in bfloat16 or float16, not rounded for one computing in
-float32; prediction's own step never rounds), so short texts cost short steps. `bucketing=False` pads every batch to `maxlen`, as ktrain did.
+is padded only to its own longest text, so short texts cost short steps. In a `tf.data`
+dataset widths are rounded up to `width_multiple` (`PAD_MULTIPLE` for a model computing in
+bfloat16 or float16, not rounded for one computing in float32); prediction rounds them to
+`ktbert.data.prediction.prediction_multiple` (only float16). `bucketing=False` pads every
+batch to `maxlen`, as ktrain did.
 
 How the batches are grouped (the "sorted megabatches" of Hugging Face's `group_by_length`,
 chosen over `tf.data`'s `bucket_by_sequence_length` because the plan is a plain list of index
@@ -16,12 +18,13 @@ every example is visited exactly once; and predictions can be put back in the ca
 - training (`shuffle=True`): every epoch the texts are shuffled, cut into megabatches of
   `MEGABATCH` batches, each megabatch sorted by length and cut into batches, and the order of
   all batches shuffled;
-- evaluation in a `tf.data` dataset (Keras' validation pass): the texts sorted by length, then
-  cut into batches of `batch_size`;
-- prediction (`ktbert.data.prediction.predict_in_order`, which puts the rows back in the caller's order): the texts
-  sorted by length, then cut into batches of at most `batch_size * maxlen` padded tokens
-  (`token_budget_batches`: `batch_size` texts at full length, more of shorter ones; for a
-  float32 model, `ktbert.data.prediction.cheapest_batches`, with widths not rounded).
+- evaluation in a `tf.data` dataset (Keras' validation pass, `learner.evaluate`): the texts
+  sorted by length, then cut into batches of `batch_size`;
+- prediction (`ktbert.data.prediction.predict_in_order`, which puts the rows back in the
+  caller's order): the texts sorted by length, then cut into batches of at most
+  `batch_size * maxlen` padded tokens where steps plus padding cost least
+  (`ktbert.data.prediction.cheapest_batches`, widths not rounded; for a float16 model
+  `token_budget_batches`: `batch_size` texts at full length, more of shorter ones).
 The dataset's `element_spec` leaves the width `None`, so Keras traces its step once for all
 widths.
 """
@@ -139,9 +142,9 @@ def batch_plan(lengths, batch_size: int, rng=None, bucketing: bool = True) -> li
 
 
 def width_multiple(x: TokenizedTexts, bucketing: bool, model=None) -> int:
-    """What the width of a batch in a `tf.data` dataset (training, Keras' validation pass) is
-    rounded up to. Prediction's own step (`ktbert.data.prediction`) pads to each batch's longest
-    text in any precision.
+    """What the width of a batch in a `tf.data` dataset (training, Keras' validation pass,
+    `learner.evaluate`) is rounded up to. Prediction's own step rounds to
+    `ktbert.data.prediction.prediction_multiple` instead.
 
     - Without bucketing: `maxlen` (every batch padded to `maxlen`).
     - For a `model` computing in float32 (it and all its layers): 1, no padding beyond the

@@ -13,14 +13,11 @@ price of padding short texts to a much longer one's width. On SST-2's dev set th
 tokens in 11 steps, against 27,496 in 7 for `token_budget_batches` with widths rounded to 8,
 and a whole pass was 1.14-1.15x faster (AG News 1.05-1.06x, IMDB 0.99-1.08x).
 
-A model computing in bfloat16 or float16 predicts in the same plan, whatever the width its
-training batches are rounded to (`width_multiple`). On a 2-core AMD EPYC with `avx512_bf16`
-and no AMX, a loaded predictor in mixed bfloat16 passed SST-2's dev set 1.10x faster (rounds
-0.99-1.25) in these batches than in token-budget batches with widths rounded up to 8, AG News
-1.13x (0.93-1.39) and IMDB 1.03x (0.92-1.38), 12 alternating rounds in one process
-(`docs/benchmarks/bf16_without_amx/prediction_plans.md`). The AMX Xeon's figures for rounding
-to 8 in prediction had both sides at 8 (the correction on `docs/benchmarks/width_multiple.md`):
-there the choice is unmeasured.
+A model computing in bfloat16 predicts in the same plan, its widths unrounded too, though its
+training batches are rounded to 8 (`width_multiple`): measured on a CPU with `avx512_bf16` and
+no AMX (`docs/benchmarks/bf16_without_amx/prediction_plans.md`), not on AMX. A float16 model
+(a GPU's) keeps token-budget batches with widths rounded up to `PAD_MULTIPLE`
+(`prediction_multiple`).
 """
 
 from __future__ import annotations
@@ -43,9 +40,9 @@ def predict_in_order(model, x, batch_size: int = BATCH_SIZE, bucketing: bool = T
 
     Tokenized texts are predicted by a step traced once for every batch width (Keras' own
     `predict` traces up to three times as widths change), which pads each batch itself
-    (`pad_batch`), in the batches of `prediction_plan`, each as wide as its longest text
-    (`maxlen` without bucketing), in any precision (the module's docstring); arrays go
-    through `model.predict`.
+    (`pad_batch`), in the batches of `prediction_plan`, with widths rounded up to
+    `prediction_multiple` (none for float32 and bfloat16 models); arrays go through
+    `model.predict`.
 
     Args:
         model: keras.Model. takes the batches' inputs.
@@ -68,7 +65,7 @@ def predict_in_order(model, x, batch_size: int = BATCH_SIZE, bucketing: bool = T
     if len(x) == 0:
         raise ValueError("`x` holds no texts to predict: pass at least one text.")
     batch_size = check_count(batch_size, "batch_size")
-    multiple = 1 if bucketing else x.maxlen
+    multiple = prediction_multiple(x, bucketing, model)
     plan = prediction_plan(x, batch_size, bucketing, multiple)
     # Batches are fed straight to the step, not through tf.data: a pipeline takes a noticeable time to
     # build, which a service predicting a few texts per call would pay on every call.
@@ -80,15 +77,27 @@ def predict_in_order(model, x, batch_size: int = BATCH_SIZE, bucketing: bool = T
     return restored
 
 
-STEP_OVERHEAD = 175  # a float32 prediction step's fixed cost, in padded tokens (see the module's docstring)
+# A prediction step's fixed cost, in padded tokens: float32's (the module's docstring). bfloat16 steps measured
+# 233-270 (docs/benchmarks/bf16_without_amx/prediction_plans.md, whose `cheapest` plan was cut at 175).
+STEP_OVERHEAD = 175
 ATTENTION_SHARE = 8.5e-4  # a padded token's extra cost per token of its batch's width, in tokens
 
 
-def prediction_plan(x: TokenizedTexts, batch_size: int, bucketing: bool = True,
-                    multiple: int = PAD_MULTIPLE) -> list:
-    """The batches texts are predicted in. Bucketed, with widths rounded up to `multiple`:
-    `cheapest_batches` when nothing is rounded (`multiple=1`, as `predict_in_order` predicts),
-    else `token_budget_batches` (short texts in large batches: fewer, fuller steps). Without
+def prediction_multiple(x: TokenizedTexts, bucketing: bool, model=None) -> int:
+    """What a prediction batch's width is rounded up to: `maxlen` without bucketing (every
+    batch padded to it), `PAD_MULTIPLE` for a model computing in float16 (it or a layer: a
+    GPU's tensor cores, not measured unrounded), else 1, each batch as wide as its longest text
+    (float32 and bfloat16, the module's docstring)."""
+    if not bucketing:
+        return x.maxlen
+    layers = [] if model is None else [model, *getattr(model, "layers", ())]
+    return PAD_MULTIPLE if any(getattr(layer, "compute_dtype", None) == "float16" for layer in layers) else 1
+
+
+def prediction_plan(x: TokenizedTexts, batch_size: int, bucketing: bool = True, multiple: int = 1) -> list:
+    """The batches texts are predicted in. Bucketed, with widths rounded up to `multiple`
+    (`prediction_multiple`): `cheapest_batches` when nothing is rounded (`multiple=1`), else
+    `token_budget_batches` (short texts in large batches: fewer, fuller steps). Without
     bucketing, `batch_size` texts in input order."""
     if not bucketing:
         return batch_plan(x.lengths, batch_size, bucketing=False)

@@ -249,9 +249,9 @@ def test_token_budget_batches_fill_batch_size_times_maxlen_padded_tokens_longest
     assert [len(b) for b in full] == [2, 2, 1]  # texts of maxlen tokens: batch_size per batch, as before
 
 
-def test_prediction_plans_the_token_budget_when_bucketing_and_batch_size_texts_in_order_when_not():
+def test_prediction_plans_the_token_budget_at_a_width_multiple_and_batch_size_texts_in_order_unbucketed():
     x = varied_texts(37)  # lengths 3..30, maxlen 40
-    budget = prediction_plan(x, 5)
+    budget = prediction_plan(x, 5, multiple=8)  # a float16 model's plan (prediction_multiple)
     assert sorted(np.concatenate(budget).tolist()) == list(range(37))
     assert len(budget) < 8  # ceil(37 / 5) batches of 5 texts each would be 8
     for batch in budget:

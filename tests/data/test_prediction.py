@@ -1,5 +1,5 @@
-"""How prediction cuts texts into batches: the cheapest plan, widths unrounded in any precision, and the
-width multiple training batches are rounded to."""
+"""How prediction cuts texts into batches: the cheapest plan with widths unrounded (rounded to 8 only in float16),
+and the width multiple training batches are rounded to."""
 
 import itertools
 
@@ -10,7 +10,7 @@ import tensorflow as tf
 
 from ktbert.data.batching import token_budget_batches, width_multiple
 from ktbert.data.pipeline import PAD_MULTIPLE
-from ktbert.data.prediction import cheapest_batches, predict_in_order, prediction_plan
+from ktbert.data.prediction import cheapest_batches, predict_in_order, prediction_multiple, prediction_plan
 from ktbert.data.texts import TokenizedTexts
 
 
@@ -96,21 +96,25 @@ class WidthModel:
         return tf.stack([ids[:, 1] - 10, tf.fill(tf.shape(ids)[:1], tf.shape(ids)[1])], axis=1)
 
 
-@pytest.mark.parametrize("compute_dtype", ["float32", "bfloat16"])
-def test_each_prediction_batch_is_as_wide_as_its_longest_text_in_any_precision(compute_dtype):
+@pytest.mark.parametrize("compute_dtype, widths", [("float32", [9, 9, 17, 30]), ("bfloat16", [9, 9, 17, 30]),
+                                                   ("float16", [16, 16, 24, 32])])
+def test_each_prediction_batch_is_as_wide_as_its_longest_text_but_in_float16(compute_dtype, widths):
     x = texts_of([3, 9, 17, 30])
     out = predict_in_order(WidthModel(compute_dtype), x, batch_size=1)  # at most 40 padded tokens a batch
     np.testing.assert_array_equal(out[:, 0], np.arange(4))
-    # the cheapest batches, [30], [17], [9, 3] (two steps of 17 and 9 + 9 tokens cost less than one of 17 + 17
-    # and one of 3), whatever the precision: a bfloat16 model's training batches round widths up to 8
-    # (width_multiple), its prediction batches do not (ktbert.data.prediction)
-    assert width_multiple(x, True, WidthModel(compute_dtype)) == (8 if compute_dtype == "bfloat16" else 1)
-    assert out[:, 1].tolist() == [9, 9, 17, 30]
+    # float32 and bfloat16: the cheapest batches, [30], [17], [9, 3] (two steps of 17 and 9 + 9 tokens cost less
+    # than one of 17 + 17 and one of 3), though a bfloat16 model's training batches round widths up to 8
+    # (width_multiple); float16: the token budget at widths rounded to 8, [32], [24], [16, 16]
+    assert width_multiple(x, True, WidthModel(compute_dtype)) == (1 if compute_dtype == "float32" else 8)
+    assert prediction_multiple(x, True, WidthModel(compute_dtype)) == (8 if compute_dtype == "float16" else 1)
+    assert out[:, 1].tolist() == widths
 
 
 def test_the_prediction_plan_is_the_cheapest_unrounded_the_token_budget_rounded_and_input_order_unbucketed():
-    x = texts_of([3, 9, 17, 30, 4, 12])
-    assert [b.tolist() for b in prediction_plan(x, 2, True, 1)] == [b.tolist() for b in cheapest_batches(x.lengths, 2, 40)]
-    assert [b.tolist() for b in prediction_plan(x, 2, True, 8)] == [
-        b.tolist() for b in token_budget_batches(x.lengths, 2, 40, 8)]
+    x = texts_of([3, 9, 17, 30, 4, 12])  # sorted: 30, 17, 12, 9, 4, 3; a budget of 1 x 40 padded tokens
+    # unrounded, the cheapest cut (a step costs 175 tokens' worth): the fewest steps, [30], [17, 12], [9, 4, 3]
+    assert [b.tolist() for b in prediction_plan(x, 1, True)] == [[3], [2, 5], [1, 4, 0]]
+    # rounded to 8, the token budget: widths 32, 24, 16 and 8 hold 1, 1, 2 and 5 texts
+    assert [b.tolist() for b in prediction_plan(x, 1, True, 8)] == [[3], [2], [5, 1], [4, 0]]
     assert [b.tolist() for b in prediction_plan(x, 2, False, 40)] == [[0, 1], [2, 3], [4, 5]]
+    assert prediction_multiple(x, False, WidthModel("float16")) == 40
